@@ -1,0 +1,166 @@
+import { BerthError, ExitCode, errorCode } from '../errors';
+import type { Logger } from '../log';
+import { observe, probeAddresses, probePort, type ProbeResult } from './probe';
+import { parseHealth } from './verdict';
+
+export interface ClaimOptions {
+  host: string;
+  port: number;
+  /** Our own instance id, for the post-bind self-check. */
+  instance: string;
+  /** One bind attempt; rejects with the socket error (EADDRINUSE...). */
+  listen: () => Promise<void>;
+  /** Close what `listen` opened (used when the self-check fails). */
+  unlisten: () => Promise<void>;
+  handoffFrom?: string | null;
+  /** The pid of the predecessor we were launched to replace; only it may ever be terminated. */
+  handoffPid?: number | null;
+  probeTimeout?: number;
+  /** How long to wait for a predecessor or a silent holder to free the port (default 10 s). */
+  handoffDeadline?: number;
+  log: Logger;
+  /** Every probe, as it happens: the UI shows what was on the port and what Berth did. */
+  onProbe?: (result: ProbeResult, action: string) => void;
+  /** Injected for tests of the kill path; defaults to process.kill. */
+  kill?: (pid: number, signal: NodeJS.Signals) => void;
+}
+
+export interface ClaimResult {
+  probes: ProbeResult[];
+  bindAttempts: number;
+  waitedMs: number;
+  terminatedPredecessor?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Take the port the way the instance protocol says: probe, act on the verdict,
+ * bind (waiting for a predecessor or a silent holder to let go), then check that
+ * the server answering on the port is really us.
+ */
+export async function claimPort(opts: ClaimOptions): Promise<ClaimResult> {
+  const started = performance.now();
+  const deadline = started + (opts.handoffDeadline ?? 10_000);
+  const log = opts.log;
+  const probes: ProbeResult[] = [];
+  let bindAttempts = 0;
+  let terminatedPredecessor: number | undefined;
+  const probe = async () => {
+    const r = await probePort(opts.host, opts.port, { timeout: opts.probeTimeout, handoffFrom: opts.handoffFrom });
+    probes.push(r);
+    return r;
+  };
+  const tryListen = async (): Promise<boolean> => {
+    bindAttempts++;
+    try {
+      await opts.listen();
+      return true;
+    } catch (err) {
+      if (errorCode(err) === 'EADDRINUSE') return false;
+      throw bindError(err, opts.host, opts.port);
+    }
+  };
+
+  let verdict = await probe();
+  let reprobed = false;
+  for (;;) {
+    const where = `${opts.host}:${opts.port}`;
+    if (verdict.verdict === 'duplicate') {
+      const r = verdict.running;
+      opts.onProbe?.(verdict, 'exit: already running');
+      throw new BerthError(
+        `Berth ${r.version} is already running at ${r.url} (pid ${r.pid}). Open it with 'berth open', stop it with 'berth stop', or take over with 'berth serve --replace'.`,
+        ExitCode.alreadyRunning,
+        { running: r },
+      );
+    }
+    if (verdict.verdict === 'foreign') {
+      opts.onProbe?.(verdict, 'exit: port held by another program');
+      throw new BerthError(portTakenMessage(opts.port, verdict.what), ExitCode.portTaken, { what: verdict.what, server: verdict.server });
+    }
+    if (verdict.verdict === 'free') {
+      opts.onProbe?.(verdict, 'bind');
+      if (await tryListen()) break;
+      if (!reprobed) {
+        // Another starter bound between our probe and our bind: ask who it is.
+        reprobed = true;
+        log.info(`${where} was taken between probe and bind; probing again`);
+        verdict = await probe();
+        continue;
+      }
+      verdict = { ...verdict, verdict: 'silent', what: 'the port is in use but nothing answered the probe' };
+    }
+    // predecessor or silent: wait for the port to free, binding the moment it does.
+    const why = verdict.verdict === 'predecessor' ? `Berth ${verdict.running.version} (pid ${verdict.running.pid}) is handing over` : verdict.what;
+    opts.onProbe?.(verdict, 'wait for the port');
+    log.info(`waiting up to ${Math.round(deadline - performance.now())} ms for ${where} to free: ${why}`);
+    if (await bindUntil(deadline, tryListen)) break;
+    if (opts.handoffPid && opts.handoffFrom && isAlive(opts.handoffPid)) {
+      // Only the exact process we were launched to replace is ever terminated.
+      log.warn(`predecessor pid ${opts.handoffPid} still holds ${where} after the handoff deadline; terminating it`);
+      (opts.kill ?? process.kill)(opts.handoffPid, 'SIGKILL');
+      terminatedPredecessor = opts.handoffPid;
+      if (await bindUntil(performance.now() + 5000, tryListen)) break;
+    }
+    throw new BerthError(
+      `Port ${opts.port} on ${opts.host} did not free within ${Math.round((opts.handoffDeadline ?? 10_000) / 1000)} s: ${why}. ` +
+        `Stop that process, or choose another port with --port or BERTH_PORT.`,
+      ExitCode.portTaken,
+      { what: why },
+    );
+  }
+
+  await selfCheck(opts);
+  return { probes, bindAttempts, waitedMs: performance.now() - started, terminatedPredecessor };
+}
+
+async function bindUntil(deadline: number, tryListen: () => Promise<boolean>): Promise<boolean> {
+  let delay = 2;
+  for (;;) {
+    if (await tryListen()) return true;
+    const left = deadline - performance.now();
+    if (left <= 0) return false;
+    await sleep(Math.min(delay, left));
+    delay = Math.min(delay * 2, 25);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errorCode(err) === 'EPERM';
+  }
+}
+
+/**
+ * Windows lets a second process bind a port another one holds on a different
+ * address, so a successful bind proves nothing there: ask the port who answers.
+ */
+async function selfCheck(opts: ClaimOptions): Promise<void> {
+  const address = probeAddresses(opts.host)[0]!;
+  const seen = await observe(address, opts.port, opts.probeTimeout ?? 2000);
+  const health = seen.kind === 'http' && seen.statusCode === 200 ? parseHealth(seen.body) : null;
+  if (health?.instance === opts.instance) return;
+  await opts.unlisten().catch(() => undefined);
+  const who = health ? `Berth pid ${health.pid} (instance ${health.instance})` : seen.kind === 'http' ? `"${seen.statusLine}"` : `nothing usable (${seen.kind})`;
+  throw new BerthError(
+    `Bound ${opts.host}:${opts.port}, but ${who} answers there instead of this process: another program shares the port ` +
+      `(Windows allows this across addresses). Stop it, or choose another port with --port or BERTH_PORT.`,
+    ExitCode.portTaken,
+    { selfCheck: seen.kind },
+  );
+}
+
+export function portTakenMessage(port: number, what: string): string {
+  return `Port ${port} is in use by ${what}. Stop that program, or run Berth on another port: berth serve --port ${port === 65535 ? port - 1 : port + 1} (or set BERTH_PORT, or "port" in settings.json).`;
+}
+
+function bindError(err: unknown, host: string, port: number): BerthError {
+  const code = errorCode(err);
+  if (code === 'EACCES') return new BerthError(`Not allowed to listen on ${host}:${port} (EACCES): ports below 1024 need privileges; choose a port above 1024.`, ExitCode.usage);
+  if (code === 'EADDRNOTAVAIL') return new BerthError(`${host} is not an address of this machine (EADDRNOTAVAIL); use 127.0.0.1 or one of its own addresses.`, ExitCode.usage);
+  return new BerthError(`Could not listen on ${host}:${port}: ${(err as Error).message}`, ExitCode.unexpected);
+}

@@ -1,0 +1,65 @@
+import { spawn } from 'node:child_process';
+
+export interface Handoff {
+  instance: string;
+  pid: number;
+}
+
+/**
+ * How a process replaces itself. The headless one is below; the desktop
+ * shell supplies one built on Electron's app.relaunch.
+ */
+export interface Relauncher {
+  /** True when start() replaces this very process (execve): the drain must finish first. */
+  readonly replacesProcess: boolean;
+  /** Start the successor, telling it which instance it replaces. */
+  start(handoff: Handoff): Promise<void>;
+}
+
+const HANDOFF_FLAGS = new Set(['--handoff', '--handoff-pid']);
+const DROPPED_FLAGS = new Set(['--replace']);
+
+/** The same command line, minus the previous handoff, plus this one. */
+export function successorArgs(args: readonly string[], handoff: Handoff): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const [name] = a.split('=', 1);
+    if (HANDOFF_FLAGS.has(name!)) {
+      if (!a.includes('=')) i++;
+      continue;
+    }
+    if (DROPPED_FLAGS.has(name!)) continue;
+    out.push(a);
+  }
+  return [...out, '--handoff', handoff.instance, '--handoff-pid', String(handoff.pid)];
+}
+
+type Execve = (file: string, args: string[], env: NodeJS.ProcessEnv) => never;
+
+/**
+ * Headless relaunch, the `os.execv` path: where Node has process.execve the
+ * process image is replaced and the pid kept (launchd and systemd track it);
+ * otherwise a detached successor is spawned and this process exits.
+ */
+export function headlessRelauncher(opts: { argv?: readonly string[]; execArgv?: readonly string[]; preferExecve?: boolean } = {}): Relauncher {
+  const argv = opts.argv ?? process.argv;
+  const execArgv = opts.execArgv ?? process.execArgv;
+  const execve = (process as unknown as { execve?: Execve }).execve;
+  const useExecve = (opts.preferExecve ?? true) && typeof execve === 'function';
+  return {
+    replacesProcess: useExecve,
+    async start(handoff) {
+      const args = [...execArgv, argv[1]!, ...successorArgs(argv.slice(2), handoff)];
+      if (useExecve) execve!.call(process, process.execPath, [process.execPath, ...args], process.env);
+      await new Promise<void>((resolve, reject) => {
+        const child = spawn(process.execPath, args, { detached: true, stdio: 'inherit', windowsHide: true });
+        child.once('error', reject);
+        child.once('spawn', () => {
+          child.unref();
+          resolve();
+        });
+      });
+    },
+  };
+}

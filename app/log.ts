@@ -1,0 +1,136 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import pino from 'pino';
+import type * as RotatingFileStream from 'rotating-file-stream' with { 'resolution-mode': 'import' };
+
+// rotating-file-stream ships CommonJS too, but its types are declared for ESM only.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { createStream } = require('rotating-file-stream') as typeof RotatingFileStream;
+
+export type Logger = pino.Logger;
+export type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+export interface LogEntry {
+  time: number;
+  level: Level;
+  scope?: string;
+  msg: string;
+  [key: string]: unknown;
+}
+
+const LEVEL_NAMES: Record<number, Level> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+
+/** The last entries in memory, for the web UI's Logs page and its live view. */
+export class LogRing {
+  private entries: LogEntry[] = [];
+  private listeners = new Set<(e: LogEntry) => void>();
+  constructor(private readonly capacity = 1000) {}
+
+  write(line: string): void {
+    let raw: Record<string, unknown>;
+    try {
+      raw = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    const entry = { ...raw, level: LEVEL_NAMES[Number(raw.level)] ?? 'info' } as LogEntry;
+    this.entries.push(entry);
+    if (this.entries.length > this.capacity) this.entries.splice(0, this.entries.length - this.capacity);
+    for (const l of this.listeners) l(entry);
+  }
+
+  tail(limit = 200, minLevel: Level = 'trace'): LogEntry[] {
+    const min = levelValue(minLevel);
+    return this.entries.filter((e) => levelValue(e.level) >= min).slice(-limit);
+  }
+
+  subscribe(listener: (e: LogEntry) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
+export function levelValue(level: Level): number {
+  return Number(Object.entries(LEVEL_NAMES).find(([, name]) => name === level)?.[0] ?? 30);
+}
+
+/** One line a person can read on a terminal: time, level, scope, message. */
+function consoleStream(out: NodeJS.WritableStream) {
+  return {
+    write(line: string) {
+      try {
+        const e = JSON.parse(line) as { time: number; level: number; scope?: string; msg: string; console?: boolean };
+        // The CLI prints its own final message for some entries; `console: false` keeps them file-only.
+        if (e.console === false) return;
+        const t = new Date(e.time).toTimeString().slice(0, 8);
+        const lvl = (LEVEL_NAMES[e.level] ?? 'info').toUpperCase().padEnd(5);
+        out.write(`${t} ${lvl} ${e.scope ? e.scope + ': ' : ''}${e.msg}\n`);
+      } catch {
+        out.write(line);
+      }
+    },
+  };
+}
+
+export interface LogSink {
+  root: Logger;
+  ring: LogRing;
+  /** The current log file, or null when logs could not be written to disk. */
+  file: string | null;
+  close(): Promise<void>;
+}
+
+export interface LogOptions {
+  /** Folder for berth.log and its rotations; null keeps logs in memory and on the console only. */
+  dir: string | null;
+  level?: Level;
+  /** Where human-readable lines go (stderr for the CLI); null for none. */
+  console?: NodeJS.WritableStream | null;
+  consoleLevel?: Level;
+}
+
+/**
+ * The one log sink of a process: JSON lines to a rotating file under
+ * <data-dir>/logs, a memory ring for the UI, and short lines on the console.
+ * Every module takes a scoped child: `sink.root.child({ scope: 'probe' })`.
+ */
+export function createLogSink(opts: LogOptions): LogSink {
+  const ring = new LogRing();
+  const streams: pino.StreamEntry[] = [{ level: 'trace', stream: ring }];
+  let file: string | null = null;
+  let fileStream: ReturnType<typeof createStream> | null = null;
+  const problems: string[] = [];
+  if (opts.dir) {
+    try {
+      fs.mkdirSync(opts.dir, { recursive: true });
+      fs.accessSync(opts.dir, fs.constants.W_OK);
+      fileStream = createStream('berth.log', { path: opts.dir, size: '5M', rotate: 5, mode: 0o600 });
+      fileStream.on('error', () => undefined); // a full disk must not take the server down
+      streams.push({ level: opts.level ?? 'info', stream: fileStream });
+      file = path.join(opts.dir, 'berth.log');
+    } catch (err) {
+      problems.push(`Logs cannot be written to ${opts.dir} (${(err as NodeJS.ErrnoException).code ?? err}); keeping them in memory only.`);
+    }
+  }
+  if (opts.console) streams.push({ level: opts.consoleLevel ?? 'info', stream: consoleStream(opts.console) });
+  const root = pino(
+    { level: 'trace', base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.epochTime },
+    pino.multistream(streams),
+  );
+  for (const p of problems) root.warn({ scope: 'log' }, p);
+  return {
+    root,
+    ring,
+    file,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (!fileStream) return resolve();
+        fileStream.end(() => resolve());
+      }),
+  };
+}
+
+/** A sink that keeps everything in memory: for tests and for code paths before the data dir is known. */
+export function memoryLogSink(): LogSink {
+  return createLogSink({ dir: null, console: null });
+}

@@ -1,0 +1,125 @@
+/**
+ * Shared test helpers: real ports, real data directories, real `berth`
+ * processes. Nothing here mocks the network.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export const ROOT = path.resolve(__dirname, '..');
+export const BERTH_BIN = path.join(ROOT, 'bin', 'berth.js');
+
+/** A port the OS just handed out, so parallel test files never collide. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen({ host: '127.0.0.1', port: 0 }, () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A fresh data directory: tests never touch the user's real profile. */
+export function tempDataDir(prefix = 'berth-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor<T>(fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, what: string, timeoutMs = 15_000, everyMs = 20): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as T;
+    } catch (err) {
+      lastErr = err;
+    }
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`);
+    await sleep(everyMs);
+  }
+}
+
+export interface Health {
+  app: string;
+  version: string;
+  pid: number;
+  instance: string;
+  state: string;
+  startedAt: string;
+}
+
+export async function health(port: number, host = '127.0.0.1'): Promise<Health | null> {
+  try {
+    const res = await fetch(`http://${host.includes(':') ? `[${host}]` : host}:${port}/health`, { signal: AbortSignal.timeout(2000) });
+    if (res.status !== 200) return null;
+    return (await res.json()) as Health;
+  } catch {
+    return null;
+  }
+}
+
+export interface BerthProcess {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  /** Resolves with the exit code (or signal name) when the process ends. */
+  exited: Promise<number | string>;
+}
+
+/** Start `node bin/berth.js <args>` with a clean environment (no BERTH_* from the developer's shell). */
+export function runBerth(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): BerthProcess {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('BERTH_')) delete env[k];
+  const child = spawn(process.execPath, [BERTH_BIN, ...args], { env: { ...env, ...opts.env }, cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+/** Start `berth serve` and wait until it reports serving (or exits). */
+export async function startServe(port: number, dataDir: string, extra: string[] = [], env?: NodeJS.ProcessEnv): Promise<BerthProcess & { info: { url: string; pid: number; instance: string; version: string } }> {
+  const p = runBerth(['serve', '--json', '--port', String(port), '--data-dir', dataDir, ...extra], { env });
+  const info = await Promise.race([
+    waitFor(() => {
+      const line = p.stdout().split('\n').find((l) => l.includes('"event":"serving"'));
+      return line ? (JSON.parse(line) as { url: string; pid: number; instance: string; version: string }) : null;
+    }, 'berth serve to report serving'),
+    p.exited.then((code) => {
+      throw new Error(`berth serve exited ${code} before serving:\n${p.stdout()}\n${p.stderr()}`);
+    }),
+  ]);
+  return { ...p, info };
+}
+
+/** Stop a berth process politely, then firmly; never leave one behind. */
+export async function killBerth(p: { child: ChildProcess; exited: Promise<unknown> }): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  p.child.kill('SIGTERM');
+  const done = await Promise.race([p.exited.then(() => true), sleep(5000).then(() => false)]);
+  if (!done) p.child.kill('SIGKILL');
+  await p.exited;
+}
+
+export function readToken(dataDir: string): string {
+  return fs.readFileSync(path.join(dataDir, 'auth-token'), 'utf8').trim();
+}
+
+/** Whether a pid is alive. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
