@@ -43,10 +43,7 @@ export function appVersion(): string {
   return pkg.version;
 }
 
-/** The built web UI: out/renderer next to the compiled code, else the renderer/ placeholder. */
+/** The built web UI (`npm run build` writes it to out/renderer). */
 export function rendererDir(): string {
-  const root = packageRoot();
-  const built = path.join(root, 'out', 'renderer');
-  if (fs.existsSync(path.join(built, 'index.html'))) return built;
-  return path.join(root, 'renderer', 'public');
+  return path.join(packageRoot(), 'out', 'renderer');
 }
