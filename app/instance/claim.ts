@@ -122,7 +122,7 @@ async function bindUntil(deadline: number, tryListen: () => Promise<boolean>): P
     const left = deadline - performance.now();
     if (left <= 0) return false;
     await sleep(Math.min(delay, left));
-    delay = Math.min(delay * 2, 25);
+    delay = Math.min(delay * 2, 10);
   }
 }
 

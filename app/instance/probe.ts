@@ -25,8 +25,10 @@ export function urlFor(host: string, port: number): string {
 
 const MAX_REPLY = 64 * 1024;
 
+export const HANDOFF_HEADER = 'X-Berth-Handoff';
+
 /** Connect, send GET /health, and record what came back, within the timeout. */
-export function observe(address: string, port: number, timeout = 2000): Promise<Observation> {
+export function observe(address: string, port: number, timeout = 2000, handoffFrom?: string | null): Promise<Observation> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -46,7 +48,9 @@ export function observe(address: string, port: number, timeout = 2000): Promise<
     socket.on('connect', () => {
       connected = true;
       const host = address.includes(':') ? `[${address}]` : address;
-      socket.write(`GET /health HTTP/1.1\r\nHost: ${host}:${port}\r\nUser-Agent: berth-probe\r\nAccept: application/json\r\nConnection: close\r\n\r\n`);
+      // A successor names the instance it replaces, so that instance knows it may now let go of the port.
+      const handoff = handoffFrom ? `${HANDOFF_HEADER}: ${handoffFrom}\r\n` : '';
+      socket.write(`GET /health HTTP/1.1\r\nHost: ${host}:${port}\r\nUser-Agent: berth-probe\r\nAccept: application/json\r\n${handoff}Connection: close\r\n\r\n`);
     });
     socket.on('data', (d: Buffer) => {
       chunks.push(d);
@@ -114,7 +118,7 @@ export async function probePort(host: string, port: number, opts: ProbeOptions =
   const addresses = probeAddresses(host);
   let last: { address: string; observation: Observation } | undefined;
   for (const address of addresses) {
-    const observation = await observe(address, port, opts.timeout ?? 2000);
+    const observation = await observe(address, port, opts.timeout ?? 2000, opts.handoffFrom);
     last = { address, observation };
     if (observation.kind !== 'refused' && observation.kind !== 'unreachable') break;
   }

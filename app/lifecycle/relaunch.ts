@@ -12,8 +12,25 @@ export interface Handoff {
 export interface Relauncher {
   /** True when start() replaces this very process (execve): the drain must finish first. */
   readonly replacesProcess: boolean;
-  /** Start the successor, telling it which instance it replaces. */
-  start(handoff: Handoff): Promise<void>;
+  /**
+   * True when the successor runs beside us (a spawned child): we keep serving
+   * while it loads, and close the listener only when it probes us as its
+   * predecessor, so the port is unavailable for one bind, not a whole startup.
+   * False (Electron's app.relaunch, execve): the successor starts after we exit.
+   */
+  readonly startsBeforeExit?: boolean;
+  /**
+   * Start the successor, telling it which instance it replaces. When the
+   * successor is our child, return when it exits, so the host can serve
+   * again if it dies before taking the port.
+   */
+  start(handoff: Handoff): Promise<Successor | void>;
+}
+
+export interface Successor {
+  exited: Promise<number | null>;
+  /** Stop a successor that never got as far as probing us. */
+  kill(): void;
 }
 
 const HANDOFF_FLAGS = new Set(['--handoff', '--handoff-pid']);
@@ -32,7 +49,8 @@ export function successorArgs(args: readonly string[], handoff: Handoff): string
     if (DROPPED_FLAGS.has(name!)) continue;
     out.push(a);
   }
-  return [...out, '--handoff', handoff.instance, '--handoff-pid', String(handoff.pid)];
+  // `--flag=value`: an instance id may begin with '-', which would read as another flag.
+  return [...out, `--handoff=${handoff.instance}`, `--handoff-pid=${handoff.pid}`];
 }
 
 type Execve = (file: string, args: string[], env: NodeJS.ProcessEnv) => never;
@@ -49,15 +67,16 @@ export function headlessRelauncher(opts: { argv?: readonly string[]; execArgv?: 
   const useExecve = (opts.preferExecve ?? true) && typeof execve === 'function';
   return {
     replacesProcess: useExecve,
+    startsBeforeExit: !useExecve,
     async start(handoff) {
       const args = [...execArgv, argv[1]!, ...successorArgs(argv.slice(2), handoff)];
       if (useExecve) execve!.call(process, process.execPath, [process.execPath, ...args], process.env);
-      await new Promise<void>((resolve, reject) => {
+      return await new Promise<Successor>((resolve, reject) => {
         const child = spawn(process.execPath, args, { detached: true, stdio: 'inherit', windowsHide: true });
         child.once('error', reject);
         child.once('spawn', () => {
           child.unref();
-          resolve();
+          resolve({ exited: new Promise((r) => child.once('exit', (code) => r(code))), kill: () => child.kill('SIGKILL') });
         });
       });
     },

@@ -27,6 +27,8 @@ export interface WebServerOptions {
   rendererDir: string;
   log: Logger;
   routes: ApiRoutes[];
+  /** A successor probed /health naming this instance as the one it replaces. */
+  onHandoffProbe?: () => void;
 }
 
 export interface WebServer {
@@ -115,8 +117,12 @@ export function createWebServer(opts: WebServerOptions): WebServer {
     }
   };
 
-  app.get('/health', async (_req, reply) => {
+  app.get('/health', async (req, reply) => {
     reply.header('Cache-Control', 'no-store');
+    if (opts.onHandoffProbe && req.headers['x-berth-handoff'] === opts.identity().instance) {
+      const notify = opts.onHandoffProbe;
+      reply.raw.once('finish', () => notify());
+    }
     return { app: 'berth', ...opts.identity(), state: draining ? 'draining' : 'serving' } satisfies BerthHealth;
   });
 
