@@ -1,0 +1,136 @@
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostOfHeader, isAllowedHost, siteOf, tokenMatches } from '../../app/server/security';
+import { freePort, readToken } from '../helpers';
+import { makeHost } from './fixtures';
+import type { ServerHost } from '../../app/lifecycle/host';
+
+describe('security decisions (pure)', () => {
+  it('Host allowlist: loopback names and the configured host only', () => {
+    for (const ok of ['127.0.0.1:8787', 'localhost:8787', 'LOCALHOST', '[::1]:8787', '127.0.0.2']) expect(isAllowedHost(ok, '127.0.0.1'), ok).toBe(true);
+    for (const bad of ['evil.test', 'localhost.evil.test:8787', '127.0.0.1.evil.test', '[::1].evil.test', '[::ffff:7f00:1]x', '', undefined, 'a b', '127.0.0.1:8787:1'])
+      expect(isAllowedHost(bad, '127.0.0.1'), String(bad)).toBe(false);
+    expect(isAllowedHost('192.168.1.20:8787', '192.168.1.20')).toBe(true);
+    expect(isAllowedHost('192.168.1.21:8787', '192.168.1.20')).toBe(false);
+    // A wildcard bind admits the machine's own IP literals, never names.
+    expect(isAllowedHost('10.0.0.5:8787', '0.0.0.0')).toBe(true);
+    expect(isAllowedHost('myhost.lan:8787', '0.0.0.0')).toBe(false);
+    expect(hostOfHeader('[::1]:80')).toBe('::1');
+  });
+
+  it('cross-site: Sec-Fetch-Site first, then Origin against Host; no header means a non-browser client', () => {
+    expect(siteOf({ 'sec-fetch-site': 'same-origin' })).toBe('same-origin');
+    expect(siteOf({ 'sec-fetch-site': 'none' })).toBe('same-origin');
+    expect(siteOf({ 'sec-fetch-site': 'same-site' })).toBe('cross-site');
+    expect(siteOf({ 'sec-fetch-site': 'cross-site', origin: 'http://127.0.0.1:8787', host: '127.0.0.1:8787' })).toBe('cross-site');
+    expect(siteOf({ origin: 'http://127.0.0.1:8787', host: '127.0.0.1:8787' })).toBe('same-origin');
+    expect(siteOf({ origin: 'http://evil.test', host: '127.0.0.1:8787' })).toBe('cross-site');
+    expect(siteOf({ origin: 'null', host: '127.0.0.1:8787' })).toBe('cross-site');
+    expect(siteOf({ host: '127.0.0.1:8787' })).toBe('unknown');
+  });
+
+  it('tokens compare exactly', () => {
+    expect(tokenMatches('abc', 'abc')).toBe(true);
+    expect(tokenMatches('abd', 'abc')).toBe(false);
+    expect(tokenMatches('', 'abc')).toBe(false);
+    expect(tokenMatches(undefined, 'abc')).toBe(false);
+  });
+});
+
+describe('security at the server', () => {
+  let host: ServerHost;
+  let port: number;
+  let token: string;
+  let base: string;
+  beforeAll(async () => {
+    port = await freePort();
+    host = makeHost(port);
+    await host.start();
+    token = readToken(host.status().dataDir);
+    base = `http://127.0.0.1:${port}`;
+  });
+  afterAll(() => host.stop());
+
+  /** Raw HTTP so the Host header and malformed input are ours to choose. */
+  function raw(request: string): Promise<string> {
+    return new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      let out = '';
+      s.on('data', (d) => (out += d));
+      s.on('close', () => resolve(out));
+      s.on('error', () => resolve(out));
+      s.write(request);
+      setTimeout(() => s.end(), 300);
+    });
+  }
+
+  it('state-changing endpoints need the token', async () => {
+    expect((await fetch(`${base}/api/restart`, { method: 'POST' })).status).toBe(401);
+    expect((await fetch(`${base}/api/restart`, { method: 'POST', headers: { Authorization: 'Bearer wrong' } })).status).toBe(401);
+    const body = await (await fetch(`${base}/api/status`)).json();
+    expect(body.message).toContain('berth open');
+    const ok = await fetch(`${base}/api/status`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(ok.status).toBe(200);
+  });
+
+  it('?token= becomes an HttpOnly SameSite=Strict cookie and leaves the address bar', async () => {
+    const res = await fetch(`${base}/?token=${token}`, { redirect: 'manual' });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/');
+    const cookie = res.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/^berth_token=[^;]+; Path=\/; HttpOnly; SameSite=Strict$/);
+    const withCookie = await fetch(`${base}/api/status`, { headers: { Cookie: cookie.split(';')[0]! } });
+    expect(withCookie.status).toBe(200);
+    const wrong = await fetch(`${base}/?token=nope`, { redirect: 'manual' });
+    expect(wrong.headers.get('set-cookie')).toBeNull();
+  });
+
+  it('refuses Host headers that are not ours (DNS rebinding) with 421', async () => {
+    for (const h of ['evil.test', 'localhost.evil.test', `127.0.0.1.evil.test:${port}`]) {
+      expect(await raw(`GET /health HTTP/1.1\r\nHost: ${h}\r\nConnection: close\r\n\r\n`), h).toMatch(/^HTTP\/1\.1 421/);
+    }
+    expect(await raw(`GET /health HTTP/1.1\r\nHost: localhost:${port}\r\nConnection: close\r\n\r\n`)).toMatch(/^HTTP\/1\.1 200/);
+  });
+
+  it('refuses cross-site state-changing requests even with a valid cookie', async () => {
+    const cookie = `berth_token=${token}`;
+    const crossOrigin = await fetch(`${base}/api/restart`, { method: 'POST', headers: { Cookie: cookie, Origin: 'http://evil.test' } });
+    expect(crossOrigin.status).toBe(403);
+    const crossFetch = await fetch(`${base}/api/restart`, { method: 'POST', headers: { Cookie: cookie, 'Sec-Fetch-Site': 'cross-site' } });
+    expect(crossFetch.status).toBe(403);
+    expect(host.status().history.filter((h) => h.kind === 'restart')).toHaveLength(0);
+  });
+
+  it('malformed requests and oversized headers get 4xx while the server keeps serving', async () => {
+    expect(await raw('THIS IS NOT HTTP\r\n\r\n')).toMatch(/^HTTP\/1\.1 400/);
+    expect(await raw(`GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431/);
+    expect(await raw('GET /health HTTP/1.1\r\n\r\n')).toMatch(/^HTTP\/1\.1 400/); // no Host at all
+    const big = await fetch(`${base}/api/settings`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ pad: 'x'.repeat(2 * 1024 * 1024) }),
+    });
+    expect(big.status).toBe(413);
+    const bad = await fetch(`${base}/api/settings`, { method: 'PUT', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: '{"port":' });
+    expect(bad.status).toBe(400);
+    const invalid = await fetch(`${base}/api/settings`, { method: 'PUT', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ port: 70000 }) });
+    expect(invalid.status).toBe(400);
+    expect((await invalid.json()).errors).toEqual([{ field: 'port', message: 'Port must be between 1 and 65535' }]);
+    expect((await fetch(`${base}/health`)).status).toBe(200);
+  });
+
+  it('static files: no traversal out of the UI folder', async () => {
+    for (const p of ['/../package.json', '/%2e%2e/package.json', '/..%2fpackage.json', '/%2e%2e%2f%2e%2e%2fetc%2fpasswd']) {
+      const out = await raw(`GET ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+      expect(out, p).toMatch(/^HTTP\/1\.1 (400|403|404)/);
+      expect(out).not.toContain('"name": "berth"');
+    }
+  });
+
+  it('pages carry a strict Content-Security-Policy', async () => {
+    const res = await fetch(`${base}/`, { headers: { Accept: 'text/html' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+});
