@@ -1,9 +1,8 @@
-import fs from 'node:fs';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import fastifyStatic from '@fastify/static';
 import type { Logger } from '../log';
 import type { BerthHealth } from '../instance/verdict';
+import { UiFiles } from './ui-files';
 import { COOKIE_NAME, bearerToken, cookieValue, isAllowedHost, siteOf, tokenMatches } from './security';
 
 export interface RouteContext {
@@ -155,25 +154,25 @@ export function createWebServer(opts: WebServerOptions): WebServer {
     return reply.code(303).header('Location', clean).send();
   });
 
-  const hasUi = fs.existsSync(opts.rendererDir);
-  if (hasUi) {
-    app.register(fastifyStatic, {
-      root: opts.rendererDir,
-      index: ['index.html'],
-      wildcard: true,
-      dotfiles: 'deny',
-      setHeaders: (reply, file) => {
-        reply.header('Content-Security-Policy', CSP);
-        if (file.endsWith('.html')) reply.header('Cache-Control', 'no-cache');
-      },
-    });
-  }
-  app.setNotFoundHandler(async (req, reply) => {
-    if (req.method === 'GET' && hasUi && !req.url.startsWith('/api/') && (req.headers.accept ?? '').includes('text/html')) {
-      // Client-side routes (#/settings...) all load the one page.
-      return reply.header('Content-Security-Policy', CSP).sendFile('index.html');
-    }
-    return reply.code(404).send({ error: 'not-found', message: `Nothing at ${req.url}` });
+  const ui = new UiFiles(opts.rendererDir);
+  const sendUi = (reply: FastifyReply, file: ReturnType<UiFiles['get']> & object) =>
+    reply
+      .header('Content-Security-Policy', CSP)
+      .header('Cache-Control', file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache')
+      .type(file.type)
+      .send(file.body);
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/*',
+    handler: async (req, reply) => {
+      const pathname = req.url.split('?', 1)[0]!;
+      const file = ui.get(pathname);
+      if (file) return sendUi(reply, file);
+      // Client-side routes (#/settings...) and deep links load the one page.
+      const index = ui.get('/');
+      if (index && (req.headers.accept ?? '').includes('text/html') && !pathname.startsWith('/api/')) return sendUi(reply, index);
+      return reply.code(404).send({ error: 'not-found', message: ui.available ? `Nothing at ${pathname}` : 'The web UI is not built; run `npm run build`.' });
+    },
   });
   app.setErrorHandler(async (err: Error & { statusCode?: number; code?: string }, _req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;

@@ -1,0 +1,219 @@
+// Core benchmarks: restart and relaunch downtime, duplicate detection, idle RSS.
+// Figures are printed and written to bench-results/core.json; compare them as
+// ratios within one run (the machine is shared and noisy).
+import { fork, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = path.join(ROOT, 'bin', 'berth.js');
+const args = new Set(process.argv.slice(2));
+const RESTARTS = args.has('--quick') ? 100 : 500;
+const RELAUNCHES = args.has('--quick') ? 5 : 20;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const pct = (values, p) => {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+};
+const r2 = (n) => Math.round(n * 100) / 100;
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function timeCommand(cmd, argv) {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.resume();
+    child.stderr.resume();
+    child.on('exit', (code) => resolve({ ms: performance.now() - t0, code }));
+  });
+}
+
+async function nodeBaseline(n = 20) {
+  const times = [];
+  for (let i = 0; i < n; i++) times.push((await timeCommand(process.execPath, ['-e', ''])).ms);
+  return pct(times, 50);
+}
+
+async function startServe(port, dataDir) {
+  const child = spawn(process.execPath, [BIN, 'serve', '--json', '--port', String(port), '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.resume();
+  for (let i = 0; i < 500 && !out.includes('"event":"serving"'); i++) await sleep(20);
+  if (!out.includes('"event":"serving"')) throw new Error('berth serve did not start');
+  return { child, info: JSON.parse(out.trim().split('\n')[0]) };
+}
+
+/** One request on its own connection; a restart closing pooled keep-alive sockets cannot interfere. */
+function request(port, method, urlPath, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, headers, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode, json: () => JSON.parse(body) }));
+    });
+    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function requestRetrying(port, method, urlPath, headers) {
+  for (let i = 0; ; i++) {
+    try {
+      return await request(port, method, urlPath, headers);
+    } catch (err) {
+      if (i > 200) throw err;
+      await sleep(2);
+    }
+  }
+}
+
+async function health(port) {
+  try {
+    const res = await request(port, 'GET', '/health');
+    return res.status === 200 ? res.json() : null;
+  } catch {
+    return null;
+  }
+}
+
+function rssMb(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? r2(Number(m[1]) / 1024) : null;
+  } catch {
+    return null;
+  }
+}
+
+function startPoller(port) {
+  const child = fork(path.join(ROOT, 'bench', 'poller.mjs'), [String(port)], { stdio: 'ignore' });
+  const ask = (cmd, reply) =>
+    new Promise((resolve) => {
+      const on = (m) => {
+        if (m.cmd === reply) {
+          child.off('message', on);
+          resolve(m);
+        }
+      };
+      child.on('message', on);
+      child.send({ cmd });
+    });
+  return { begin: () => ask('begin', 'begun'), end: async () => (await ask('end', 'gap')).gap, stop: () => child.send({ cmd: 'stop' }) };
+}
+
+async function main() {
+  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: r2(os.totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${os.release()}` };
+  console.log(`Berth core benchmarks on ${machine.cpus} x ${machine.cpuModel}, ${machine.memGiB} GiB, Node ${machine.node}`);
+  const baseline = await nodeBaseline();
+  console.log(`  node -e '' startup (baseline)          p50 ${r2(baseline)} ms`);
+
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-'));
+  const token = () => fs.readFileSync(path.join(dataDir, 'auth-token'), 'utf8').trim();
+  const port = await freePort();
+  let { child, info } = await startServe(port, dataDir);
+  const pids = new Set([info.pid]);
+
+  await sleep(3000);
+  const idleRss = rssMb(info.pid);
+  console.log(`  headless idle RSS                       ${idleRss} MB (goal < 80 MB)`);
+
+  // In-process restart: the longest stretch without a /health answer, seen by a client polling from another process.
+  const poller = startPoller(port);
+  await sleep(300);
+  const auth = { Authorization: `Bearer ${token()}` };
+  const restartGaps = [];
+  const serverDowntimes = [];
+  for (let i = 0; i < RESTARTS; i++) {
+    const before = (await requestRetrying(port, 'GET', '/api/status', auth)).json().history.at(-1)?.at;
+    await poller.begin();
+    const res = await requestRetrying(port, 'POST', '/api/restart', auth);
+    if (res.status !== 202) throw new Error(`restart refused: ${res.status}`);
+    let last;
+    for (;;) {
+      last = (await requestRetrying(port, 'GET', '/api/status', auth)).json().history.at(-1);
+      if (last && last.kind === 'restart' && last.at !== before) break;
+      await sleep(1);
+    }
+    await sleep(3); // let the poller land a few answers after the new listen
+    restartGaps.push(await poller.end());
+    serverDowntimes.push(last.downtimeMs);
+  }
+  console.log(`  in-process restart, client-seen gap     p50 ${r2(pct(restartGaps, 50))} ms, p99 ${r2(pct(restartGaps, 99))} ms, max ${r2(Math.max(...restartGaps))} ms over ${RESTARTS} (goal p99 < 5 ms)`);
+  console.log(`  in-process restart, close->listen       p50 ${r2(pct(serverDowntimes, 50))} ms, p99 ${r2(pct(serverDowntimes, 99))} ms`);
+
+  // Relaunch: restart request to successor healthy, and the client-seen gap.
+  const relaunchTimes = [];
+  const relaunchGaps = [];
+  for (let i = 0; i < RELAUNCHES; i++) {
+    const current = await health(port);
+    await poller.begin();
+    const t0 = performance.now();
+    const res = await requestRetrying(port, 'POST', '/api/relaunch', auth);
+    if (res.status !== 202) throw new Error(`relaunch refused: ${res.status}`);
+    let next;
+    for (;;) {
+      next = await health(port);
+      if (next && next.instance !== current.instance) break;
+      await sleep(1);
+    }
+    relaunchTimes.push(performance.now() - t0);
+    pids.add(next.pid);
+    await sleep(20);
+    relaunchGaps.push(await poller.end());
+  }
+  const relaunchP50 = pct(relaunchTimes, 50);
+  console.log(`  relaunch, request -> successor healthy  p50 ${r2(relaunchP50)} ms over ${RELAUNCHES} (goal < 2 x baseline + 100 = ${r2(2 * baseline + 100)} ms)`);
+  console.log(`  relaunch, client-seen gap               p50 ${r2(pct(relaunchGaps, 50))} ms, max ${r2(Math.max(...relaunchGaps))} ms`);
+  poller.stop();
+
+  // Duplicate detection: a second serve on the same port exits 3.
+  const dupTimes = [];
+  for (let i = 0; i < 10; i++) {
+    const r = await timeCommand(process.execPath, [BIN, 'serve', '--port', String(port), '--data-dir', dataDir]);
+    if (r.code !== 3) throw new Error(`duplicate start exited ${r.code}, expected 3`);
+    dupTimes.push(r.ms);
+  }
+  console.log(`  duplicate start -> exit 3               p50 ${r2(pct(dupTimes, 50))} ms (${r2(pct(dupTimes, 50) / baseline)} x baseline)`);
+
+  await request(port, 'POST', '/api/stop', auth).catch(() => null);
+  await sleep(500);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  }
+  child.kill('SIGKILL');
+
+  const result = {
+    at: new Date().toISOString(),
+    machine,
+    nodeBaselineMs: r2(baseline),
+    idleRssMb: idleRss,
+    restart: { cycles: RESTARTS, clientGapP50Ms: r2(pct(restartGaps, 50)), clientGapP99Ms: r2(pct(restartGaps, 99)), clientGapMaxMs: r2(Math.max(...restartGaps)), closeToListenP50Ms: r2(pct(serverDowntimes, 50)), closeToListenP99Ms: r2(pct(serverDowntimes, 99)) },
+    relaunch: { cycles: RELAUNCHES, requestToHealthyP50Ms: r2(relaunchP50), goalMs: r2(2 * baseline + 100), clientGapP50Ms: r2(pct(relaunchGaps, 50)), clientGapMaxMs: r2(Math.max(...relaunchGaps)) },
+    duplicateExitP50Ms: r2(pct(dupTimes, 50)),
+  };
+  fs.mkdirSync(path.join(ROOT, 'bench-results'), { recursive: true });
+  fs.writeFileSync(path.join(ROOT, 'bench-results', 'core.json'), JSON.stringify(result, null, 2) + '\n');
+  console.log('  written to bench-results/core.json');
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
