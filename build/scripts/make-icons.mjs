@@ -8,33 +8,33 @@
 // sizes are drawn, not downscaled. The .ico and .icns containers come from png2icons,
 // which builds every size they need from the 1024 px render.
 
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import png2icons from "png2icons";
-import sharp from "sharp";
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import png2icons from 'png2icons';
+import sharp from 'sharp';
 
-const buildDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const sourceDir = path.join(buildDir, "source");
+const buildDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const sourceDir = path.join(buildDir, 'source');
 
 /** Linux hicolor sizes; electron-builder reads build/icons/<n>x<n>.png for AppImage and deb. */
 const LINUX_ICON_SIZES = [16, 24, 32, 48, 64, 128, 256, 512];
 
 // Tray glyph colours. "light"/"dark" name the taskbar the icon sits on:
 // a light taskbar needs a dark glyph and the other way round.
-const TRAY_GLYPH_ON_LIGHT = "#1B1B1B";
-const TRAY_GLYPH_ON_DARK = "#FFFFFF";
+const TRAY_GLYPH_ON_LIGHT = '#1B1B1B';
+const TRAY_GLYPH_ON_DARK = '#FFFFFF';
 // macOS template images must be black plus alpha; the OS tints them for the menu bar.
-const TEMPLATE_BLACK = "#000000";
+const TEMPLATE_BLACK = '#000000';
 
 async function readSvg(name) {
-  return readFile(path.join(sourceDir, name), "utf8");
+  return readFile(path.join(sourceDir, name), 'utf8');
 }
 
 /** Renders an SVG whose root is width="W" height="H" at `scale` times its own size. */
 async function renderSvg(svg, scale, color) {
   const match = /<svg[^>]*\swidth="(\d+)"\s+height="(\d+)"/.exec(svg);
-  if (match === null) throw new Error("source SVG needs numeric width and height on its root element");
+  if (match === null) throw new Error('source SVG needs numeric width and height on its root element');
   const [width, height] = [Number(match[1]) * scale, Number(match[2]) * scale];
   let text = svg.replace(match[0], match[0].replace(`width="${match[1]}"`, `width="${width}"`).replace(`height="${match[2]}"`, `height="${height}"`));
   if (color !== undefined) text = text.replaceAll('fill="#000000"', `fill="${color}"`);
@@ -46,54 +46,54 @@ async function output(relativePath, data) {
   const file = path.join(buildDir, relativePath);
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, data);
-  console.log(`  ${path.posix.join("build", relativePath.split(path.sep).join("/"))}`);
+  console.log(`  ${path.posix.join('build', relativePath.split(path.sep).join('/'))}`);
 }
 
 async function appIcons() {
-  const svg = await readSvg("icon.svg");
+  const svg = await readSvg('icon.svg');
   const png1024 = await renderSvg(svg, 1);
-  await output("icon.png", png1024);
+  await output('icon.png', png1024);
 
   for (const size of LINUX_ICON_SIZES) {
-    await output(path.join("icons", `${size}x${size}.png`), await renderSvg(svg, size / 1024));
+    await output(path.join('icons', `${size}x${size}.png`), await renderSvg(svg, size / 1024));
   }
 
   // forWinExe: BMP for the sizes up to 48 px (what Explorer's older dialogs read), PNG above.
   const ico = png2icons.createICO(png1024, png2icons.BICUBIC, 0, false, true);
-  if (ico === null) throw new Error("png2icons could not build icon.ico");
-  await output("icon.ico", ico);
+  if (ico === null) throw new Error('png2icons could not build icon.ico');
+  await output('icon.ico', ico);
 
   const icns = png2icons.createICNS(png1024, png2icons.BICUBIC, 0);
-  if (icns === null) throw new Error("png2icons could not build icon.icns");
-  await output("icon.icns", icns);
+  if (icns === null) throw new Error('png2icons could not build icon.icns');
+  await output('icon.icns', icns);
   png2icons.clearCache();
 }
 
 async function trayIcons() {
   const variants = [
-    { source: "tray.svg", state: "" },
-    { source: "tray-badge.svg", state: "Update" },
+    { source: 'tray.svg', state: '' },
+    { source: 'tray-badge.svg', state: 'Update' },
   ];
   for (const { source, state } of variants) {
     const svg = await readSvg(source);
-    const suffix = state === "" ? "" : `-${state.toLowerCase()}`;
-    for (const [scale, density] of [[1, ""], [2, "@2x"]]) {
+    const suffix = state === '' ? '' : `-${state.toLowerCase()}`;
+    for (const [scale, density] of [[1, ''], [2, '@2x']]) {
       // macOS: names must end in "Template" for Electron to mark the image as a template.
-      await output(path.join("tray", `tray${state}Template${density}.png`), await renderSvg(svg, scale, TEMPLATE_BLACK));
-      await output(path.join("tray", `tray-light${suffix}${density}.png`), await renderSvg(svg, scale, TRAY_GLYPH_ON_LIGHT));
-      await output(path.join("tray", `tray-dark${suffix}${density}.png`), await renderSvg(svg, scale, TRAY_GLYPH_ON_DARK));
+      await output(path.join('tray', `tray${state}Template${density}.png`), await renderSvg(svg, scale, TEMPLATE_BLACK));
+      await output(path.join('tray', `tray-light${suffix}${density}.png`), await renderSvg(svg, scale, TRAY_GLYPH_ON_LIGHT));
+      await output(path.join('tray', `tray-dark${suffix}${density}.png`), await renderSvg(svg, scale, TRAY_GLYPH_ON_DARK));
     }
   }
 }
 
 async function installerArtwork() {
   // dmg-builder merges background.png and background@2x.png into one HiDPI TIFF on macOS.
-  const svg = await readSvg("dmg-background.svg");
-  await output("background.png", await renderSvg(svg, 1));
-  await output("background@2x.png", await renderSvg(svg, 2));
+  const svg = await readSvg('dmg-background.svg');
+  await output('background.png', await renderSvg(svg, 1));
+  await output('background@2x.png', await renderSvg(svg, 2));
 }
 
-console.log("make-icons: writing");
+console.log('make-icons: writing');
 await appIcons();
 await trayIcons();
 await installerArtwork();
