@@ -10,6 +10,9 @@ import { ServerHost } from './lifecycle/host';
 import { coreApi } from './lifecycle/api';
 import { headlessRelauncher } from './lifecycle/relaunch';
 import { installSignalHandlers } from './lifecycle/signals';
+import { HeadlessUpdates } from './update/headless';
+import { takeHandoffEnv } from './update/handoff';
+import { updateEvents } from './update/api';
 import path from 'node:path';
 
 const USAGE = `Usage: berth <command> [options]
@@ -138,16 +141,20 @@ export async function run(argv: string[]): Promise<number> {
 async function serve(config: ResolvedConfig, flags: Flags, out: Output): Promise<number> {
   // electron-updater's AppImage install runs the new file once with this set, and waits for it.
   if (process.env.APPIMAGE_EXIT_AFTER_INSTALL === 'true') return ExitCode.ok;
-  const logs = createLogSink({ dir: path.join(config.dataDir, 'logs'), console: flags.json ? null : process.stderr });
+  // Human-readable lines go to stderr in every mode; --json keeps stdout for machine output.
+  const logs = createLogSink({ dir: path.join(config.dataDir, 'logs'), console: process.stderr });
   const log = logs.root.child({ scope: 'cli' });
   for (const w of config.warnings) log.warn(w);
   const token = ensureToken(config.dataDir);
   if (token.warning) log.warn(token.warning);
 
-  let handoffFrom = flags.handoff ?? null;
-  let handoffPid = flags['handoff-pid'] ? Number(flags['handoff-pid']) : null;
+  // An update installer starts us without arguments; the predecessor left the handoff in the environment.
+  const envHandoff = takeHandoffEnv(process.env);
+  let handoffFrom = flags.handoff ?? envHandoff?.instance ?? null;
+  let handoffPid = flags['handoff-pid'] ? Number(flags['handoff-pid']) : (envHandoff?.pid ?? null);
   if (flags.replace) ({ handoffFrom, handoffPid } = await askToHandOver(config, token.token, log));
 
+  const updates = new HeadlessUpdates({ dataDir: config.dataDir, version: appVersion(), logs });
   const host = new ServerHost({
     host: config.host,
     port: config.port,
@@ -161,14 +168,18 @@ async function serve(config: ResolvedConfig, flags: Flags, out: Output): Promise
     drainDeadline: ms(flags['drain-timeout'], 'drain-timeout'),
     handoffDeadline: ms(flags['handoff-timeout'], 'handoff-timeout'),
     probeTimeout: ms(flags['probe-timeout'], 'probe-timeout'),
-    relauncher: headlessRelauncher(),
+    relauncher: updates.relauncher(headlessRelauncher()),
   });
-  host.addRoutes(coreApi({ host, logs, dataDir: config.dataDir }));
+  host.addRoutes(coreApi({ host, logs, dataDir: config.dataDir, feeds: [updateEvents(updates.service)] }));
+  updates.attach(host);
   const exit = async (code: number) => {
     await logs.close();
     process.exit(code);
   };
-  host.on('exit', (code) => void exit(code));
+  host.on('exit', (code) => {
+    updates.stop();
+    void exit(code);
+  });
   try {
     await host.start();
   } catch (err) {
@@ -177,6 +188,7 @@ async function serve(config: ResolvedConfig, flags: Flags, out: Output): Promise
     throw err;
   }
   installSignalHandlers({ stop: () => host.stopAndExit(0), log });
+  updates.start();
   const s = host.status();
   out.result(`Berth ${s.version} is serving on ${s.url} (pid ${s.pid}). Open it signed in with: berth open`, {
     event: 'serving',

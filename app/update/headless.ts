@@ -1,0 +1,166 @@
+/**
+ * Updates for `berth serve` (plain Node). Where Berth runs as an AppImage
+ * (APPIMAGE is set), electron-updater's own AppImageUpdater does the work
+ * through NodeAppAdapter; anywhere else the copy was installed some other way
+ * (npm, git) and cannot replace itself, so updates are off with the reason.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { AppUpdater } from 'electron-updater';
+import type { LogSink } from '../log';
+import type { Relauncher } from '../lifecycle/relaunch';
+import type { ApiRoutes } from '../server/web';
+import { packageRoot } from '../paths';
+import { writeFileAtomic } from '../settings/atomic';
+import { loadSettings, type Settings } from '../settings/settings';
+import { apiRequestBlockers, updateApi } from './api';
+import { installingRelauncher, type InstallingRelauncher } from './handoff';
+import { NodeAppAdapter, useNodeHttp } from './node-adapter';
+import { UpdateService } from './service';
+
+/** The feed a build without BERTH_UPDATE_URL uses (the same default electron-builder.config.js bakes in). */
+export const DEFAULT_UPDATE_URL = 'https://updates.berth.invalid/';
+/** electron-updater caches downloads in <baseCachePath>/<updaterCacheDirName>. */
+export const UPDATER_CACHE_DIR_NAME = 'berth-updater';
+
+export type HeadlessUpdater =
+  | { enabled: true; make: () => AppUpdater; successorStartsBeforeExit: boolean; feedUrl?: string }
+  | { enabled: false; reason: string };
+
+export interface NodeUpdaterOptions {
+  dataDir: string;
+  version: string;
+  logs: LogSink;
+  /** The build's feed (app-update.yml); settings.update.url overrides it at each check. */
+  feedUrl: string;
+}
+
+/**
+ * Build one of electron-updater's updater classes for plain Node: the
+ * app-update.yml it reads, our AppAdapter (data and cache under the data
+ * directory) and our HTTP executor. Loaded on call, not at import: a
+ * relaunching server binds first and loads the library afterwards.
+ */
+export function makeNodeUpdater(kind: 'AppImageUpdater' | 'NsisUpdater', opts: NodeUpdaterOptions): AppUpdater {
+  const updatesDir = path.join(opts.dataDir, 'updates');
+  const configPath = path.join(updatesDir, 'app-update.yml');
+  fs.mkdirSync(updatesDir, { recursive: true });
+  // JSON is valid YAML, and electron-updater reads this file with a YAML parser.
+  writeFileAtomic(configPath, JSON.stringify({ provider: 'generic', url: opts.feedUrl, updaterCacheDirName: UPDATER_CACHE_DIR_NAME }, null, 2) + '\n', 0o644);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const lib = require('electron-updater') as typeof import('electron-updater');
+  const adapter = new NodeAppAdapter({ version: opts.version, userDataPath: opts.dataDir, baseCachePath: updatesDir, appUpdateConfigPath: configPath });
+  const updater = new lib[kind](null, adapter);
+  useNodeHttp(updater);
+  updater.logger = libraryLogger(opts.logs);
+  // Installs happen when asked ("install"), where the port is handed over; never silently on quit.
+  updater.autoInstallOnAppQuit = false;
+  // Berth ships full installers only (NSIS web installers are not built).
+  updater.disableWebInstaller = true;
+  return updater;
+}
+
+/** Decide from the environment alone (no library loaded yet) whether this process can update itself. */
+export function headlessUpdaterFor(opts: { dataDir: string; version: string; env: NodeJS.ProcessEnv; logs: LogSink }): HeadlessUpdater {
+  const { env } = opts;
+  if (env.SNAP) return { enabled: false, reason: 'Berth installed as a snap is updated by snapd, not by itself.' };
+  const appImage = env.APPIMAGE;
+  if (!appImage) {
+    return {
+      enabled: false,
+      reason: `Not packaged: this Berth runs from ${packageRoot()} under Node and cannot replace itself. Update it the way it was installed (npm, git), or use the desktop app, which updates itself.`,
+    };
+  }
+  if (!path.isAbsolute(appImage)) return { enabled: false, reason: `APPIMAGE is not an absolute path (${JSON.stringify(appImage)}), so Berth cannot find the file to replace.` };
+  if (!fs.existsSync(appImage)) return { enabled: false, reason: `APPIMAGE names ${appImage}, which does not exist, so Berth cannot replace it.` };
+  const feedUrl = env.BERTH_UPDATE_URL || DEFAULT_UPDATE_URL;
+  return {
+    enabled: true,
+    feedUrl,
+    make: () => makeNodeUpdater('AppImageUpdater', { ...opts, feedUrl }),
+    // AppImageUpdater starts the new file at once (force-run), while we still hold the port.
+    successorStartsBeforeExit: true,
+  };
+}
+
+/** electron-updater's logger interface over our log sink, in its own scope so its lines are easy to find. */
+export function libraryLogger(logs: LogSink) {
+  const log = logs.root.child({ scope: 'electron-updater' });
+  const text = (m: unknown) => (m instanceof Error ? (m.stack ?? m.message) : String(m));
+  return {
+    info: (m?: unknown) => log.info(text(m)),
+    warn: (m?: unknown) => log.warn(text(m)),
+    error: (m?: unknown) => log.error(text(m)),
+    debug: (m: string) => log.debug(m),
+  };
+}
+
+export interface HeadlessUpdatesOptions {
+  dataDir: string;
+  version: string;
+  logs: LogSink;
+  env?: NodeJS.ProcessEnv;
+  /** Which updater, if any; default: decided from the environment (headlessUpdaterFor). */
+  updater?: HeadlessUpdater;
+  settings?: () => Settings['update'];
+  blockerWaitMs?: number;
+  firstCheckDelayMs?: number;
+}
+
+/**
+ * Everything `berth serve` needs, in the order it needs it:
+ *   const updates = new HeadlessUpdates({...});
+ *   new ServerHost({ ..., relauncher: updates.relauncher(headlessRelauncher()) });
+ *   updates.attach(host);          // routes, request blockers, the handoff
+ *   await host.start(); updates.start();
+ *   host.on('exit', () => updates.stop());
+ */
+export class HeadlessUpdates {
+  readonly service: UpdateService;
+  private handoff: InstallingRelauncher | null = null;
+  private host: { relaunch(): Promise<void> } | null = null;
+
+  constructor(opts: HeadlessUpdatesOptions) {
+    const env = opts.env ?? process.env;
+    const updater = opts.updater ?? headlessUpdaterFor({ dataDir: opts.dataDir, version: opts.version, env, logs: opts.logs });
+    this.service = new UpdateService({
+      updater: updater.enabled ? updater.make : null,
+      disabledReason: updater.enabled ? undefined : updater.reason,
+      successorStartsBeforeExit: updater.enabled && updater.successorStartsBeforeExit,
+      buildFeedUrl: updater.enabled ? updater.feedUrl : undefined,
+      currentVersion: opts.version,
+      settings: opts.settings ?? (() => loadSettings(opts.dataDir).settings.update),
+      dataDir: opts.dataDir,
+      blockerWaitMs: opts.blockerWaitMs,
+      firstCheckDelayMs: opts.firstCheckDelayMs,
+      log: opts.logs.root.child({ scope: 'update' }),
+      hooks: {
+        handOver: (apply, how) => {
+          if (!this.handoff || !this.host) throw new Error('updates are not attached to a server host');
+          return this.handoff.hooksFor(this.host).handOver(apply, how);
+        },
+      },
+    });
+  }
+
+  /** Wrap the host's usual relauncher so an install can take its place. */
+  relauncher(base: Relauncher): Relauncher {
+    this.handoff = installingRelauncher(base);
+    return this.handoff.relauncher;
+  }
+
+  attach(host: { relaunch(): Promise<void>; addRoutes(routes: ApiRoutes): void }): void {
+    this.host = host;
+    host.addRoutes(apiRequestBlockers(this.service.blockers));
+    host.addRoutes(updateApi(this.service));
+  }
+
+  /** Begin automatic checks (when settings.update.autoCheck is on). */
+  start(): void {
+    this.service.start();
+  }
+
+  stop(): void {
+    this.service.stop();
+  }
+}

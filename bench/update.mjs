@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+/**
+ * Update handoff downtime: the time from the last /health answer by version N
+ * to the first by version N+1, over repeated self-updates through the real
+ * electron-updater and a local update server (the rig of e2e/update).
+ *
+ *   npm run build && node bench/update.mjs [--cycles 10] [--nsis-cycles 10]
+ *
+ * AppImage order: electron-updater starts N+1 while N still serves; N lets go
+ * of the port when N+1 probes it. NSIS order: N+1 starts only after N has
+ * exited (the installer waits for it). Prints the figures and writes
+ * bench-results/update.json.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { createRig, handoffGaps, instanceOrder, startPoller, timeWaitCount } from '../test/update/fixtures/rig.mjs';
+import { ROOT } from '../test/update/fixtures/installed-app.mjs';
+
+const { values } = parseArgs({ options: { cycles: { type: 'string', default: '10' }, 'nsis-cycles': { type: 'string', default: '10' } } });
+
+function stats(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p) => s[Math.min(s.length - 1, Math.floor(p * (s.length - 1) + 0.5))];
+  const r = (n) => Math.round(n * 10) / 10;
+  return { n: s.length, p50: r(q(0.5)), min: r(s[0]), max: r(s.at(-1)), mean: r(s.reduce((a, b) => a + b, 0) / s.length) };
+}
+
+async function run(kind, cycles) {
+  const rig = await createRig({ kind });
+  try {
+    const versions = Array.from({ length: cycles + 1 }, (_, i) => `5.0.${i}`);
+    await rig.start(versions[0]);
+    // A new connection every ~1 ms: the resolution of the measurement.
+    const poller = startPoller(rig.port, 1);
+    const cycleMs = [];
+    for (const v of versions.slice(1)) {
+      const t0 = performance.now();
+      await rig.cycle(v);
+      cycleMs.push(performance.now() - t0);
+    }
+    const timeWait = timeWaitCount(rig.port);
+    const records = await poller.stop();
+    const { violations } = instanceOrder(records);
+    if (violations.length) throw new Error(`two servers answered at once: ${JSON.stringify(violations)}`);
+    const gaps = handoffGaps(records).map((g) => g.ms);
+    if (gaps.length !== cycles) throw new Error(`expected ${cycles} handoffs, saw ${gaps.length}`);
+    if (/EADDRINUSE/.test(rig.logText())) throw new Error('EADDRINUSE in the logs');
+    return { cycles, downtimeMs: stats(gaps), gapsMs: gaps.map((g) => Math.round(g * 10) / 10), updateCycleMs: stats(cycleMs), timeWaitAtEnd: timeWait };
+  } finally {
+    await rig.close();
+  }
+}
+
+if (!fs.existsSync(path.join(ROOT, 'out/app/cli.js'))) {
+  console.error('bench/update.mjs: run `npm run build` first (out/app is missing)');
+  process.exit(2);
+}
+const result = {
+  bench: 'update',
+  at: new Date().toISOString(),
+  node: process.version,
+  cpus: os.cpus().length,
+  loadavg: os.loadavg().map((l) => Math.round(l * 100) / 100),
+  appimage: await run('appimage', Number(values.cycles)),
+  nsis: Number(values['nsis-cycles']) > 0 ? await run('nsis', Number(values['nsis-cycles'])) : null,
+};
+const line = (name, r) =>
+  `${name}: update handoff downtime p50 ${r.downtimeMs.p50} ms (min ${r.downtimeMs.min}, max ${r.downtimeMs.max}, n=${r.cycles}); whole update (check, download, install, handoff) p50 ${r.updateCycleMs.p50} ms`;
+console.log(line('AppImage order (new version starts beside the old)', result.appimage));
+if (result.nsis) console.log(line('NSIS order (new version starts after the old exits)', result.nsis));
+const out = path.join(ROOT, 'bench-results', 'update.json');
+fs.mkdirSync(path.dirname(out), { recursive: true });
+fs.writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+console.log(`wrote ${path.relative(process.cwd(), out) || out}`);

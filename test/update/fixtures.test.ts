@@ -1,0 +1,63 @@
+/**
+ * The e2e and the benchmark judge the port through these helpers, so they
+ * must be able to say "no": two servers, a missing handoff, a wrong manifest.
+ */
+import { describe, expect, it } from 'vitest';
+import { handoffGaps, instanceOrder } from './fixtures/rig.mjs';
+import { manifest, sha512 } from './fixtures/update-server.mjs';
+import { appTree } from './fixtures/installed-app.mjs';
+import { tempDataDir } from '../helpers';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+describe('reading the /health record', () => {
+  it('an older instance answering after a newer one is reported as two servers at once', () => {
+    const ok = [
+      [0, 'A', '1', 1],
+      [1, null, null, null],
+      [2, 'B', '2', 2],
+      [3, 'B', '2', 2],
+    ];
+    expect(instanceOrder(ok)).toEqual({ order: ['A', 'B'], violations: [] });
+    const twoAtOnce = [...ok, [4, 'A', '1', 1]];
+    expect(instanceOrder(twoAtOnce).violations).toEqual([{ t: 4, instance: 'A', after: 'B' }]);
+  });
+
+  it('downtime is the last answer of one instance to the first of the next', () => {
+    const rec = [
+      [10, 'A', '1', 1],
+      [12, 'A', '1', 1],
+      [13, null, null, null],
+      [40, 'B', '2', 2],
+      [41, 'B', '2', 2],
+    ];
+    expect(handoffGaps(rec)).toEqual([{ from: 'A', to: 'B', ms: 28 }]);
+  });
+});
+
+describe('what the update server publishes', () => {
+  it('a manifest electron-updater accepts: version, files with sha512 and size, path, releaseDate, staging', () => {
+    const data = Buffer.from('artifact');
+    const text = manifest({ version: '1.2.3', file: 'Berth-1.2.3-linux-x86_64.AppImage', data, releaseDate: '2026-11-29T00:00:00.000Z', stagingPercentage: 20 });
+    // Parsed with the YAML parser electron-updater itself uses.
+    const yaml = createRequire(require.resolve('electron-updater'))('js-yaml') as { load(s: string): unknown };
+    expect(yaml.load(text)).toEqual({
+      version: '1.2.3',
+      files: [{ url: 'Berth-1.2.3-linux-x86_64.AppImage', sha512: sha512(data), size: data.length }],
+      path: 'Berth-1.2.3-linux-x86_64.AppImage',
+      sha512: sha512(data),
+      releaseDate: '2026-11-29T00:00:00.000Z',
+      stagingPercentage: 20,
+    });
+  });
+
+  it('an installed copy reports the version of its own package.json', async () => {
+    const root = tempDataDir('berth-tree-');
+    const dir = appTree(root, '7.7.7');
+    const req = createRequire(path.join(dir, 'out/app/cli.js'));
+    expect(fs.realpathSync(path.join(dir, 'out/app/paths.js')).startsWith(fs.realpathSync(root))).toBe(true);
+    expect((req('./paths') as { appVersion(): string }).appVersion()).toBe('7.7.7');
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+});

@@ -1,0 +1,293 @@
+/**
+ * Installing through a real ServerHost in this process: the update API, the
+ * restart blockers, the port handoff to electron-updater's installer, and what
+ * happens when the install cannot start. (The relaunch of a real new version
+ * onto the same port is e2e/update/relaunch.test.ts.)
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { ServerHost } from '../../app/lifecycle/host';
+import { coreApi } from '../../app/lifecycle/api';
+import { rendererDir } from '../../app/paths';
+import { ensureToken } from '../../app/server/token';
+import { apiRequestBlockers, updateApi, updateEvents } from '../../app/update/api';
+import { installingRelauncher } from '../../app/update/handoff';
+import { UpdateService } from '../../app/update/service';
+import { memoryLogSink } from '../../app/log';
+import { freePort, waitFor, type Health } from '../helpers';
+// A plain ES module shared with the benchmark: GET /health on a fresh connection, as a new visitor would.
+import { healthOnce } from './fixtures/rig.mjs';
+import { appImageBytes, makeRig, removeRigDirs, tempDir, updateServer, type Rig, type UpdateServer } from './support';
+
+afterAll(() => removeRigDirs());
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
+});
+
+interface Setup extends Rig {
+  host: ServerHost;
+  port: number;
+  token: string;
+  srv: UpdateServer;
+  exits: number[];
+  api(method: string, urlPath: string, opts?: { token?: string | null; body?: unknown }): Promise<{ status: number; body: Record<string, unknown> }>;
+}
+
+/** Berth 1.0.0 serving on a free port with updates wired as `berth serve` wires them; 1.0.1 published. */
+async function setup(opts: { artifact?: Buffer; beside?: boolean; blockerWaitMs?: number } = {}): Promise<Setup> {
+  const srv = await updateServer();
+  cleanups.push(() => srv.close());
+  srv.publish({ version: '1.0.1', file: 'Berth-1.0.1-linux-x86_64.AppImage', data: opts.artifact ?? appImageBytes('1.0.1') });
+  const port = await freePort();
+  // The plain relaunch is never asked for here.
+  const swap = installingRelauncher({ replacesProcess: false, startsBeforeExit: false, start: async () => Promise.reject(new Error('not in this test')) });
+  let host!: ServerHost;
+  const rig = makeRig({
+    version: '1.0.0',
+    feedUrl: srv.url,
+    blockerWaitMs: opts.blockerWaitMs,
+    successorStartsBeforeExit: opts.beside ?? false,
+    hooks: { handOver: (apply, how) => swap.hooksFor(host).handOver(apply, how) },
+  });
+  const token = ensureToken(rig.dataDir).token;
+  host = new ServerHost({
+    host: '127.0.0.1',
+    port,
+    dataDir: rig.dataDir,
+    version: '1.0.0',
+    token,
+    logs: rig.logs,
+    rendererDir: rendererDir(),
+    probeTimeout: 500,
+    handoffDeadline: 3000,
+    relauncher: swap.relauncher,
+  });
+  host.addRoutes(coreApi({ host, logs: rig.logs, dataDir: rig.dataDir, feeds: [updateEvents(rig.service)] }));
+  host.addRoutes(apiRequestBlockers(rig.service.blockers));
+  host.addRoutes(updateApi(rig.service));
+  const exits: number[] = [];
+  host.on('exit', (code) => exits.push(code));
+  await host.start();
+  cleanups.push(() => host.stop());
+  const api: Setup['api'] = async (method, urlPath, o = {}) => {
+    const t = o.token === undefined ? token : o.token;
+    const res = await fetch(`http://127.0.0.1:${port}${urlPath}`, {
+      method,
+      headers: { ...(t ? { Authorization: `Bearer ${t}` } : {}), ...(o.body ? { 'Content-Type': 'application/json' } : {}) },
+      body: o.body ? JSON.stringify(o.body) : undefined,
+    });
+    return { status: res.status, body: (await res.json().catch(() => ({}))) as Record<string, unknown> };
+  };
+  return Object.assign(rig, { host, port, token, srv, exits, api });
+}
+
+async function ready(s: Setup): Promise<void> {
+  expect((await s.api('POST', '/api/update/check')).status).toBe(202);
+  await waitFor(async () => (await s.api('GET', '/api/update')).body.state === 'ready', 'the update to be ready');
+}
+
+/** An "AppImage" that records how it was started, then exits. */
+function recordingArtifact(marker: string): Buffer {
+  return appImageBytes('1.0.1', 4096, `echo "handoff=$BERTH_HANDOFF silent=$APPIMAGE_SILENT_INSTALL exitAfter=$APPIMAGE_EXIT_AFTER_INSTALL" > '${marker}'`);
+}
+
+const health = (port: number) => healthOnce(port) as Promise<Health | null>;
+
+const refused = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.once('connect', () => (s.destroy(), resolve(false)));
+    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED'));
+  });
+
+describe('the update API', () => {
+  it('needs the token for state, check and install', async () => {
+    const s = await setup();
+    for (const [method, p] of [
+      ['GET', '/api/update'],
+      ['POST', '/api/update/check'],
+      ['POST', '/api/update/install'],
+    ] as const) {
+      expect((await s.api(method, p, { token: null })).status, `${method} ${p}`).toBe(401);
+      expect((await s.api(method, p, { token: 'x'.repeat(43) })).status, `${method} ${p}`).toBe(401);
+    }
+    expect(s.service.status().state).toBe('idle');
+  });
+
+  it('GET shows the state the UI is built against; install with nothing ready is a 409 that says why', async () => {
+    const s = await setup();
+    expect((await s.api('GET', '/api/update')).body).toEqual({ state: 'idle', channel: 'latest', currentVersion: '1.0.0' });
+    const r = await s.api('POST', '/api/update/install');
+    expect(r.status).toBe(409);
+    expect(r.body.message).toBe('No update is ready to install (the update state is idle). Check for updates first.');
+  });
+
+  it('check answers 202 at once, and the update event on /api/events follows it to ready', async () => {
+    const s = await setup();
+    const events: { state: string; version?: string }[] = [];
+    const ac = new AbortController();
+    cleanups.push(async () => ac.abort());
+    const res = await fetch(`http://127.0.0.1:${s.port}/api/events`, { headers: { Authorization: `Bearer ${s.token}` }, signal: ac.signal });
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      let buf = '';
+      for await (const chunk of res.body!) {
+        buf += decoder.decode(chunk as Uint8Array, { stream: true });
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          if (block.startsWith('event: update\n')) events.push(JSON.parse(block.split('\ndata: ')[1]!));
+        }
+      }
+    })().catch(() => undefined);
+    await waitFor(() => events.length > 0, 'the first update event');
+    expect(events[0]).toMatchObject({ state: 'idle' });
+    const r = await s.api('POST', '/api/update/check');
+    expect(r.status).toBe(202);
+    expect(['checking', 'available', 'downloading', 'ready']).toContain(r.body.state);
+    await waitFor(() => events.some((e) => e.state === 'ready'), 'the ready event');
+    expect(events.map((e) => e.state).filter((st, i, a) => st !== a[i - 1])).toEqual(['idle', 'checking', 'available', 'downloading', 'ready']);
+    expect(events.at(-1)).toMatchObject({ state: 'ready', version: '1.0.1', currentVersion: '1.0.0' });
+    ac.abort();
+    await reading;
+  });
+
+  it('a copy that cannot update itself says so, and refuses check and install with the reason', async () => {
+    const logs = memoryLogSink();
+    const dataDir = tempDir();
+    const service = new UpdateService({
+      updater: null,
+      disabledReason: 'Not packaged: this Berth runs from /src under Node and cannot replace itself.',
+      currentVersion: '1.0.0',
+      settings: () => ({ channel: 'latest', autoCheck: true, url: null, allowPrerelease: false }),
+      dataDir,
+      hooks: { handOver: async () => undefined },
+      log: logs.root,
+    });
+    const port = await freePort();
+    const token = ensureToken(dataDir).token;
+    const host = new ServerHost({ host: '127.0.0.1', port, dataDir, version: '1.0.0', token, logs, rendererDir: rendererDir(), probeTimeout: 500 });
+    host.addRoutes(updateApi(service));
+    await host.start();
+    cleanups.push(() => host.stop());
+    const get = async (method: string, p: string) => {
+      const res = await fetch(`http://127.0.0.1:${port}${p}`, { method, headers: { Authorization: `Bearer ${token}` } });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    expect((await get('GET', '/api/update')).body).toMatchObject({ state: 'disabled', reason: expect.stringContaining('Not packaged') });
+    for (const p of ['/api/update/check', '/api/update/install']) {
+      const r = await get('POST', p);
+      expect(r.status).toBe(409);
+      expect(r.body.message).toContain('Not packaged');
+    }
+  });
+});
+
+describe('install: the port goes to the installer', () => {
+  it('NSIS order: the listener closes, the installer starts with the handoff in its environment, the host exits', async () => {
+    const marker = path.join(tempDir(), 'started');
+    const artifact = recordingArtifact(marker);
+    const s = await setup({ artifact });
+    await ready(s);
+    const before = (await health(s.port))!;
+    expect((await s.api('POST', '/api/update/install')).status).toBe(202);
+    await waitFor(() => s.exits.length > 0, 'the host to hand over and ask to exit');
+    expect(s.exits).toEqual([0]);
+    expect(s.host.state).toBe('stopped');
+    expect(await refused(s.port)).toBe(true);
+    // electron-updater replaced the AppImage in place and ran it.
+    expect(fs.readFileSync(s.appImage)).toEqual(artifact);
+    const seen = await waitFor(() => fs.existsSync(marker) && fs.readFileSync(marker, 'utf8'), 'the new version to start');
+    expect(seen.trim()).toBe(`handoff=${before.instance}:${process.pid} silent=true exitAfter=`);
+    // The handoff rides in the environment only while the installer starts.
+    expect(process.env.BERTH_HANDOFF).toBeUndefined();
+    expect(JSON.parse(fs.readFileSync(path.join(s.dataDir, 'update-state.json'), 'utf8'))).toEqual({ version: '1.0.1', channel: 'latest' });
+    expect(s.service.status()).toMatchObject({ state: 'installing', version: '1.0.1', blockers: [] });
+  });
+
+  for (const beside of [false, true]) {
+    it(`an install that cannot start (${beside ? 'AppImage order' : 'NSIS order'}): the same instance serves on, with the reason`, async () => {
+      const s = await setup({ beside });
+      await ready(s);
+      const before = (await health(s.port))!;
+      // The installed file has gone (moved by hand, a read-only mount...): electron-updater cannot replace it.
+      fs.rmSync(s.appImage);
+      await expect(s.service.install()).rejects.toThrow(/Relaunch failed/);
+      const after = await health(s.port);
+      expect(after).toMatchObject({ instance: before.instance, state: 'serving' });
+      expect(s.host.state).toBe('serving');
+      expect(s.exits).toEqual([]);
+      const st = s.service.status();
+      expect(st).toMatchObject({ state: 'error', version: '1.0.1', currentVersion: '1.0.0' });
+      expect(st.error).toMatch(/^Installing Berth 1\.0\.1 failed: ENOENT.*Berth 1\.0\.0 keeps running\.$/);
+    });
+  }
+
+  it('waits for a request in flight (a slow settings upload), says so, lets it finish, then installs', async () => {
+    const marker = path.join(tempDir(), 'started');
+    const s = await setup({ artifact: recordingArtifact(marker) });
+    await ready(s);
+    // A settings save whose body arrives slowly: the server has accepted the request and is reading it.
+    const body = JSON.stringify({ update: { channel: 'latest', autoCheck: false, url: s.srv.url, allowPrerelease: false } });
+    const sock = net.connect({ host: '127.0.0.1', port: s.port });
+    await new Promise((r) => sock.once('connect', r));
+    let reply = '';
+    sock.on('data', (d) => (reply += d));
+    sock.write(
+      `PUT /api/settings HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nAuthorization: Bearer ${s.token}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n` +
+        body.slice(0, 10),
+    );
+    await waitFor(() => s.service.blockers.list().includes('PUT /api/settings'), 'the upload to count as a blocker');
+
+    expect((await s.api('POST', '/api/update/install')).status).toBe(202);
+    const waiting = await waitFor(async () => {
+      const st = (await s.api('GET', '/api/update')).body;
+      return st.state === 'installing' && (st.blockers as string[]).length ? st : null;
+    }, 'the install to wait');
+    expect(waiting.blockers).toEqual(['PUT /api/settings']);
+    await new Promise((r) => setTimeout(r, 300));
+    // Still waiting, still serving, nothing started.
+    expect(s.exits).toEqual([]);
+    expect(fs.existsSync(marker)).toBe(false);
+    expect((await health(s.port))?.state).toBe('serving');
+
+    sock.end(body.slice(10));
+    await waitFor(() => s.exits.length > 0, 'the install to proceed once the upload is done');
+    // The save was acknowledged before the handoff, so it completes: whole response, file written.
+    await waitFor(() => reply.endsWith('}'), 'the whole settings response');
+    expect(reply).toMatch(/^HTTP\/1\.1 200 /);
+    expect(JSON.parse(fs.readFileSync(path.join(s.dataDir, 'settings.json'), 'utf8')).update.url).toBe(s.srv.url);
+    await waitFor(() => fs.existsSync(marker), 'the new version to start');
+    expect(s.logText()).toContain('restart blockers cleared after');
+  });
+
+  it('the wait is bounded: a blocker that never ends delays the install by blockerWaitMs, then it goes ahead', async () => {
+    const s = await setup({ blockerWaitMs: 400 });
+    await ready(s);
+    s.service.blockers.hold('export of 3 files');
+    const t0 = performance.now();
+    expect((await s.api('POST', '/api/update/install')).status).toBe(202);
+    await waitFor(() => s.exits.length > 0, 'the install to go ahead');
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(380);
+    expect(s.logText()).toContain('installing 1.0.1 after waiting 400 ms for: export of 3 files');
+    expect(s.changes.some((c) => c.state === 'installing' && c.blockers?.[0] === 'export of 3 files')).toBe(true);
+  });
+
+  it('a second install while one is under way is refused', async () => {
+    const s = await setup({ blockerWaitMs: 5000 });
+    await ready(s);
+    const release = s.service.blockers.hold('job');
+    expect((await s.api('POST', '/api/update/install')).status).toBe(202);
+    await waitFor(() => s.service.status().state === 'installing', 'installing');
+    const again = await s.api('POST', '/api/update/install');
+    expect(again.status).toBe(409);
+    expect(again.body.message).toBe('An update is already being installed.');
+    release();
+    await waitFor(() => s.exits.length > 0, 'the first install to proceed');
+  });
+});
