@@ -1,0 +1,212 @@
+import type { App } from 'electron';
+import type { Logger } from '../app/log';
+import type { ServerHost } from '../app/lifecycle/host';
+import { successorArgs, type Handoff, type Relauncher } from '../app/lifecycle/relaunch';
+
+/** The only Electron calls that end or replace the process. Nothing else in main/ makes them. */
+export type LifecycleApp = Pick<App, 'quit' | 'exit' | 'relaunch' | 'releaseSingleInstanceLock' | 'requestSingleInstanceLock'>;
+
+/** What the lifecycle needs of the host: the real ServerHost, or a test double with the same shape. */
+export type LifecycleHost = Pick<ServerHost, 'state' | 'instance' | 'stop' | 'relaunch'>;
+
+export type Phase = 'running' | 'quitting' | 'relaunching' | 'installing' | 'exiting';
+
+export interface LifecycleOptions {
+  app: LifecycleApp;
+  log: Logger;
+  /** The command line after the executable (process.argv.slice(1)): the successor gets it back, with --handoff. */
+  args: readonly string[];
+  /** AppImage: the file to run again (APPIMAGE); the mounted executable disappears when this process exits. */
+  execPath?: string;
+  /**
+   * How long a quit lets in-flight requests finish. Kept under NSIS's kill
+   * window (the installer kills the app about 1.3 s after it starts).
+   */
+  drainDeadline?: number;
+  /** Flush and close the log file before the process goes. */
+  flushLogs: () => Promise<void>;
+  /** If app.quit() has not ended the process by then (a window vetoed it), exit anyway. */
+  quitFallbackMs?: number;
+  /**
+   * macOS: Squirrel.Mac's quitAndInstall quits the app itself once the
+   * install is staged; exiting first would lose the update. Elsewhere the
+   * installer waits for us to exit.
+   */
+  installerQuitsApp?: boolean;
+  /** How long to wait for that quit before exiting anyway (default 30 s). */
+  installerQuitWaitMs?: number;
+  setTimer?: (fn: () => void, ms: number) => unknown;
+}
+
+export const QUIT_DRAIN_DEADLINE = 800;
+
+/**
+ * The one owner of the process's end: quit, exit, relaunch and
+ * install-an-update all go through here, in one order: stop serving (the port
+ * is free from the first step), flush logs, let go of the single-instance
+ * lock, then leave.
+ */
+export class DesktopLifecycle {
+  private _phase: Phase = 'running';
+  private host: LifecycleHost | null = null;
+  private ending: Promise<void> | null = null;
+  private lockReleased = false;
+  private readonly drainDeadline: number;
+
+  constructor(private readonly opts: LifecycleOptions) {
+    this.drainDeadline = opts.drainDeadline ?? QUIT_DRAIN_DEADLINE;
+  }
+
+  get phase(): Phase {
+    return this._phase;
+  }
+
+  /** True once the process is on its way out: windows stop hiding on close and let Electron close them. */
+  get leaving(): boolean {
+    return this._phase !== 'running';
+  }
+
+  /** The host whose port this process owns (replaced when a port conflict is resolved by moving). */
+  follow(host: LifecycleHost): void {
+    this.host = host;
+  }
+
+  /**
+   * The desktop way to start a successor: Electron starts it after this
+   * process exits, by which time the listener is long closed. The lock is
+   * released first so the successor's requestSingleInstanceLock succeeds.
+   */
+  relauncher(): Relauncher {
+    return {
+      replacesProcess: false,
+      start: async (handoff: Handoff) => {
+        this.registerSuccessor(handoff);
+        this._phase = 'relaunching';
+      },
+    };
+  }
+
+  private registerSuccessor(handoff: Handoff): void {
+    const args = successorArgs(this.opts.args, handoff);
+    this.opts.log.info(`relaunch registered: the successor starts when this process exits (${args.join(' ')})`);
+    this.releaseLock();
+    this.opts.app.relaunch(this.opts.execPath ? { args, execPath: this.opts.execPath } : { args });
+  }
+
+  /** Restart app (tray): the host drains and calls our relauncher, then asks us to exit through its 'exit' event. */
+  async relaunch(): Promise<void> {
+    if (this.ending) return this.ending;
+    const host = this.host;
+    if (host && (host.state === 'serving' || host.state === 'restarting')) {
+      await host.relaunch();
+      return;
+    }
+    // Nothing is serving (a port conflict, a failed start): there is no port to hand over.
+    this.ending = (async () => {
+      this._phase = 'relaunching';
+      this.registerSuccessor({ instance: host?.instance ?? 'none', pid: process.pid });
+      await this.finish(0);
+    })();
+    return this.ending;
+  }
+
+  /** Quit from the tray, the OS (logout, shutdown, Cmd+Q) or an installer. Idempotent. */
+  quit(reason: string): Promise<void> {
+    if (this.ending) return this.ending;
+    this._phase = 'quitting';
+    this.opts.log.info(`quitting (${reason}): draining with a ${this.drainDeadline} ms deadline`);
+    this.ending = (async () => {
+      await this.stopHost();
+      await this.opts.flushLogs().catch(() => undefined);
+      this.releaseLock();
+      this._phase = 'exiting';
+      this.opts.app.quit();
+      // app.quit() can be vetoed (a page's beforeunload); the server is already gone, so make sure the process follows.
+      const timer = (this.opts.setTimer ?? setTimeout)(() => this.opts.app.exit(0), this.opts.quitFallbackMs ?? 2000);
+      (timer as { unref?: () => void }).unref?.();
+    })();
+    return this.ending;
+  }
+
+  /**
+   * The host finished a stop or relaunch asked of it (API, tray): it has
+   * already drained, so only the exit is left.
+   */
+  onHostExit(code: number): Promise<void> {
+    if (this.ending && this._phase !== 'relaunching') return this.ending;
+    if (this._phase === 'installing' && this.opts.installerQuitsApp) {
+      this.ending = this.awaitInstallerQuit(code);
+      return this.ending;
+    }
+    this.ending = this.finish(code);
+    return this.ending;
+  }
+
+  private async awaitInstallerQuit(code: number): Promise<void> {
+    await this.opts.flushLogs().catch(() => undefined);
+    const timer = (this.opts.setTimer ?? setTimeout)(() => {
+      // The installer never quit us: start again rather than leave no server at all.
+      this.opts.log.warn('the installer did not quit the app in time; relaunching');
+      this.registerSuccessor({ instance: this.host?.instance ?? 'none', pid: process.pid });
+      this._phase = 'exiting';
+      this.opts.app.exit(code);
+    }, this.opts.installerQuitWaitMs ?? 30_000);
+    (timer as { unref?: () => void }).unref?.();
+  }
+
+  /**
+   * Electron's before-quit: OS logout, Cmd+Q, an installer's WM_CLOSE, or
+   * electron-updater's own quit. While running, hold the quit until the
+   * server has drained; once we are leaving, let it through.
+   */
+  onBeforeQuit(event: { preventDefault(): void }): void {
+    if (this._phase === 'exiting' || this._phase === 'installing') return;
+    event.preventDefault();
+    void this.quit('quit requested by the system');
+  }
+
+  /**
+   * An update install is about to start the installer (app/update hands the
+   * port over through the host, like a relaunch): from here a quit passes
+   * straight through, and the lock is let go so the new version can take it
+   * (the AppImage one starts before this process has exited).
+   */
+  beginInstall(): void {
+    this._phase = 'installing';
+    this.opts.log.info('update install: handing the port and the single-instance lock to the new version');
+    this.releaseLock();
+  }
+
+  /** The installer did not start: the host serves again, and so do we. */
+  installFailed(err: unknown): void {
+    if (this._phase !== 'installing') return;
+    this._phase = 'running';
+    this.opts.log.error(`update install failed (${(err as Error)?.message ?? String(err)}); still running`);
+    this.lockReleased = false;
+    if (!this.opts.app.requestSingleInstanceLock()) this.opts.log.warn('could not take the single-instance lock back; a second launch may start another copy');
+  }
+
+  /** Let go of the single-instance lock once (the successor or the installer's new version needs it). */
+  private releaseLock(): void {
+    if (this.lockReleased) return;
+    this.lockReleased = true;
+    this.opts.app.releaseSingleInstanceLock();
+  }
+
+  private async stopHost(): Promise<void> {
+    const host = this.host;
+    if (!host || host.state === 'idle' || host.state === 'stopped') return;
+    try {
+      await host.stop({ drainDeadline: this.drainDeadline });
+    } catch (err) {
+      this.opts.log.error({ err }, 'stopping the server failed');
+    }
+  }
+
+  private async finish(code: number): Promise<void> {
+    await this.opts.flushLogs().catch(() => undefined);
+    this.releaseLock();
+    this._phase = 'exiting';
+    this.opts.app.exit(code);
+  }
+}

@@ -1,0 +1,107 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { LoginItemSettings, Settings } from 'electron';
+import { describe, expect, it } from 'vitest';
+import { createLoginItem, startedAtLogin, type LoginItemApp } from '../../main/login-item';
+import { AUTOSTART_NAME, autostartFile, desktopEntry, execArg } from '../../main/login-item.linux';
+import { tempDataDir } from '../helpers';
+
+function recordingApp(openAtLogin = false, wasOpenedAtLogin = false) {
+  const set: Settings[] = [];
+  const asked: unknown[] = [];
+  const app: LoginItemApp = {
+    setLoginItemSettings: (s: Settings) => {
+      set.push(s);
+      openAtLogin = !!s.openAtLogin;
+    },
+    getLoginItemSettings: (o?: unknown) => {
+      asked.push(o);
+      return { openAtLogin, wasOpenedAtLogin } as LoginItemSettings;
+    },
+  };
+  return { app, set, asked };
+}
+
+describe('launch at login: Linux XDG autostart', () => {
+  it('writes, reads and removes $XDG_CONFIG_HOME/autostart/berth.desktop, starting hidden', () => {
+    const config = tempDataDir('berth-xdg-');
+    const li = createLoginItem({ platform: 'linux', app: recordingApp().app, env: { XDG_CONFIG_HOME: config }, command: ['/opt/Berth/berth'] });
+    const file = path.join(config, 'autostart', AUTOSTART_NAME);
+    expect(li.where).toBe(file);
+    expect(li.isEnabled()).toBe(false);
+    li.setEnabled(true);
+    expect(li.isEnabled()).toBe(true);
+    const text = fs.readFileSync(file, 'utf8');
+    expect(text.split('\n')).toEqual(
+      expect.arrayContaining(['[Desktop Entry]', 'Type=Application', 'Name=Berth', 'Exec=/opt/Berth/berth --hidden', 'Terminal=false', 'X-GNOME-Autostart-enabled=true']),
+    );
+    expect(fs.statSync(file).mode & 0o777).toBe(0o644);
+    li.setEnabled(true); // idempotent
+    li.setEnabled(false);
+    expect(fs.existsSync(file)).toBe(false);
+    expect(li.isEnabled()).toBe(false);
+    li.setEnabled(false); // nothing to remove is fine
+  });
+
+  it('respects an entry the person switched off in their desktop settings', () => {
+    const config = tempDataDir('berth-xdg-');
+    const li = createLoginItem({ platform: 'linux', app: recordingApp().app, env: { XDG_CONFIG_HOME: config }, command: ['/opt/Berth/berth'] });
+    li.setEnabled(true);
+    const file = li.where;
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('X-GNOME-Autostart-enabled=true', 'X-GNOME-Autostart-enabled=false'));
+    expect(li.isEnabled()).toBe(false);
+    fs.writeFileSync(file, desktopEntry(['/x']) + 'Hidden=true\n');
+    expect(li.isEnabled()).toBe(false);
+  });
+
+  it('falls back to ~/.config when XDG_CONFIG_HOME is unset or relative (the spec ignores relative paths)', () => {
+    expect(autostartFile({}, '/home/ann')).toBe('/home/ann/.config/autostart/berth.desktop');
+    expect(autostartFile({ XDG_CONFIG_HOME: 'rel/dir' }, '/home/ann')).toBe('/home/ann/.config/autostart/berth.desktop');
+  });
+
+  it('quotes Exec arguments as the Desktop Entry spec asks', () => {
+    expect(execArg('/opt/Berth/berth')).toBe('/opt/Berth/berth');
+    expect(execArg('/home/ann/My Apps/Berth.AppImage')).toBe('"/home/ann/My Apps/Berth.AppImage"');
+    // Inside quotes: \" \` \$ \\ ; then every backslash doubled again for the string value.
+    expect(execArg('/tmp/a"b')).toBe('"/tmp/a\\\\"b"');
+    expect(execArg('/tmp/$HOME')).toBe('"/tmp/\\\\$HOME"');
+    expect(execArg('/tmp/back\\slash')).toBe('"/tmp/back\\\\\\\\slash"');
+    expect(execArg('/tmp/100%')).toBe('/tmp/100%%');
+    const dev = desktopEntry(['/usr/lib/electron/electron', '/home/ann/src/berth']);
+    expect(dev).toContain('Exec=/usr/lib/electron/electron /home/ann/src/berth\n');
+  });
+});
+
+describe('launch at login: Windows and macOS through Electron', () => {
+  it('Windows registers the Run entry with --hidden, and reads it back with the same arguments', () => {
+    const r = recordingApp();
+    const li = createLoginItem({ platform: 'win32', app: r.app, env: {}, command: [] });
+    expect(li.isEnabled()).toBe(false);
+    li.setEnabled(true);
+    expect(r.set).toEqual([{ openAtLogin: true, args: ['--hidden'] }]);
+    expect(li.isEnabled()).toBe(true);
+    // getLoginItemSettings must be asked with the same args, or Windows reports another entry.
+    expect(r.asked.every((a) => JSON.stringify(a) === JSON.stringify({ args: ['--hidden'] }))).toBe(true);
+  });
+
+  it('macOS registers a plain login item (it takes no arguments)', () => {
+    const r = recordingApp();
+    const li = createLoginItem({ platform: 'darwin', app: r.app, env: {}, command: [] });
+    li.setEnabled(true);
+    li.setEnabled(false);
+    expect(r.set).toEqual([{ openAtLogin: true }, { openAtLogin: false }]);
+  });
+
+  it('elsewhere says it is not available', () => {
+    const li = createLoginItem({ platform: 'aix', app: recordingApp().app, env: {}, command: [] });
+    expect(li.supported).toBe(false);
+    expect(li.reason).toBe('not available on aix');
+  });
+
+  it('a launch from the login item starts hidden: --hidden, or macOS wasOpenedAtLogin', () => {
+    expect(startedAtLogin({ platform: 'win32', hiddenArg: true, app: recordingApp().app })).toBe(true);
+    expect(startedAtLogin({ platform: 'linux', hiddenArg: false, app: recordingApp(false, true).app })).toBe(false);
+    expect(startedAtLogin({ platform: 'darwin', hiddenArg: false, app: recordingApp(false, true).app })).toBe(true);
+    expect(startedAtLogin({ platform: 'darwin', hiddenArg: false, app: recordingApp(false, false).app })).toBe(false);
+  });
+});
