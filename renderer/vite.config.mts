@@ -4,7 +4,8 @@ import path from 'node:path';
 // The web UI: built into out/renderer, which app/server serves.
 export default defineConfig({
   root: path.resolve(import.meta.dirname),
-  base: './',
+  // The server serves the UI at its root; absolute asset paths keep deep links (/anything -> index.html) working.
+  base: '/',
   build: {
     outDir: path.resolve(import.meta.dirname, '../out/renderer'),
     emptyOutDir: true,

@@ -6,6 +6,7 @@ import { claimPort, type ClaimResult } from '../instance/claim';
 import { probePort, urlFor, type ProbeResult } from '../instance/probe';
 import { createWebServer, type ApiRoutes, type WebServer } from '../server/web';
 import type { Relauncher, Successor } from './relaunch';
+import { historyAfterHandoff, leaveHandoffNote, takeHandoffNote } from './handoff-note';
 
 export type HostState = 'idle' | 'starting' | 'serving' | 'restarting' | 'draining' | 'relaunching' | 'stopped' | 'conflict';
 
@@ -90,6 +91,8 @@ export class ServerHost extends EventEmitter<HostEvents> {
   private readonly routes: ApiRoutes[];
   private pending: Promise<unknown> = Promise.resolve();
   private drains = new Set<Promise<void>>();
+  /** Wall-clock time of the last successful listen: a relaunch's downtime ends here. */
+  private listenedAt = 0;
   /** Set while a relaunch waits for its successor's probe. */
   private handoffProbed: (() => void) | null = null;
 
@@ -181,6 +184,7 @@ export class ServerHost extends EventEmitter<HostEvents> {
         reject(err);
       };
       const onListening = () => {
+        this.listenedAt = Date.now();
         server.off('error', onError);
         resolve();
       };
@@ -223,7 +227,14 @@ export class ServerHost extends EventEmitter<HostEvents> {
         const result = await this.claim(web, this._host, this._port, true);
         this.web = web;
         this.setState('serving');
-        this.record({ kind: 'start', downtimeMs: null, detail: result.terminatedPredecessor ? `terminated stuck predecessor pid ${result.terminatedPredecessor}` : undefined });
+        // Relaunched: carry on the predecessor's history, with this relaunch's downtime.
+        const note = this.opts.handoffFrom ? takeHandoffNote(this.opts.dataDir, this.opts.handoffFrom) : null;
+        if (note) {
+          this.history.push(...historyAfterHandoff(note, this.listenedAt, process.pid, this.opts.version));
+          this.emit('change', this.status());
+        } else {
+          this.record({ kind: 'start', downtimeMs: null, detail: result.terminatedPredecessor ? `terminated stuck predecessor pid ${result.terminatedPredecessor}` : undefined });
+        }
         this.log.info(`serving on ${this.url} (version ${this.opts.version}, pid ${process.pid}, instance ${this.instance})`);
       } catch (err) {
         await web.app.close().catch(() => undefined);
@@ -379,10 +390,12 @@ export class ServerHost extends EventEmitter<HostEvents> {
         this.handoffProbed = null;
         this.log.info('relaunching: the successor is waiting for the port; closing the listener');
         this.web = null;
+        this.leaveNote();
         drained = this.drain(old);
       } else {
         this.log.info('relaunching: closing the listener and starting the successor');
         this.web = null;
+        this.leaveNote();
         drained = this.drain(old);
         if (relauncher.replacesProcess) {
           await drained;
@@ -404,6 +417,11 @@ export class ServerHost extends EventEmitter<HostEvents> {
       this.setState('stopped');
       this.emit('exit', 0);
     });
+  }
+
+  /** Our history goes to the successor, which completes it (handoff-note.ts). */
+  private leaveNote(): void {
+    leaveHandoffNote(this.opts.dataDir, { from: this.instance, pid: process.pid, version: this.opts.version, closedAt: Date.now(), history: this.history.slice(-50) });
   }
 
   /** The successor did not take the port: listen again and report the failure. */

@@ -1,0 +1,327 @@
+/**
+ * Each page of the web UI against a real `berth serve`: it renders the
+ * server's real data, looks finished in light and dark (screenshots under
+ * test-results/screenshots), is usable from the keyboard, and a tab without
+ * the token gets an explanation instead of a 401.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { launchBrowser, openPage, recordLinkStates, screenshot, startBerth, stopAll } from './harness';
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launchBrowser();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+afterEach(async () => {
+  await stopAll();
+});
+
+const VIEWPORT = { width: 1200, height: 900 };
+
+describe('pages', () => {
+  test('Status shows the real server: address, port, pid, version, instance, history and startup probe', async () => {
+    const berth = await startBerth();
+    const context = await browser.newContext({ viewport: VIEWPORT, colorScheme: 'light' });
+    const { page, problems } = await openPage(context, () => [berth.origin]);
+    await page.goto(berth.signInUrl('#/status'));
+    // The token left the address bar and became a cookie.
+    expect(page.url()).toBe(`${berth.origin}/#/status`);
+    await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
+
+    const facts = page.locator('.summary .facts');
+    await expect.poll(() => page.locator('#status-url').textContent()).toBe(berth.origin);
+    expect(await facts.locator('dt:text-is("Port") + dd').textContent()).toBe(String(berth.port));
+    expect(await facts.locator('dt:text-is("Process id") + dd').textContent()).toBe(String(berth.pid));
+    expect(await facts.locator('dt:text-is("Instance") + dd').textContent()).toBe(berth.instance);
+    const version = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')).version as string;
+    expect(await facts.locator('dt:text-is("Version") + dd').textContent()).toBe(version);
+    expect(Number(await facts.locator('dt:text-is("Open connections") + dd').textContent())).toBeGreaterThanOrEqual(1);
+    expect(await page.locator('.pill').textContent()).toBe('Serving');
+    // History: the first start. Startup checks: the probe found the port free and Berth bound it.
+    expect(await page.locator('#history tbody tr[data-kind="start"]').count()).toBe(1);
+    const probe = page.locator('#startup tbody tr').first();
+    expect(await probe.getAttribute('data-verdict')).toBe('free');
+    expect(await probe.locator('td').first().textContent()).toBe(`127.0.0.1:${berth.port}`);
+    // Uptime ticks without a server round trip.
+    const uptime = facts.locator('dt:text-is("Uptime") + dd');
+    const first = await uptime.textContent();
+    await expect.poll(() => uptime.textContent(), { timeout: 3000 }).not.toBe(first);
+    await screenshot(page, 'status-light');
+
+    // Copy puts the address on the clipboard.
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: berth.origin });
+    await page.getByRole('button', { name: 'Copy' }).click();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(berth.origin);
+    expect(problems.errors).toEqual([]);
+    await context.close();
+  });
+
+  test('dark theme follows the system setting', async () => {
+    const berth = await startBerth();
+    const context = await browser.newContext({ viewport: VIEWPORT, colorScheme: 'dark' });
+    const { page, problems } = await openPage(context, () => [berth.origin]);
+    await page.goto(berth.signInUrl('#/status'));
+    await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
+    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    // Dark: every channel of the page background is low.
+    const channels = background.match(/\d+/g)!.slice(0, 3).map(Number);
+    expect(Math.max(...channels)).toBeLessThan(60);
+    await screenshot(page, 'status-dark');
+    // A small desktop window: one column, the navigation on its own row.
+    await page.setViewportSize({ width: 640, height: 900 });
+    await screenshot(page, 'status-narrow-dark');
+    await page.setViewportSize(VIEWPORT);
+    await page.goto(`${berth.origin}/#/settings`);
+    await page.locator('#port').waitFor();
+    await screenshot(page, 'settings-dark');
+    await page.goto(`${berth.origin}/#/logs`);
+    await page.locator('#log-lines[data-loaded]').waitFor();
+    await screenshot(page, 'logs-dark');
+    expect(problems.errors).toEqual([]);
+    await context.close();
+  });
+
+  test('Logs shows the tail, filters by level, and adds new lines live', async () => {
+    const berth = await startBerth();
+    const context = await browser.newContext({ viewport: VIEWPORT });
+    const { page, problems } = await openPage(context, () => [berth.origin]);
+    await page.goto(berth.signInUrl('#/logs'));
+    await page.locator('#log-lines[data-loaded]').waitFor();
+    // Real lines from this server's startup.
+    await expect.poll(() => page.locator('#log-lines').textContent()).toContain(`serving on http://127.0.0.1:${berth.port}`);
+    await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
+
+    const linkStates = await recordLinkStates(page);
+    // Asking Berth to move to a port another program holds is refused, and the probe's verdict is logged: it arrives live.
+    const squatter = net.createServer((s) => s.end('SSH-2.0-not-berth\r\n'));
+    await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', r));
+    const taken = (squatter.address() as net.AddressInfo).port;
+    try {
+      const put = await fetch(`${berth.origin}/api/settings`, {
+        method: 'PUT',
+        headers: { Authorization: `Bearer ${berth.token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ port: taken }),
+      });
+      expect(put.status).toBe(409);
+      await expect.poll(() => page.locator('#log-lines').textContent()).toContain(`probe 127.0.0.1:${taken}: foreign`);
+    } finally {
+      squatter.close();
+    }
+    expect(await linkStates()).toEqual(['live']);
+
+    // Lines logged while the stream is down (an in-process restart) are fetched once the page reconnects.
+    const res = await fetch(`${berth.origin}/api/restart`, { method: 'POST', headers: { Authorization: `Bearer ${berth.token}` } });
+    expect(res.status).toBe(202);
+    await expect.poll(() => page.locator('#log-lines').textContent(), { timeout: 10_000 }).toContain('restarted in-process');
+    expect(await linkStates()).toContain('reconnecting');
+    await screenshot(page, 'logs-light');
+
+    // Filter: warnings and errors only. This server has logged none.
+    await page.selectOption('#log-level', 'warn');
+    await expect.poll(() => page.locator('#log-lines li').count()).toBe(0);
+    expect(await page.locator('.toolbar').textContent()).toContain('0 lines');
+    await page.selectOption('#log-level', 'info');
+    await expect.poll(() => page.locator('#log-lines li').count()).toBeGreaterThan(0);
+    expect(problems.errors).toEqual([]);
+    await context.close();
+  });
+
+  test('Update shows the update state from the server, or says updates are not in this build', async () => {
+    const berth = await startBerth();
+    const context = await browser.newContext({ viewport: VIEWPORT });
+    const { page, problems } = await openPage(context, () => [berth.origin]);
+    await page.goto(berth.signInUrl('#/update'));
+    const res = await fetch(`${berth.origin}/api/update`, { headers: { Authorization: `Bearer ${berth.token}` } });
+    const card = page.locator('.update-body article').first();
+    await card.waitFor();
+    if (res.status === 404) {
+      expect(await card.getAttribute('data-state')).toBe('unavailable');
+      expect(await card.textContent()).toContain('Updates are not available in this build');
+    } else {
+      expect(res.status).toBe(200);
+      const state = (await res.json()) as { state: string; currentVersion: string; reason?: string };
+      await expect.poll(() => card.getAttribute('data-state')).toBe(state.state);
+      expect(await card.locator('dt:text-is("Current version") + dd').textContent()).toBe(state.currentVersion);
+      // A headless `berth serve` from a checkout cannot replace itself: the page says why.
+      if (state.state === 'disabled') expect(await page.locator('#update-reason').textContent()).toBe(state.reason);
+    }
+    await screenshot(page, 'update-light');
+    expect(problems.errors).toEqual([]);
+    await context.close();
+  });
+
+  test('Settings shows the saved settings, explains bad input with the server’s messages, and saves', async () => {
+    const berth = await startBerth({ settings: { update: { channel: 'latest', autoCheck: true, url: null, allowPrerelease: false } } });
+    const context = await browser.newContext({ viewport: VIEWPORT });
+    const { page, problems } = await openPage(context, () => [berth.origin]);
+    await page.goto(berth.signInUrl('#/settings'));
+    const port = page.getByLabel('Port', { exact: true });
+    await expect.poll(() => port.inputValue()).toBe(String(berth.port));
+    expect(await page.getByLabel('This computer only').isChecked()).toBe(true);
+    expect(await page.locator('#lan-warning').isHidden()).toBe(true);
+    expect(await page.getByLabel('Update channel').inputValue()).toBe('latest');
+    expect(await page.getByLabel('Check for updates automatically').isChecked()).toBe(true);
+    await screenshot(page, 'settings-light');
+
+    // Choosing network access shows the warning before anything is saved.
+    await page.getByLabel('Other devices on your network').check();
+    expect(await page.locator('#lan-warning').isVisible()).toBe(true);
+    await screenshot(page, 'settings-lan-warning');
+    await page.getByLabel('This computer only').check();
+    expect(await page.locator('#lan-warning').isHidden()).toBe(true);
+
+    // Bad input: the server's own messages, next to the fields, and nothing saved.
+    const file = path.join(berth.dataDir, 'settings.json');
+    const saved = fs.readFileSync(file, 'utf8');
+    await port.fill('70000');
+    await page.getByLabel('Update server').fill('ftp://example.invalid/');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.locator('#port-error').textContent()).toBe('Port must be between 1 and 65535');
+    expect(await page.locator('#updateUrl-error').textContent()).toBe('Update URL must be an http(s) URL');
+    expect(await port.getAttribute('aria-invalid')).toBe('true');
+    expect(await page.locator('.form-actions .message').textContent()).toContain('2 settings need attention');
+    // Focus goes to the first field with a problem.
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('port');
+    expect(fs.readFileSync(file, 'utf8')).toBe(saved);
+    await screenshot(page, 'settings-errors');
+
+    // Good input saves, without moving the server.
+    await port.fill(String(berth.port));
+    await page.getByLabel('Update server').fill('');
+    await page.getByLabel('Update channel').selectOption('beta');
+    await page.getByLabel('Start Berth when I log in').check();
+    await page.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.locator('.form-actions .message').textContent()).toBe('Saved.');
+    const onDisk = JSON.parse(fs.readFileSync(file, 'utf8'));
+    expect(onDisk).toMatchObject({ port: berth.port, host: '127.0.0.1', launchAtLogin: true, update: { channel: 'beta', url: null } });
+    expect(await page.locator('#port-error').isHidden()).toBe(true);
+    expect(problems.errors).toEqual([]);
+    await context.close();
+  });
+
+  test('a corrupt settings file is set aside, and the page says so', async () => {
+    const berth = await startBerth();
+    fs.writeFileSync(path.join(berth.dataDir, 'settings.json'), '{"port": 80');
+    const context = await browser.newContext({ viewport: VIEWPORT });
+    const { page, problems } = await openPage(context, () => [berth.origin]);
+    await page.goto(berth.signInUrl('#/settings'));
+    const notice = page.locator('.page > .notice.warn');
+    await notice.waitFor();
+    expect(await notice.textContent()).toMatch(/was not valid JSON; it was kept as .*settings\.json\.corrupt-/);
+    const aside = fs.readdirSync(berth.dataDir).filter((f) => f.startsWith('settings.json.corrupt-'));
+    expect(aside).toHaveLength(1);
+    expect(fs.readFileSync(path.join(berth.dataDir, aside[0]!), 'utf8')).toBe('{"port": 80');
+    // The server runs elsewhere than the (default) settings now say, and the page explains that.
+    await expect.poll(() => page.locator('#running-address').textContent()).toContain(`127.0.0.1:${berth.port}`);
+    await screenshot(page, 'settings-corrupt-file');
+    expect(problems.errors).toEqual([]);
+    await context.close();
+  });
+
+  test('a tab without the token gets an explanation of how to open Berth, never a raw 401', async () => {
+    const berth = await startBerth();
+    const context = await browser.newContext({ viewport: VIEWPORT });
+    const { page, problems } = await openPage(context, () => [berth.origin]);
+    const statuses: number[] = [];
+    page.on('response', (r) => statuses.push(r.status()));
+    await page.goto(`${berth.origin}/#/settings`);
+    const heading = page.getByRole('heading', { level: 1 });
+    await expect.poll(() => heading.textContent()).toBe('Open Berth from the app');
+    const text = (await page.locator('main').textContent())!;
+    expect(text).toContain('Open in browser');
+    expect(text).toContain('berth open');
+    expect(text).not.toMatch(/401|unauthori[sz]ed/i);
+    // No request of the page itself was refused: it asked /api/session, which answers everyone.
+    expect(statuses.filter((s) => s === 401)).toEqual([]);
+    expect(await page.locator('nav').count()).toBe(0);
+    await screenshot(page, 'signed-out');
+
+    // A wrong token is no better than none, and leaves no cookie.
+    await page.goto(`${berth.origin}/?token=not-the-token#/status`);
+    await expect.poll(() => heading.textContent()).toBe('Open Berth from the app');
+    expect(await context.cookies()).toEqual([]);
+
+    // Signing in another way (as `berth open` would) and pressing "Check again" brings the console.
+    const other = await context.newPage();
+    await other.goto(berth.signInUrl());
+    await other.close();
+    await page.getByRole('button', { name: 'Check again' }).click();
+    await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
+    expect(problems.errors).toEqual([]);
+    await context.close();
+  });
+
+  test('keyboard: skip link, navigation, and a confirmation that Escape cancels', async () => {
+    const berth = await startBerth();
+    const context = await browser.newContext({ viewport: VIEWPORT });
+    const { page, problems } = await openPage(context, () => [berth.origin]);
+    await page.goto(berth.signInUrl('#/status'));
+    await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
+
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
+    expect(page.url()).toBe(`${berth.origin}/#/status`);
+
+    // Tab from the top reaches the navigation; Enter follows a link and focus lands on the new page's heading.
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    await page.locator('.nav-link[data-page="logs"]').focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe('Logs');
+    expect(await page.locator('.nav-link[aria-current="page"]').textContent()).toBe('Logs');
+
+    // Every form control on every page has an accessible name.
+    for (const id of ['status', 'update', 'settings', 'logs']) {
+      await page.goto(`${berth.origin}/#/${id}`);
+      await page.locator(`#${id}-title`).waitFor();
+      if (id === 'settings') await page.locator('#port').waitFor();
+      const unnamed = await page.evaluate(() =>
+        Array.from(document.querySelectorAll('input, select, button, textarea'))
+          .filter((el) => {
+            const e = el as HTMLInputElement;
+            const label = e.labels?.length ? Array.from(e.labels).map((l) => l.textContent).join('') : '';
+            return !(label.trim() || e.getAttribute('aria-label') || (e.tagName === 'BUTTON' && e.textContent?.trim()));
+          })
+          .map((el) => el.outerHTML),
+      );
+      expect(unnamed, `unlabelled controls on ${id}`).toEqual([]);
+    }
+
+    // The Stop confirmation opens with Cancel focused; Escape cancels and Berth keeps serving.
+    await page.goto(`${berth.origin}/#/status`);
+    await page.locator('button[data-action="stop"]').focus();
+    await page.keyboard.press('Enter');
+    const dialog = page.locator('dialog.confirm');
+    await dialog.waitFor();
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Cancel');
+    await screenshot(page, 'confirm-stop');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    expect(await page.locator('.pill').textContent()).toBe('Serving');
+    const res = await fetch(`${berth.origin}/health`);
+    expect(((await res.json()) as { instance: string }).instance).toBe(berth.instance);
+    expect(problems.errors).toEqual([]);
+    await context.close();
+  });
+});
+
+// The pages make no third-party requests; this checks the built files themselves too.
+test('the built page has no inline script or style and loads nothing from elsewhere', () => {
+  const dir = path.join(__dirname, '..', '..', 'out', 'renderer');
+  const html = fs.readFileSync(path.join(dir, 'index.html'), 'utf8');
+  expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+  expect(html).not.toMatch(/\sstyle=/);
+  expect(html).not.toMatch(/<style/);
+  const assets = fs.readdirSync(path.join(dir, 'assets'));
+  for (const f of assets.filter((a) => /\.(js|css|html)$/.test(a))) {
+    const text = fs.readFileSync(path.join(dir, 'assets', f), 'utf8');
+    expect(text, f).not.toMatch(/https?:\/\/(?!127\.0\.0\.1|localhost|www\.w3\.org)[a-z0-9.-]+\.[a-z]{2,}/i);
+  }
+});

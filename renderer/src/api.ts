@@ -1,0 +1,86 @@
+/**
+ * The HTTP side of the UI: typed calls to Berth's /api. The HttpOnly cookie
+ * (set once from ?token=) rides along on every same-origin request, so no
+ * token ever reaches this code.
+ */
+import type { HostStatus, HistoryEntry, StartupProbe } from '../../app/lifecycle/host';
+import type { FieldError, Settings } from '../../app/settings/settings';
+import type { LogEntry, Level } from '../../app/log';
+import type { UpdateStatus } from '../../app/update/state';
+
+export type { HostStatus, HistoryEntry, StartupProbe, FieldError, Settings, LogEntry, Level };
+
+/** The update state: GET /api/update and the `update` event. */
+export type UpdateState = UpdateStatus;
+
+export interface SettingsResponse {
+  settings: Settings;
+  warnings: string[];
+  file: string;
+}
+
+export interface SavedSettings {
+  settings: Settings;
+  url: string;
+  moved: boolean;
+}
+
+export interface Session {
+  authenticated: boolean;
+  message: string;
+}
+
+/** A non-2xx answer, with the server's JSON body when it sent one. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: { error?: string; message?: string; errors?: FieldError[]; [k: string]: unknown },
+  ) {
+    super(body.message ?? `HTTP ${status}`);
+    this.name = 'ApiError';
+  }
+}
+
+/** Called when any request comes back 401: the shell switches to the signed-out view. */
+let onUnauthorized: () => void = () => undefined;
+export function whenUnauthorized(fn: () => void): void {
+  onUnauthorized = fn;
+}
+
+export async function call<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T> {
+  const res = await fetch(path, {
+    method,
+    cache: 'no-store',
+    credentials: 'same-origin',
+    headers: body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown = {};
+  if (text) {
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = { message: text.slice(0, 200) };
+    }
+  }
+  if (!res.ok) {
+    if (res.status === 401) onUnauthorized();
+    throw new ApiError(res.status, parsed as ApiError['body']);
+  }
+  return parsed as T;
+}
+
+export const api = {
+  session: () => call<Session>('GET', '/api/session'),
+  status: () => call<HostStatus>('GET', '/api/status'),
+  restart: () => call<{ accepted: string }>('POST', '/api/restart'),
+  relaunch: () => call<{ accepted: string }>('POST', '/api/relaunch'),
+  stop: () => call<{ accepted: string }>('POST', '/api/stop'),
+  settings: () => call<SettingsResponse>('GET', '/api/settings'),
+  saveSettings: (patch: unknown) => call<SavedSettings>('PUT', '/api/settings', patch),
+  logs: (level: Level, limit = 300) => call<{ file: string | null; entries: LogEntry[] }>('GET', `/api/logs?level=${level}&limit=${limit}`),
+  update: () => call<UpdateState>('GET', '/api/update'),
+  checkForUpdate: () => call<unknown>('POST', '/api/update/check'),
+  installUpdate: () => call<unknown>('POST', '/api/update/install'),
+};

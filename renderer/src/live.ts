@@ -1,0 +1,191 @@
+/**
+ * The one event stream (/api/events) and what the page does when it drops:
+ * show "Reconnecting…", retry with backoff, and once back, reload if a
+ * different Berth answers (a relaunch or an update) or follow the server to
+ * a new port (a settings change). An in-process restart keeps the instance,
+ * so the page just carries on with fresh data.
+ */
+import type { HostStatus, LogEntry, Session, UpdateState } from './api';
+
+export type LinkState = 'connecting' | 'live' | 'reconnecting' | 'stopped' | 'signed-out';
+
+interface Events {
+  status: HostStatus;
+  log: LogEntry;
+  update: UpdateState;
+  link: LinkState;
+}
+
+type Listener<T> = (value: T) => void;
+
+/** Retry delays: quick at first (a restart takes milliseconds), then no more than every 5 s. */
+export function backoffDelay(attempt: number): number {
+  return Math.min(5000, Math.round(250 * 1.6 ** attempt));
+}
+
+/** Whether the Berth now answering is not the one this page was loaded from. */
+export function isNewBerth(baseline: { instance: string; version: string }, now: { instance: string; version: string }): boolean {
+  return baseline.instance !== now.instance || baseline.version !== now.version;
+}
+
+function isLoopbackName(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+function isWildcard(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  return h === '' || h === '0.0.0.0' || h === '::';
+}
+
+/**
+ * The address this tab should use for a server on host:port. The tab keeps
+ * its own host name when it still reaches the server that way (so the
+ * host-only HttpOnly cookie, which ignores ports, keeps signing it in).
+ */
+export function addressFor(loc: { protocol: string; hostname: string }, host: string, port: number): string {
+  const keep = isWildcard(host) || (isLoopbackName(host) && isLoopbackName(loc.hostname));
+  const name = keep ? loc.hostname : host;
+  const bracketed = name.includes(':') && !name.startsWith('[') ? `[${name}]` : name;
+  return `${loc.protocol}//${bracketed}:${port}`;
+}
+
+/** Where to go when the server has moved away from the address this tab is on; null when it has not. */
+export function movedTo(loc: Pick<Location, 'protocol' | 'hostname' | 'port' | 'host' | 'pathname' | 'hash'>, status: Pick<HostStatus, 'state' | 'host' | 'port'>): string | null {
+  if (status.state !== 'serving') return null;
+  // URL drops a default port (":80"), as Location does, so the two compare equal.
+  const target = new URL(addressFor(loc, status.host, status.port));
+  if (target.host === loc.host) return null;
+  return target.origin + loc.pathname + loc.hash;
+}
+
+export class LiveLink {
+  status: HostStatus | null = null;
+  update: UpdateState | null = null;
+  state: LinkState = 'connecting';
+  /** How many times the stream has been (re)opened and received a status: 1 after the first connect. */
+  connects = 0;
+  private source: EventSource | null = null;
+  private attempt = 0;
+  private timer: number | undefined;
+  private baseline: { instance: string; version: string } | null = null;
+  private stopExpected = false;
+  private leaving = false;
+  private readonly listeners: { [K in keyof Events]: Set<Listener<Events[K]>> } = {
+    status: new Set(),
+    log: new Set(),
+    update: new Set(),
+    link: new Set(),
+  };
+
+  constructor(private readonly nav: { reload: () => void; go: (url: string) => void } = { reload: () => location.reload(), go: (url) => location.replace(url) }) {}
+
+  on<K extends keyof Events>(kind: K, fn: Listener<Events[K]>): () => void {
+    this.listeners[kind].add(fn);
+    return () => this.listeners[kind].delete(fn);
+  }
+
+  start(): void {
+    this.connect();
+  }
+
+  /** The person asked Berth to stop: a lost stream now means "stopped", not "reconnecting". */
+  expectStop(): void {
+    this.stopExpected = true;
+  }
+
+  /** The page is about to leave for another address (a port change): stop reconnecting here. */
+  leave(): void {
+    this.leaving = true;
+    window.clearTimeout(this.timer);
+    this.source?.close();
+    this.source = null;
+  }
+
+  private emit<K extends keyof Events>(kind: K, value: Events[K]): void {
+    for (const fn of this.listeners[kind]) {
+      try {
+        fn(value);
+      } catch (err) {
+        console.error(err);
+      }
+    }
+  }
+
+  private setState(s: LinkState): void {
+    if (this.state === s) return;
+    this.state = s;
+    this.emit('link', s);
+  }
+
+  private connect(): void {
+    const es = new EventSource('/api/events');
+    this.source = es;
+    es.addEventListener('status', (e) => this.onStatus(JSON.parse((e as MessageEvent<string>).data) as HostStatus));
+    es.addEventListener('log', (e) => this.emit('log', JSON.parse((e as MessageEvent<string>).data) as LogEntry));
+    es.addEventListener('update', (e) => {
+      this.update = JSON.parse((e as MessageEvent<string>).data) as UpdateState;
+      this.emit('update', this.update);
+    });
+    // The server says it is going away (restart, relaunch, stop): don't wait for the socket to notice.
+    es.addEventListener('draining', () => this.lost());
+    es.onerror = () => this.lost();
+  }
+
+  private lost(): void {
+    if (this.source) {
+      this.source.close();
+      this.source = null;
+    }
+    if (this.leaving || this.state === 'signed-out') return;
+    this.setState(this.stopExpected ? 'stopped' : 'reconnecting');
+    this.schedule();
+  }
+
+  private schedule(): void {
+    window.clearTimeout(this.timer);
+    this.timer = window.setTimeout(() => void this.retry(), backoffDelay(this.attempt++));
+  }
+
+  /** Ask /api/session first: it tells "not there yet" from "there, but this tab is not signed in". */
+  private async retry(): Promise<void> {
+    if (this.leaving) return;
+    try {
+      const res = await fetch('/api/session', { cache: 'no-store' });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const session = (await res.json()) as Session;
+      if (!session.authenticated) {
+        this.setState('signed-out');
+        return;
+      }
+    } catch {
+      this.schedule();
+      return;
+    }
+    this.connect();
+  }
+
+  private onStatus(s: HostStatus): void {
+    if (this.baseline && isNewBerth(this.baseline, s)) {
+      // A relaunch or an update: load the page the new Berth serves. Once: the reloaded page starts a fresh baseline.
+      this.leave();
+      this.nav.reload();
+      return;
+    }
+    this.baseline ??= { instance: s.instance, version: s.version };
+    const target = movedTo(location, s);
+    if (target) {
+      this.leave();
+      this.nav.go(target);
+      return;
+    }
+    this.status = s;
+    if (this.state !== 'live') {
+      this.connects++;
+      this.attempt = 0;
+      this.stopExpected = false;
+    }
+    this.setState('live');
+    this.emit('status', s);
+  }
+}

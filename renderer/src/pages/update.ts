@@ -1,0 +1,172 @@
+/**
+ * Update: the channel and version, Check now, download progress with speed,
+ * release notes, "Restart to update", and what a pending restart waits for.
+ * The state comes from GET /api/update and then live from the `update` event.
+ */
+import { api, ApiError, type UpdateState } from '../api';
+import { fill, h } from '../dom';
+import { formatAgo, formatBytes, formatSpeed, formatTime } from '../format';
+import { releaseNotes } from '../notes';
+import { messageArea, pageSection, type Page, type PageContext } from './page';
+
+const HEADLINES: Record<UpdateState['state'], (s: UpdateState) => string> = {
+  idle: () => 'Berth is up to date',
+  checking: () => 'Checking for updates…',
+  available: (s) => `Version ${s.version ?? ''} is available`,
+  downloading: (s) => `Downloading version ${s.version ?? ''}…`,
+  ready: (s) => `Version ${s.version ?? ''} is ready to install`,
+  installing: (s) => `Installing version ${s.version ?? ''}…`,
+  error: () => 'The last update check failed',
+  disabled: () => 'This copy of Berth does not update itself',
+};
+
+const CHANNEL_LABELS: Record<string, string> = { latest: 'Stable', beta: 'Beta' };
+
+export const updatePage: Page = {
+  id: 'update',
+  title: 'Update',
+  render(ctx: PageContext) {
+    const body = h('div', { class: 'update-body' }, h('p', { class: 'muted' }, 'Loading…'));
+    const message = messageArea();
+    const root = pageSection('update', 'Update', 'New versions of Berth, and when they are installed.', body, message.el);
+    let unavailable = false;
+
+    async function check() {
+      message.clear();
+      try {
+        await api.checkForUpdate();
+        await refresh();
+      } catch (err) {
+        message.show('error', err instanceof ApiError ? err.message : `Could not reach Berth: ${String(err)}`);
+      }
+    }
+
+    async function install(state: UpdateState) {
+      const ok = await ctx.confirm({
+        title: `Restart to update to ${state.version ?? 'the new version'}?`,
+        message: 'Berth closes, installs the new version and starts again on the same port. This page reloads when it is back.',
+        confirm: 'Restart to update',
+      });
+      if (!ok) return;
+      message.clear();
+      try {
+        await api.installUpdate();
+        message.show('info', 'Installing the update; Berth will be back in a moment…');
+      } catch (err) {
+        message.show('error', err instanceof ApiError ? err.message : `Could not reach Berth: ${String(err)}`);
+      }
+    }
+
+    let shown: { state: UpdateState['state']; version?: string; bar: HTMLProgressElement | null; text: HTMLElement | null } | null = null;
+
+    function render(s: UpdateState) {
+      // Progress ticks update the bar in place, so focus and screen-reader position are kept.
+      if (shown && shown.bar && shown.text && shown.state === s.state && shown.version === s.version && s.state === 'downloading') {
+        shown.bar.value = progressValue(s);
+        shown.bar.textContent = `${Math.floor(progressValue(s))}%`;
+        shown.text.textContent = progressText(s);
+        return;
+      }
+      const busy = s.state === 'checking' || s.state === 'downloading' || s.state === 'installing';
+      // Nothing to check when this copy cannot update: no button rather than a dead one.
+      const checkButton =
+        s.state === 'disabled'
+          ? null
+          : h(
+              'button',
+              { type: 'button', class: s.state === 'ready' ? 'button' : 'button primary', disabled: busy, 'data-action': 'check', onclick: () => void check() },
+              s.state === 'error' ? 'Try again' : 'Check now',
+            );
+      const installButton =
+        s.state === 'ready' ? h('button', { type: 'button', class: 'button primary', 'data-action': 'install', onclick: () => void install(s) }, 'Restart to update') : null;
+
+      fill(
+        body,
+        h(
+          'article',
+          { class: 'card', 'aria-labelledby': 'update-state', 'data-state': s.state },
+          h('div', { class: 'update-head' }, h('span', { class: `dot update-${s.state}`, 'aria-hidden': 'true' }), h('h2', { id: 'update-state' }, HEADLINES[s.state]?.(s) ?? s.state)),
+          h(
+            'dl',
+            { class: 'facts' },
+            h('dt', null, 'Current version'),
+            h('dd', null, s.currentVersion),
+            h('dt', null, 'Channel'),
+            h('dd', null, CHANNEL_LABELS[s.channel] ?? s.channel, ' ', h('a', { href: '#/settings', class: 'small' }, 'Change')),
+            s.version && s.state !== 'idle' ? [h('dt', null, 'New version'), h('dd', null, s.version)] : null,
+            s.checkedAt ? [h('dt', null, 'Last checked'), h('dd', null, h('time', { datetime: s.checkedAt }, `${formatTime(s.checkedAt)} (${formatAgo(s.checkedAt)})`))] : null,
+          ),
+          s.state === 'downloading' ? progress(s) : null,
+          s.state === 'error' && s.error ? h('p', { class: 'message error', role: 'alert' }, s.error) : null,
+          s.state === 'disabled' ? h('p', { class: 'muted update-reason', id: 'update-reason' }, s.reason ?? s.error ?? 'This copy of Berth does not update itself.') : null,
+          s.blockers?.length
+            ? h(
+                'div',
+                { class: 'blockers', role: 'note' },
+                h('strong', null, 'The restart is waiting for:'),
+                h('ul', null, s.blockers.map((b) => h('li', null, b))),
+              )
+            : null,
+          installButton || checkButton ? h('div', { class: 'actions' }, installButton, checkButton) : null,
+        ),
+        s.notes
+          ? h('article', { class: 'card', 'aria-labelledby': 'notes-title' }, h('h2', { id: 'notes-title' }, `What’s new in ${s.version ?? 'this version'}`), releaseNotes(s.notes))
+          : null,
+      );
+      shown = { state: s.state, version: s.version, bar: body.querySelector('progress'), text: body.querySelector('#update-progress-text') };
+    }
+
+    function progressValue(s: UpdateState): number {
+      return Math.max(0, Math.min(100, s.percent ?? 0));
+    }
+
+    function progressText(s: UpdateState): string {
+      const parts = [`${Math.floor(progressValue(s))}%`];
+      if (s.transferred !== undefined && s.total) parts.push(`${formatBytes(s.transferred)} of ${formatBytes(s.total)}`);
+      if (s.bytesPerSecond) parts.push(formatSpeed(s.bytesPerSecond));
+      return parts.join(' · ');
+    }
+
+    function progress(s: UpdateState) {
+      return h(
+        'div',
+        { class: 'progress' },
+        h('label', { for: 'update-progress' }, 'Download'),
+        h('progress', { id: 'update-progress', max: 100, value: progressValue(s).toFixed(1) }, `${Math.floor(progressValue(s))}%`),
+        h('p', { class: 'muted small', id: 'update-progress-text' }, progressText(s)),
+      );
+    }
+
+    function renderUnavailable() {
+      fill(
+        body,
+        h(
+          'article',
+          { class: 'card', 'data-state': 'unavailable' },
+          h('h2', null, 'Updates are not available in this build'),
+          h('p', { class: 'muted' }, 'This copy of Berth was built without the updater. Install a released version to get updates automatically.'),
+        ),
+      );
+    }
+
+    async function refresh() {
+      try {
+        render(await api.update());
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 404) {
+          unavailable = true;
+          renderUnavailable();
+        } else {
+          message.show('error', err instanceof ApiError ? err.message : `Could not reach Berth: ${String(err)}`);
+        }
+      }
+    }
+
+    if (ctx.live.update) render(ctx.live.update);
+    void refresh();
+    const off = ctx.live.on('update', (s) => {
+      if (!unavailable) render(s);
+    });
+    return { root, dispose: off };
+  },
+};
