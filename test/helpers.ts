@@ -114,12 +114,21 @@ export function readToken(dataDir: string): string {
   return fs.readFileSync(path.join(dataDir, 'auth-token'), 'utf8').trim();
 }
 
-/** Whether a pid is alive. */
+/**
+ * Whether a pid is alive. A zombie (exited, not yet reaped) is not: a detached
+ * successor is re-parented to PID 1, which in a container may never reap it.
+ */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S ..."; the state follows the last ')'.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc (macOS, Windows): kill(0) said it exists
   }
 }

@@ -360,7 +360,7 @@ export class ServerHost extends EventEmitter<HostEvents> {
       if (!old) throw new BerthError(`cannot relaunch while ${this._state}`, ExitCode.unexpected);
       this.setState('relaunching');
       this.record({ kind: 'relaunch', downtimeMs: null, detail: 'successor takes over with --handoff' });
-      const handoff = { instance: this.instance, pid: process.pid };
+      const handoff = { instance: this.instance, pid: process.pid, host: this._host, port: this._port };
       const deadline = this.opts.handoffDeadline ?? 10_000;
 
       let drained: Promise<void>;

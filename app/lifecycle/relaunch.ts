@@ -3,6 +3,9 @@ import { spawn } from 'node:child_process';
 export interface Handoff {
   instance: string;
   pid: number;
+  /** Where the predecessor serves now, which may differ from its command line after a move from Settings. */
+  host?: string;
+  port?: number;
 }
 
 /**
@@ -34,23 +37,31 @@ export interface Successor {
 }
 
 const HANDOFF_FLAGS = new Set(['--handoff', '--handoff-pid']);
+const ADDRESS_FLAGS = new Set(['--host', '--port']);
 const DROPPED_FLAGS = new Set(['--replace']);
 
-/** The same command line, minus the previous handoff, plus this one. */
+/**
+ * The same command line, minus the previous handoff, plus this one. When the
+ * handoff names the current address, it replaces --host/--port, so a server
+ * moved from Settings relaunches where it is, not where it started.
+ */
 export function successorArgs(args: readonly string[], handoff: Handoff): string[] {
+  const replaced = new Set(HANDOFF_FLAGS);
+  if (handoff.host !== undefined && handoff.port !== undefined) for (const f of ADDRESS_FLAGS) replaced.add(f);
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const [name] = a.split('=', 1);
-    if (HANDOFF_FLAGS.has(name!)) {
+    if (replaced.has(name!)) {
       if (!a.includes('=')) i++;
       continue;
     }
     if (DROPPED_FLAGS.has(name!)) continue;
     out.push(a);
   }
+  const address = handoff.host !== undefined && handoff.port !== undefined ? [`--host=${handoff.host}`, `--port=${handoff.port}`] : [];
   // `--flag=value`: an instance id may begin with '-', which would read as another flag.
-  return [...out, `--handoff=${handoff.instance}`, `--handoff-pid=${handoff.pid}`];
+  return [...out, ...address, `--handoff=${handoff.instance}`, `--handoff-pid=${handoff.pid}`];
 }
 
 type Execve = (file: string, args: string[], env: NodeJS.ProcessEnv) => never;

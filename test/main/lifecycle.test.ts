@@ -1,7 +1,6 @@
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryLogSink } from '../../app/log';
-import { successorArgs } from '../../app/lifecycle/relaunch';
 import type { ServerHost } from '../../app/lifecycle/host';
 import { DesktopLifecycle, type LifecycleApp } from '../../main/lifecycle';
 import { canListen } from '../../main/startup';
@@ -132,7 +131,7 @@ describe('desktop lifecycle: the one owner of quit, exit and relaunch', () => {
     await waitFor(() => rec.names().includes('exit'), 'the exit');
     expect(rec.names()).toEqual(['releaseLock', 'relaunch', 'exit']);
     const relaunch = rec.calls.find((c) => c.call === 'relaunch')!;
-    expect(relaunch.arg).toEqual({ args: successorArgs(['/app/out/main/index.js', '--port', String(port)], { instance: host.instance, pid: process.pid }) });
+    expect(relaunch.arg).toEqual({ args: ['/app/out/main/index.js', '--host=127.0.0.1', `--port=${port}`, `--handoff=${host.instance}`, `--handoff-pid=${process.pid}`] });
     expect(rec.calls.find((c) => c.call === 'exit')).toMatchObject({ arg: 0, portFree: true });
     expect(await canListen('127.0.0.1', port)).toBe(true);
   });
