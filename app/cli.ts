@@ -169,6 +169,7 @@ async function serve(config: ResolvedConfig, flags: Flags, out: Output): Promise
     handoffDeadline: ms(flags['handoff-timeout'], 'handoff-timeout'),
     probeTimeout: ms(flags['probe-timeout'], 'probe-timeout'),
     relauncher: updates.relauncher(headlessRelauncher()),
+    beforeRelaunch: () => updates.service.blockers.waitUntilClear({ onWaiting: (labels) => log.info(`relaunch waits for: ${labels.join(', ')}`) }),
   });
   host.addRoutes(coreApi({ host, logs, dataDir: config.dataDir, feeds: [updateEvents(updates.service)] }));
   updates.attach(host);

@@ -454,6 +454,7 @@ function createHost(d: Desktop, port: number): ServerHost {
     handoffPid: d.handoff?.pid ?? null,
     drainDeadline: QUIT_DRAIN_DEADLINE,
     relauncher: d.relaunchers.relauncher,
+    beforeRelaunch: () => d.updates.blockers.waitUntilClear(),
   });
   // An update install waits for API requests in flight (settings saves...), up to its bound.
   host.addRoutes(apiRequestBlockers(d.updates.blockers));

@@ -61,6 +61,11 @@ export interface HostOptions {
   /** How long in-flight requests get to finish once stop() begins (default 1 s). */
   drainDeadline?: number;
   relauncher?: Relauncher;
+  /**
+   * Awaited before a relaunch closes anything: in-flight work (restart
+   * blockers: a settings save, an upload) gets to finish, up to its own bound.
+   */
+  beforeRelaunch?: () => Promise<unknown>;
 }
 
 export interface HostEvents {
@@ -356,6 +361,8 @@ export class ServerHost extends EventEmitter<HostEvents> {
     return this.serial(async () => {
       const relauncher = this.opts.relauncher;
       if (!relauncher) throw new BerthError('This Berth cannot relaunch itself (no relauncher configured).', ExitCode.unexpected);
+      if (!this.web) throw new BerthError(`cannot relaunch while ${this._state}`, ExitCode.unexpected);
+      await this.opts.beforeRelaunch?.();
       const old = this.web;
       if (!old) throw new BerthError(`cannot relaunch while ${this._state}`, ExitCode.unexpected);
       this.setState('relaunching');
