@@ -9,7 +9,9 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { ROOT, alive, freePort, health, killBerth, readToken, runBerth, sleep, tempDataDir, waitFor, type BerthProcess } from '../../test/helpers';
 
-export const CHROMIUM = process.env.BERTH_CHROMIUM ?? '/usr/bin/chromium';
+// Debian's Chromium where it is installed (this project's machines); elsewhere (CI runners on
+// Windows and macOS) the Chromium that `npx playwright-core install chromium` fetched.
+export const CHROMIUM = process.env.BERTH_CHROMIUM ?? (fs.existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined);
 export const SCREENSHOTS = path.join(ROOT, 'test-results', 'screenshots');
 
 export function launchBrowser(): Promise<Browser> {
