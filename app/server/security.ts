@@ -72,9 +72,25 @@ export function cookieValue(cookieHeader: string | undefined, name = COOKIE_NAME
   for (const part of cookieHeader.split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
-    if (part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+    if (part.slice(0, eq).trim() !== name) continue;
+    const raw = part.slice(eq + 1).trim();
+    try {
+      return decodeURIComponent(raw);
+    } catch {
+      // Broken %-encoding is a wrong token (401), not a server error (found by the hostile-input harness).
+      return raw;
+    }
   }
   return undefined;
+}
+
+/**
+ * Where to send a tab after ?token= is taken out of its address: the same
+ * path on this server. Leading slashes are collapsed, because "//evil.test"
+ * (which "/.//evil.test" normalizes to) would be a redirect to another site.
+ */
+export function sameOriginLocation(pathname: string, search = ''): string {
+  return '/' + pathname.replace(/^[/\\]+/, '') + search;
 }
 
 export function bearerToken(authorization: string | undefined): string | undefined {

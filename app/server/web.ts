@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Logger } from '../log';
 import type { BerthHealth } from '../instance/verdict';
 import { UiFiles } from './ui-files';
-import { COOKIE_NAME, bearerToken, cookieValue, isAllowedHost, siteOf, tokenMatches } from './security';
+import { COOKIE_NAME, bearerToken, cookieValue, isAllowedHost, sameOriginLocation, siteOf, tokenMatches } from './security';
 
 export interface RouteContext {
   /** preHandler for anything that reads private state or changes it. */
@@ -147,7 +147,7 @@ export function createWebServer(opts: WebServerOptions): WebServer {
     if (req.method !== 'GET' || typeof q?.token !== 'string' || req.url.startsWith('/api/')) return;
     const url = new URL(req.url, 'http://berth.local');
     url.searchParams.delete('token');
-    const clean = url.pathname + (url.search || '');
+    const clean = sameOriginLocation(url.pathname, url.search);
     if (tokenMatches(q.token, opts.token)) {
       reply.header('Set-Cookie', `${COOKIE_NAME}=${encodeURIComponent(opts.token)}; Path=/; HttpOnly; SameSite=Strict`);
     }

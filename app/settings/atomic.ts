@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
  */
 export function writeFileAtomic(file: string, data: string, mode = 0o600): void {
   const dir = path.dirname(file);
+  removeStaleTemps(dir, path.basename(file));
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
   const fd = fs.openSync(tmp, 'w', mode);
   try {
@@ -24,6 +25,45 @@ export function writeFileAtomic(file: string, data: string, mode = 0o600): void 
     throw err;
   }
   syncDir(dir);
+}
+
+/**
+ * A save killed before its rename leaves its temp file behind (the target is
+ * intact). Remove those of processes that no longer run, so crashes do not
+ * pile them up; a temp of a live process is a save in progress and is left alone.
+ * They only ever hold a copy of data that was being written, never the only copy.
+ */
+export function removeStaleTemps(dir: string, base: string): number {
+  const prefix = `.${base}.`;
+  let removed = 0;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const m = /^(\d+)\.[0-9a-f]+\.tmp$/.exec(name.slice(prefix.length));
+    if (!m || isRunning(Number(m[1]))) continue;
+    try {
+      fs.rmSync(path.join(dir, name), { force: true });
+      removed++;
+    } catch {
+      // read-only folder: the save itself will report it
+    }
+  }
+  return removed;
+}
+
+function isRunning(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function syncDir(dir: string): void {
