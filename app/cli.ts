@@ -3,17 +3,26 @@ import { spawn } from 'node:child_process';
 import { BerthError, ExitCode } from './errors';
 import { resolveConfig, type ResolvedConfig } from './config';
 import { appVersion, rendererDir } from './paths';
-import { createLogSink, type LogSink } from './log';
+import type { LogSink } from './log';
 import { ensureToken, readToken } from './server/token';
 import { probePort, type ProbeResult } from './instance/probe';
-import { ServerHost } from './lifecycle/host';
-import { coreApi } from './lifecycle/api';
-import { headlessRelauncher } from './lifecycle/relaunch';
-import { installSignalHandlers } from './lifecycle/signals';
-import { HeadlessUpdates } from './update/headless';
+import { refusalFor } from './instance/claim';
 import { takeHandoffEnv } from './update/handoff';
-import { updateEvents } from './update/api';
 import path from 'node:path';
+
+// The server, logger and updater load only when `serve` gets past its first
+// probe: a duplicate start answers in about one Node startup (bench: duplicate start).
+/* eslint-disable @typescript-eslint/no-require-imports */
+const loadServer = () => ({
+  ...(require('./log') as typeof import('./log')),
+  ...(require('./lifecycle/host') as typeof import('./lifecycle/host')),
+  ...(require('./lifecycle/api') as typeof import('./lifecycle/api')),
+  ...(require('./lifecycle/relaunch') as typeof import('./lifecycle/relaunch')),
+  ...(require('./lifecycle/signals') as typeof import('./lifecycle/signals')),
+  ...(require('./update/headless') as typeof import('./update/headless')),
+  ...(require('./update/api') as typeof import('./update/api')),
+});
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 const USAGE = `Usage: berth <command> [options]
 
@@ -141,17 +150,30 @@ export async function run(argv: string[]): Promise<number> {
 async function serve(config: ResolvedConfig, flags: Flags, out: Output): Promise<number> {
   // electron-updater's AppImage install runs the new file once with this set, and waits for it.
   if (process.env.APPIMAGE_EXIT_AFTER_INSTALL === 'true') return ExitCode.ok;
-  // Human-readable lines go to stderr in every mode; --json keeps stdout for machine output.
-  const logs = createLogSink({ dir: path.join(config.dataDir, 'logs'), console: process.stderr });
-  const log = logs.root.child({ scope: 'cli' });
-  for (const w of config.warnings) log.warn(w);
-  const token = ensureToken(config.dataDir);
-  if (token.warning) log.warn(token.warning);
-
   // An update installer starts us without arguments; the predecessor left the handoff in the environment.
   const envHandoff = takeHandoffEnv(process.env);
   let handoffFrom = flags.handoff ?? envHandoff?.instance ?? null;
   let handoffPid = flags['handoff-pid'] ? Number(flags['handoff-pid']) : (envHandoff?.pid ?? null);
+  const probeTimeout = ms(flags['probe-timeout'], 'probe-timeout');
+
+  // First look: a running Berth or another program on the port is answered before the server code loads.
+  // (claimPort probes again before binding, so a race after this look is still caught.)
+  const first = flags.replace ? null : await probePort(config.host, config.port, { timeout: probeTimeout, handoffFrom });
+  const refusal = first ? refusalFor(first) : null;
+
+  const { createLogSink, ServerHost, coreApi, headlessRelauncher, installSignalHandlers, HeadlessUpdates, updateEvents } = loadServer();
+  // Human-readable lines go to stderr in every mode; --json keeps stdout for machine output.
+  const logs = createLogSink({ dir: path.join(config.dataDir, 'logs'), console: process.stderr });
+  const log = logs.root.child({ scope: 'cli' });
+  for (const w of config.warnings) log.warn(w);
+  if (refusal) {
+    log.info(`probe ${first!.address}:${first!.port}: ${first!.verdict} -> exit`);
+    log.error({ console: false, exitCode: refusal.exitCode }, refusal.message);
+    await logs.close();
+    throw refusal;
+  }
+  const token = ensureToken(config.dataDir);
+  if (token.warning) log.warn(token.warning);
   if (flags.replace) ({ handoffFrom, handoffPid } = await askToHandOver(config, token.token, log));
 
   const updates = new HeadlessUpdates({ dataDir: config.dataDir, version: appVersion(), logs });
@@ -167,7 +189,7 @@ async function serve(config: ResolvedConfig, flags: Flags, out: Output): Promise
     handoffPid,
     drainDeadline: ms(flags['drain-timeout'], 'drain-timeout'),
     handoffDeadline: ms(flags['handoff-timeout'], 'handoff-timeout'),
-    probeTimeout: ms(flags['probe-timeout'], 'probe-timeout'),
+    probeTimeout,
     relauncher: updates.relauncher(headlessRelauncher()),
     beforeRelaunch: () => updates.service.blockers.waitUntilClear({ onWaiting: (labels) => log.info(`relaunch waits for: ${labels.join(', ')}`) }),
   });

@@ -2,6 +2,7 @@ import { BerthError, ExitCode, errorCode } from '../errors';
 import type { Logger } from '../log';
 import { observe, probeAddresses, probePort, type ProbeResult } from './probe';
 import { parseHealth } from './verdict';
+import { refuseToTerminate } from './holder';
 
 export interface ClaimOptions {
   host: string;
@@ -23,6 +24,8 @@ export interface ClaimOptions {
   onProbe?: (result: ProbeResult, action: string) => void;
   /** Injected for tests of the kill path; defaults to process.kill. */
   kill?: (pid: number, signal: NodeJS.Signals) => void;
+  /** Whether a pid holds the port (Linux /proc; null elsewhere); injected for tests. */
+  holdsPort?: (pid: number, port: number) => boolean | null;
 }
 
 export interface ClaimResult {
@@ -66,18 +69,9 @@ export async function claimPort(opts: ClaimOptions): Promise<ClaimResult> {
   let reprobed = false;
   for (;;) {
     const where = `${opts.host}:${opts.port}`;
-    if (verdict.verdict === 'duplicate') {
-      const r = verdict.running;
-      opts.onProbe?.(verdict, 'exit: already running');
-      throw new BerthError(
-        `Berth ${r.version} is already running at ${r.url} (pid ${r.pid}). Open it with 'berth open', stop it with 'berth stop', or take over with 'berth serve --replace'.`,
-        ExitCode.alreadyRunning,
-        { running: r },
-      );
-    }
-    if (verdict.verdict === 'foreign') {
-      opts.onProbe?.(verdict, 'exit: port held by another program');
-      throw new BerthError(portTakenMessage(opts.port, verdict.what), ExitCode.portTaken, { what: verdict.what, server: verdict.server });
+    if (verdict.verdict === 'duplicate' || verdict.verdict === 'foreign') {
+      opts.onProbe?.(verdict, verdict.verdict === 'duplicate' ? 'exit: already running' : 'exit: port held by another program');
+      throw refusalFor(verdict)!;
     }
     if (verdict.verdict === 'free') {
       opts.onProbe?.(verdict, 'bind');
@@ -97,11 +91,16 @@ export async function claimPort(opts: ClaimOptions): Promise<ClaimResult> {
     log.info(`waiting up to ${Math.round(deadline - performance.now())} ms for ${where} to free: ${why}`);
     if (await bindUntil(deadline, tryListen)) break;
     if (opts.handoffPid && opts.handoffFrom && isAlive(opts.handoffPid)) {
-      // Only the exact process we were launched to replace is ever terminated.
-      log.warn(`predecessor pid ${opts.handoffPid} still holds ${where} after the handoff deadline; terminating it`);
-      (opts.kill ?? process.kill)(opts.handoffPid, 'SIGKILL');
-      terminatedPredecessor = opts.handoffPid;
-      if (await bindUntil(performance.now() + 5000, tryListen)) break;
+      // Only the exact process we were launched to replace is ever terminated, and only if it is what holds the port.
+      const refusal = refuseToTerminate(opts.handoffPid, { port: opts.port, handoffFrom: opts.handoffFrom, probes, holds: opts.holdsPort });
+      if (refusal) {
+        log.warn(`not terminating pid ${opts.handoffPid} to free ${where}: ${refusal}`);
+      } else {
+        log.warn(`predecessor pid ${opts.handoffPid} still holds ${where} after the handoff deadline; terminating it`);
+        (opts.kill ?? process.kill)(opts.handoffPid, 'SIGKILL');
+        terminatedPredecessor = opts.handoffPid;
+        if (await bindUntil(performance.now() + 5000, tryListen)) break;
+      }
     }
     throw new BerthError(
       `Port ${opts.port} on ${opts.host} did not free within ${Math.round((opts.handoffDeadline ?? 10_000) / 1000)} s: ${why}. ` +
@@ -152,6 +151,22 @@ async function selfCheck(opts: ClaimOptions): Promise<void> {
     ExitCode.portTaken,
     { selfCheck: seen.kind },
   );
+}
+
+/** The error for a verdict that means "not ours to take" (duplicate, foreign); null for the others. */
+export function refusalFor(verdict: ProbeResult): BerthError | null {
+  if (verdict.verdict === 'duplicate') {
+    const r = verdict.running;
+    return new BerthError(
+      `Berth ${r.version} is already running at ${r.url} (pid ${r.pid}). Open it with 'berth open', stop it with 'berth stop', or take over with 'berth serve --replace'.`,
+      ExitCode.alreadyRunning,
+      { running: r },
+    );
+  }
+  if (verdict.verdict === 'foreign') {
+    return new BerthError(portTakenMessage(verdict.port, verdict.what), ExitCode.portTaken, { what: verdict.what, server: verdict.server });
+  }
+  return null;
 }
 
 export function portTakenMessage(port: number, what: string): string {

@@ -91,6 +91,7 @@ const settingsRoutes: RouteGroup =
           const running = err instanceof BerthError ? (err.details.running as { instance?: string } | undefined) : undefined;
           if (running?.instance === host.instance) {
             // The new address overlaps the one we hold (127.0.0.1 -> 0.0.0.0 on the same port): only a fresh start can switch.
+            host.intendAddress(value.host, value.port);
             const message = `Berth cannot listen on ${value.host} port ${value.port} while it serves ${host.url} on the same port. The new address is saved; restart the app to use it.`;
             return reply.code(409).send({ error: 'restart-required', message, settings: value, url: host.url });
           }

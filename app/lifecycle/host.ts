@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import net from 'node:net';
 import { BerthError, ExitCode, errorCode } from '../errors';
 import type { LogSink, Logger } from '../log';
 import { claimPort, type ClaimResult } from '../instance/claim';
@@ -77,6 +78,9 @@ export interface HostEvents {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How long idle keep-alive connections may still bring a request once a drain begins. */
+const IDLE_GRACE_MS = 100;
+
 /**
  * Owns the web server on its port: start (probe, claim, self-check), stop
  * (drain), in-process restart, relaunch and moving to another address.
@@ -98,6 +102,8 @@ export class ServerHost extends EventEmitter<HostEvents> {
   private drains = new Set<Promise<void>>();
   /** Wall-clock time of the last successful listen: a relaunch's downtime ends here. */
   private listenedAt = 0;
+  /** A saved address that only a fresh process can take (see intendAddress); the next relaunch goes there. */
+  private intended: { host: string; port: number } | null = null;
   /** Set while a relaunch waits for its successor's probe. */
   private handoffProbed: (() => void) | null = null;
 
@@ -259,9 +265,15 @@ export class ServerHost extends EventEmitter<HostEvents> {
     const server = web.app.server;
     const closed = new Promise<void>((resolve) => {
       if (!server.listening && web.connectionCount() === 0) return resolve();
-      // Node 19+: close() also closes idle keep-alive connections; 'close' fires when the last busy one ends.
-      server.close(() => resolve());
+      // Stop listening now, but close idle keep-alive connections only after a short grace: a request may
+      // already be on its way on one, and closing the socket under it resets it (the soak counted several
+      // per restart). In the grace such a request is answered, with Connection: close. http.Server.close()
+      // would close idle ones at once (Node 19+); net.Server.close() only stops listening. 'close' fires
+      // when the last connection ends.
+      net.Server.prototype.close.call(server, () => resolve());
     });
+    const idleGrace = setTimeout(() => server.closeIdleConnections(), IDLE_GRACE_MS);
+    void closed.then(() => clearTimeout(idleGrace));
     const done = (async () => {
       // A cleared timer: a pending one would keep this whole old server in memory until the deadline,
       // which under back-to-back restarts holds ~100 of them (found by the soak's RSS figures).
@@ -269,6 +281,7 @@ export class ServerHost extends EventEmitter<HostEvents> {
       const deadlineReached = new Promise<'deadline'>((r) => (timer = setTimeout(() => r('deadline'), deadline)));
       const first = await Promise.race([closed, deadlineReached]);
       clearTimeout(timer);
+      clearTimeout(idleGrace);
       if (first === 'deadline') {
         const left = web.connectionCount();
         if (left > 0) this.log.warn(`drain deadline (${deadline} ms) reached; closing ${left} connection(s)`);
@@ -367,7 +380,7 @@ export class ServerHost extends EventEmitter<HostEvents> {
       if (!old) throw new BerthError(`cannot relaunch while ${this._state}`, ExitCode.unexpected);
       this.setState('relaunching');
       this.record({ kind: 'relaunch', downtimeMs: null, detail: 'successor takes over with --handoff' });
-      const handoff = { instance: this.instance, pid: process.pid, host: this._host, port: this._port };
+      const handoff = { instance: this.instance, pid: process.pid, ...(this.intended ?? { host: this._host, port: this._port }) };
       const deadline = this.opts.handoffDeadline ?? 10_000;
 
       let drained: Promise<void>;
@@ -477,12 +490,22 @@ export class ServerHost extends EventEmitter<HostEvents> {
       const from = this.url;
       this._host = host;
       this._port = port;
+      this.intended = null;
       this.web = next;
       this.record({ kind: 'move', downtimeMs: 0, detail: `${from} -> ${this.url}` });
       this.log.info(`moved from ${from} to ${this.url}`);
       // Let the old listener answer a little longer, so open pages learn where we went.
       setTimeout(() => void this.drain(old), 1500).unref();
     });
+  }
+
+  /**
+   * The address the next relaunch should serve on, when it differs from the
+   * current one and this process cannot move there itself (127.0.0.1 ->
+   * 0.0.0.0 on the same port overlaps the listener it holds).
+   */
+  intendAddress(host: string, port: number): void {
+    this.intended = host === this._host && port === this._port ? null : { host, port };
   }
 
   /** For a stop asked through the API or a signal: drain, then tell the owner to exit. */

@@ -161,7 +161,7 @@ describe('the desktop shell, started for real with stand-in Electron objects', (
     expect(first.fe.app.exitCode).toBe(0);
     expect(await canListen('127.0.0.1', port)).toBe(true);
     const relaunch = first.fe.app.calls.find((c) => c.call === 'relaunch')!.arg as { args: string[] };
-    expect(relaunch.args).toEqual([ROOT, `--handoff=${before!.instance}`, `--handoff-pid=${process.pid}`]);
+    expect(relaunch.args).toEqual([ROOT, '--host=127.0.0.1', `--port=${port}`, `--handoff=${before!.instance}`, `--handoff-pid=${process.pid}`]);
     // Electron starts the successor with those arguments once the first has exited.
     const next = launch({ locks, dataDir, port, argv: ['/usr/lib/electron/electron', ...relaunch.args] });
     await next.started;
