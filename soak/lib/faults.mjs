@@ -88,7 +88,7 @@ export async function stoppedPredecessor() {
     const a = await startServe(port, dataDir);
     procs.signal(a.pid, 'SIGSTOP');
     const t0 = performance.now();
-    const b = await startServe(port, dataDir, ['--handoff', a.info.instance, '--handoff-pid', String(a.pid), '--handoff-timeout', '1500', '--probe-timeout', '300'], { timeoutMs: 30_000 });
+    const b = await startServe(port, dataDir, [`--handoff=${a.info.instance}`, '--handoff-pid', String(a.pid), '--handoff-timeout', '1500', '--probe-timeout', '300'], { timeoutMs: 30_000 });
     const tookMs = Math.round(performance.now() - t0);
     const aExit = await exitWithin(a, 5000);
     const h = await health(port);
@@ -134,7 +134,7 @@ export async function neverKillsOthers() {
       ),
     );
 
-    const wrongPid = runBerth(['serve', '--json', '--port', String(port), '--data-dir', dataDir, '--handoff', a.info.instance, '--handoff-pid', String(other.pid), '--handoff-timeout', '1000', '--probe-timeout', '300']);
+    const wrongPid = runBerth(['serve', '--json', '--port', String(port), '--data-dir', dataDir, `--handoff=${a.info.instance}`, '--handoff-pid', String(other.pid), '--handoff-timeout', '1000', '--probe-timeout', '300']);
     const wrongExit = await exitWithin(wrongPid, 30_000);
     const otherServing = (await health(otherPort))?.pid === other.pid;
     rows.push(
