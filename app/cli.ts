@@ -158,7 +158,9 @@ async function serve(config: ResolvedConfig, flags: Flags, out: Output): Promise
 
   // First look: a running Berth or another program on the port is answered before the server code loads.
   // (claimPort probes again before binding, so a race after this look is still caught.)
-  const first = flags.replace ? null : await probePort(config.host, config.port, { timeout: probeTimeout, handoffFrom });
+  // A successor skips it: its probe names its predecessor, which lets go of the port on hearing it,
+  // and that must happen only once the server below is loaded and ready to bind.
+  const first = flags.replace || handoffFrom ? null : await probePort(config.host, config.port, { timeout: probeTimeout });
   const refusal = first ? refusalFor(first) : null;
 
   const { createLogSink, ServerHost, coreApi, headlessRelauncher, installSignalHandlers, HeadlessUpdates, updateEvents } = loadServer();

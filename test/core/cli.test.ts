@@ -122,6 +122,9 @@ describe('berth relaunch', () => {
     const log = fs.readFileSync(path.join(dir, 'logs', 'berth.log'), 'utf8');
     expect(log).not.toContain('EADDRINUSE');
     expect(log.match(/relaunching: the successor is waiting for the port; closing the listener/g)).toHaveLength(20);
+    // Each successor found its predecessor still serving when it probed, ready to bind: the predecessor
+    // let go of the port only then, not while the successor was still loading.
+    expect(log.match(/probe 127\.0\.0\.1:\d+: predecessor \(Berth [^)]* \(serving\)\) -> wait for the port/g)).toHaveLength(20);
   });
 });
 
