@@ -131,6 +131,41 @@ export class ServerHost extends EventEmitter<HostEvents> {
   /** Add API routes; they take effect from the next listener (start, restart or move). */
   addRoutes(routes: ApiRoutes): void {
     this.routes.push(routes);
+    this.dropStandby();
+  }
+
+  /**
+   * A server built and made ready ahead of the next restart, in a quiet
+   * moment after the last one: building a Fastify app takes milliseconds of
+   * CPU, which would otherwise delay requests right around the restart.
+   */
+  private standby: { host: string; web: Promise<WebServer> } | null = null;
+
+  private prepareStandby(): void {
+    if (this.standby || this._state !== 'serving') return;
+    const host = this._host;
+    const web = this.createWeb(host);
+    this.standby = { host, web: Promise.resolve(web.app.ready()).then(() => web) };
+  }
+
+  private async takeStandby(): Promise<WebServer> {
+    const s = this.standby;
+    this.standby = null;
+    if (s && s.host === this._host) return s.web;
+    if (s) void s.web.then((w) => w.app.close()).catch(() => undefined);
+    const web = this.createWeb();
+    await web.app.ready();
+    return web;
+  }
+
+  private dropStandby(): void {
+    const s = this.standby;
+    this.standby = null;
+    if (s) void s.web.then((w) => w.app.close()).catch(() => undefined);
+  }
+
+  private scheduleStandby(): void {
+    setTimeout(() => this.prepareStandby(), 50).unref();
   }
 
   status(): HostStatus {
@@ -157,6 +192,8 @@ export class ServerHost extends EventEmitter<HostEvents> {
   private setState(s: HostState): void {
     if (this._state === s) return;
     this._state = s;
+    if (s === 'serving') this.scheduleStandby();
+    else if (s !== 'restarting') this.dropStandby();
     this.log.debug(`state ${s}`);
     this.emit('state', s);
     this.emit('change', this.status());
@@ -261,7 +298,6 @@ export class ServerHost extends EventEmitter<HostEvents> {
    * sockets, and destroy whatever is left at the deadline.
    */
   private drain(web: WebServer, deadline = this.opts.drainDeadline ?? 1000): Promise<void> {
-    web.setDraining();
     const server = web.app.server;
     const closed = new Promise<void>((resolve) => {
       if (!server.listening && web.connectionCount() === 0) return resolve();
@@ -272,6 +308,9 @@ export class ServerHost extends EventEmitter<HostEvents> {
       // when the last connection ends.
       net.Server.prototype.close.call(server, () => resolve());
     });
+    // Draining (health says so, responses carry Connection: close, event streams end) from the next
+    // turn: a restart listens again in this one, so the port is closed for as little as possible.
+    setImmediate(() => web.setDraining());
     const idleGrace = setTimeout(() => server.closeIdleConnections(), IDLE_GRACE_MS);
     void closed.then(() => clearTimeout(idleGrace));
     const done = (async () => {
@@ -323,8 +362,7 @@ export class ServerHost extends EventEmitter<HostEvents> {
       const old = this.web;
       if (!old || this._state !== 'serving') throw new BerthError(`cannot restart while ${this._state}`, ExitCode.unexpected);
       this.setState('restarting');
-      const next = this.createWeb();
-      await next.app.ready();
+      const next = await this.takeStandby();
       const t0 = performance.now();
       const drained = this.drain(old);
       try {
