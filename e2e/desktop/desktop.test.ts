@@ -15,7 +15,12 @@ import { chooseRuntime, findElectron } from '../../scripts/start.mjs';
 
 const runtime = chooseRuntime({ electron: findElectron(), platform: process.platform, env: process.env }) as { kind: 'electron'; binary: string } | { kind: 'headless'; reason: string };
 const electronPath = runtime.kind === 'electron' ? runtime.binary : null;
-if (!electronPath) console.log(`e2e/desktop: skipped, ${(runtime as { reason: string }).reason}; these tests need an Electron binary (CI's desktop-e2e job has one).`);
+if (!electronPath) {
+  const reason = (runtime as { reason: string }).reason;
+  // CI installs Electron on purpose: there, a missing runtime is a failure, not a skip.
+  if (process.env.BERTH_REQUIRE_ELECTRON === '1') throw new Error(`e2e/desktop: BERTH_REQUIRE_ELECTRON=1 but ${reason}`);
+  console.log(`e2e/desktop: skipped, ${reason}; these tests need an Electron binary (CI's desktop-e2e job has one).`);
+}
 
 // Linux CI runners cannot set up Chromium's sandbox for a binary in node_modules (no setuid chrome-sandbox).
 const SANDBOX = process.platform === 'linux' ? ['--no-sandbox'] : [];
