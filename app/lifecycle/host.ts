@@ -298,6 +298,9 @@ export class ServerHost extends EventEmitter<HostEvents> {
    * sockets, and destroy whatever is left at the deadline.
    */
   private drain(web: WebServer, deadline = this.opts.drainDeadline ?? 1000): Promise<void> {
+    // Draining first (health says so, responses carry Connection: close, event streams send `draining`
+    // and end), so an open page hears of the restart before it hears of the new server.
+    web.setDraining();
     const server = web.app.server;
     const closed = new Promise<void>((resolve) => {
       if (!server.listening && web.connectionCount() === 0) return resolve();
@@ -308,9 +311,7 @@ export class ServerHost extends EventEmitter<HostEvents> {
       // when the last connection ends.
       net.Server.prototype.close.call(server, () => resolve());
     });
-    // Draining (health says so, responses carry Connection: close, event streams end) from the next
-    // turn: a restart listens again in this one, so the port is closed for as little as possible.
-    setImmediate(() => web.setDraining());
+
     const idleGrace = setTimeout(() => server.closeIdleConnections(), IDLE_GRACE_MS);
     void closed.then(() => clearTimeout(idleGrace));
     const done = (async () => {
