@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { ROOT, alive, freePort, health, killBerth, readToken, runBerth, sleep, tempDataDir, waitFor, type BerthProcess } from '../../test/helpers';
 
 // Debian's Chromium where it is installed (this project's machines); elsewhere (CI runners on
@@ -19,6 +20,29 @@ export function launchBrowser(): Promise<Browser> {
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
   });
+}
+
+/** A page size that shows a whole page of the console in the screenshots. */
+export const VIEWPORT = { width: 1200, height: 900 };
+
+/**
+ * One Chromium for a test file, and every Berth a test started stopped after
+ * it (then the file's own `cleanups`). Returns a getter: the browser exists
+ * once beforeAll has run.
+ */
+export function useBrowser(cleanups: (() => unknown)[] = []): () => Browser {
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  afterEach(async () => {
+    await stopAll();
+    for (const c of cleanups.splice(0)) await c();
+  });
+  return () => browser!;
 }
 
 export interface RunningBerth {

@@ -6,22 +6,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { adoptPid, freePort, health, launchBrowser, openPage, recordLinkStates, screenshot, startBerth, stopAll, waitFor, type RunningBerth } from './harness';
+import type { Page } from 'playwright-core';
+import { describe, expect, test } from 'vitest';
+import { VIEWPORT, adoptPid, freePort, health, openPage, recordLinkStates, screenshot, startBerth, useBrowser, waitFor, type RunningBerth } from './harness';
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-});
-afterEach(async () => {
-  await stopAll();
-});
+const browser = useBrowser();
 
-const VIEWPORT = { width: 1200, height: 900 };
 
 async function confirmControl(page: Page, action: 'restart' | 'relaunch' | 'stop', confirmLabel: string) {
   await page.locator(`button[data-action="${action}"]`).click();
@@ -46,7 +36,7 @@ async function successorOf(berth: RunningBerth) {
 describe('lifecycle from the page', () => {
   test('Restart server: the page shows Reconnecting, comes back, and lists the restart with its downtime', async () => {
     const berth = await startBerth();
-    const context = await browser.newContext({ viewport: VIEWPORT });
+    const context = await browser().newContext({ viewport: VIEWPORT });
     const { page, problems } = await openPage(context, () => [berth.origin]);
     await page.goto(berth.signInUrl('#/status'));
     await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
@@ -74,7 +64,7 @@ describe('lifecycle from the page', () => {
 
   test('Restart app: the tab reloads once and lands on the new instance', async () => {
     const berth = await startBerth();
-    const context = await browser.newContext({ viewport: VIEWPORT });
+    const context = await browser().newContext({ viewport: VIEWPORT });
     const { page, problems } = await openPage(context, () => [berth.origin]);
     await page.goto(berth.signInUrl('#/status'));
     await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
@@ -108,7 +98,7 @@ describe('lifecycle from the page', () => {
 
   test('a settings change survives a relaunch', async () => {
     const berth = await startBerth();
-    const context = await browser.newContext({ viewport: VIEWPORT });
+    const context = await browser().newContext({ viewport: VIEWPORT });
     const { page, problems } = await openPage(context, () => [berth.origin]);
     await page.goto(berth.signInUrl('#/settings'));
     await page.locator('#port').waitFor();
@@ -139,7 +129,7 @@ describe('lifecycle from the page', () => {
     const berth = await startBerth();
     const newPort = await freePort();
     const newOrigin = `http://127.0.0.1:${newPort}`;
-    const context = await browser.newContext({ viewport: VIEWPORT });
+    const context = await browser().newContext({ viewport: VIEWPORT });
     const { page, problems } = await openPage(context, () => [berth.origin, newOrigin]);
     await page.goto(berth.signInUrl('#/settings'));
     // A second tab on the Status page, which did nothing itself.
@@ -179,7 +169,7 @@ describe('lifecycle from the page', () => {
 
   test('LAN access: an explicit choice with a warning and a confirmation, applied by restarting the app', async () => {
     const berth = await startBerth();
-    const context = await browser.newContext({ viewport: VIEWPORT });
+    const context = await browser().newContext({ viewport: VIEWPORT });
     const { page, problems } = await openPage(context, () => [berth.origin]);
     await page.goto(berth.signInUrl('#/settings'));
     await page.locator('#port').waitFor();
@@ -220,7 +210,7 @@ describe('lifecycle from the page', () => {
 
   test('Stop: the page says Berth has stopped, and the process exits', async () => {
     const berth = await startBerth();
-    const context = await browser.newContext({ viewport: VIEWPORT });
+    const context = await browser().newContext({ viewport: VIEWPORT });
     const { page, problems } = await openPage(context, () => [berth.origin]);
     await page.goto(berth.signInUrl('#/status'));
     await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');

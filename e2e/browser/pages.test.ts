@@ -7,27 +7,16 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { launchBrowser, openPage, recordLinkStates, screenshot, startBerth, stopAll } from './harness';
+import { describe, expect, test } from 'vitest';
+import { VIEWPORT, openPage, recordLinkStates, screenshot, startBerth, useBrowser } from './harness';
 
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-});
-afterEach(async () => {
-  await stopAll();
-});
+const browser = useBrowser();
 
-const VIEWPORT = { width: 1200, height: 900 };
 
 describe('pages', () => {
   test('Status shows the real server: address, port, pid, version, instance, history and startup probe', async () => {
     const berth = await startBerth();
-    const context = await browser.newContext({ viewport: VIEWPORT, colorScheme: 'light' });
+    const context = await browser().newContext({ viewport: VIEWPORT, colorScheme: 'light' });
     const { page, problems } = await openPage(context, () => [berth.origin]);
     await page.goto(berth.signInUrl('#/status'));
     // The token left the address bar and became a cookie.
@@ -64,7 +53,7 @@ describe('pages', () => {
 
   test('dark theme follows the system setting', async () => {
     const berth = await startBerth();
-    const context = await browser.newContext({ viewport: VIEWPORT, colorScheme: 'dark' });
+    const context = await browser().newContext({ viewport: VIEWPORT, colorScheme: 'dark' });
     const { page, problems } = await openPage(context, () => [berth.origin]);
     await page.goto(berth.signInUrl('#/status'));
     await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
@@ -89,7 +78,7 @@ describe('pages', () => {
 
   test('Logs shows the tail, filters by level, and adds new lines live', async () => {
     const berth = await startBerth();
-    const context = await browser.newContext({ viewport: VIEWPORT });
+    const context = await browser().newContext({ viewport: VIEWPORT });
     const { page, problems } = await openPage(context, () => [berth.origin]);
     await page.goto(berth.signInUrl('#/logs'));
     await page.locator('#log-lines[data-loaded]').waitFor();
@@ -134,7 +123,7 @@ describe('pages', () => {
 
   test('Update shows the update state from the server, or says updates are not in this build', async () => {
     const berth = await startBerth();
-    const context = await browser.newContext({ viewport: VIEWPORT });
+    const context = await browser().newContext({ viewport: VIEWPORT });
     const { page, problems } = await openPage(context, () => [berth.origin]);
     await page.goto(berth.signInUrl('#/update'));
     const res = await fetch(`${berth.origin}/api/update`, { headers: { Authorization: `Bearer ${berth.token}` } });
@@ -158,7 +147,7 @@ describe('pages', () => {
 
   test('Settings shows the saved settings, explains bad input with the server’s messages, and saves', async () => {
     const berth = await startBerth({ settings: { update: { channel: 'latest', autoCheck: true, url: null, allowPrerelease: false } } });
-    const context = await browser.newContext({ viewport: VIEWPORT });
+    const context = await browser().newContext({ viewport: VIEWPORT });
     const { page, problems } = await openPage(context, () => [berth.origin]);
     await page.goto(berth.signInUrl('#/settings'));
     const port = page.getByLabel('Port', { exact: true });
@@ -208,7 +197,7 @@ describe('pages', () => {
   test('a corrupt settings file is set aside, and the page says so', async () => {
     const berth = await startBerth();
     fs.writeFileSync(path.join(berth.dataDir, 'settings.json'), '{"port": 80');
-    const context = await browser.newContext({ viewport: VIEWPORT });
+    const context = await browser().newContext({ viewport: VIEWPORT });
     const { page, problems } = await openPage(context, () => [berth.origin]);
     await page.goto(berth.signInUrl('#/settings'));
     const notice = page.locator('.page > .notice.warn');
@@ -226,7 +215,7 @@ describe('pages', () => {
 
   test('a tab without the token gets an explanation of how to open Berth, never a raw 401', async () => {
     const berth = await startBerth();
-    const context = await browser.newContext({ viewport: VIEWPORT });
+    const context = await browser().newContext({ viewport: VIEWPORT });
     const { page, problems } = await openPage(context, () => [berth.origin]);
     const statuses: number[] = [];
     page.on('response', (r) => statuses.push(r.status()));
@@ -259,7 +248,7 @@ describe('pages', () => {
 
   test('keyboard: skip link, navigation, and a confirmation that Escape cancels', async () => {
     const berth = await startBerth();
-    const context = await browser.newContext({ viewport: VIEWPORT });
+    const context = await browser().newContext({ viewport: VIEWPORT });
     const { page, problems } = await openPage(context, () => [berth.origin]);
     await page.goto(berth.signInUrl('#/status'));
     await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');

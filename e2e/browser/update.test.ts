@@ -7,26 +7,15 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { tempDataDir } from '../../test/helpers';
 // Shared with test/update and the benchmark: plain ES modules.
 import { startUpdateServer } from '../../test/update/fixtures/update-server.mjs';
 import { appImageLauncher, appTree } from '../../test/update/fixtures/installed-app.mjs';
-import { adoptPid, freePort, health, launchBrowser, openPage, screenshot, startBerth, stopAll, waitFor } from './harness';
+import { adoptPid, freePort, health, openPage, screenshot, startBerth, useBrowser, waitFor } from './harness';
 
-let browser: Browser;
 const cleanups: (() => unknown)[] = [];
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-});
-afterEach(async () => {
-  await stopAll();
-  for (const c of cleanups.splice(0)) await c();
-});
+const browser = useBrowser(cleanups);
 
 const NEW_VERSION = '9.9.9';
 /** Big enough, and served slowly enough, that the page shows the download in progress for a couple of seconds. */
@@ -68,7 +57,7 @@ test('Update: Check now shows the download with progress and speed, then Restart
   const initial = (await res.json()) as { state: string; reason?: string };
   if (initial.state === 'disabled') return ctx.skip(`the headless updater is disabled here: ${initial.reason}`);
 
-  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const context = await browser().newContext({ viewport: { width: 1200, height: 900 } });
   const { page, problems } = await openPage(context, () => [berth.origin]);
   await page.goto(berth.signInUrl('#/update'));
   const card = page.locator('.update-body article').first();
