@@ -2,22 +2,11 @@
  * Faults around the port, with their promised outcomes, on real processes: see soak/lib/faults.mjs
  * for how each is produced. Each row says what was expected and what happened.
  */
-import { afterAll, describe, expect, it } from 'vitest';
-import { procs } from '../../soak/lib/common.mjs';
+import { describe, expect, it } from 'vitest';
 import * as faults from '../../soak/lib/faults.mjs';
+import { check, stopFaultProcessesAfterAll } from './rows';
 
-afterAll(async () => {
-  await procs.killAll();
-});
-
-type Row = { name: string; expected: string; observed: string; ok: boolean; skipped?: boolean };
-
-function check(rows: Row | Row[]): void {
-  for (const r of [rows].flat()) {
-    console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name}: ${r.observed}`);
-    expect(r.ok, `${r.name}: expected ${r.expected}; observed ${r.observed}`).toBe(true);
-  }
-}
+stopFaultProcessesAfterAll();
 
 describe('faults: processes and the port', () => {
   it('predecessor SIGKILLed mid-drain: the successor serves', async () => {
