@@ -6,6 +6,7 @@ import type { LogSink, Logger } from '../log';
 import { claimPort, type ClaimResult } from '../instance/claim';
 import { probePort, urlFor, type ProbeResult } from '../instance/probe';
 import { createWebServer, type ApiRoutes, type WebServer } from '../server/web';
+import { UiFiles } from '../server/ui-files';
 import type { Relauncher, Successor } from './relaunch';
 import { historyAfterHandoff, leaveHandoffNote, takeHandoffNote } from './handoff-note';
 
@@ -104,6 +105,8 @@ export class ServerHost extends EventEmitter<HostEvents> {
   private listenedAt = 0;
   /** A saved address that only a fresh process can take (see intendAddress); the next relaunch goes there. */
   private intended: { host: string; port: number } | null = null;
+  /** The UI build, read once for every server this host builds (restarts, moves). */
+  private readonly ui: UiFiles;
   /** Set while a relaunch waits for its successor's probe. */
   private handoffProbed: (() => void) | null = null;
 
@@ -113,6 +116,7 @@ export class ServerHost extends EventEmitter<HostEvents> {
     this._host = opts.host;
     this._port = opts.port;
     this.routes = opts.routes ?? [];
+    this.ui = new UiFiles(opts.rendererDir);
   }
 
   get state(): HostState {
@@ -217,7 +221,7 @@ export class ServerHost extends EventEmitter<HostEvents> {
       identity: () => ({ version: this.opts.version, pid: process.pid, instance: this.instance, startedAt: this.startedAt }),
       configuredHost: () => host,
       token: this.opts.token,
-      rendererDir: this.opts.rendererDir,
+      ui: this.ui,
       log: this.opts.logs.root.child({ scope: 'http' }),
       routes: this.routes,
       onHandoffProbe: () => this.handoffProbed?.(),

@@ -32,10 +32,6 @@ export class UiFiles {
   private table: Map<string, UiFile> | null = null;
   constructor(private readonly dir: string) {}
 
-  get available(): boolean {
-    return fs.existsSync(path.join(this.dir, 'index.html'));
-  }
-
   private load(): Map<string, UiFile> {
     const table = new Map<string, UiFile>();
     const walk = (dir: string, prefix: string) => {

@@ -2,7 +2,8 @@ import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '../log';
 import type { BerthHealth } from '../instance/verdict';
-import { UiFiles } from './ui-files';
+import { HANDOFF_HEADER } from '../instance/probe';
+import type { UiFile, UiFiles } from './ui-files';
 import { COOKIE_NAME, bearerToken, cookieValue, isAllowedHost, sameOriginLocation, siteOf, tokenMatches } from './security';
 
 export interface RouteContext {
@@ -23,7 +24,8 @@ export interface WebServerOptions {
   identity: () => Omit<BerthHealth, 'state' | 'app'>;
   configuredHost: () => string;
   token: string;
-  rendererDir: string;
+  /** The built web UI; one table shared by every server generation of a host, read once. */
+  ui: UiFiles;
   log: Logger;
   routes: ApiRoutes[];
   /** A successor probed /health naming this instance as the one it replaces. */
@@ -118,7 +120,7 @@ export function createWebServer(opts: WebServerOptions): WebServer {
 
   app.get('/health', async (req, reply) => {
     reply.header('Cache-Control', 'no-store');
-    if (opts.onHandoffProbe && req.headers['x-berth-handoff'] === opts.identity().instance) {
+    if (opts.onHandoffProbe && req.headers[HANDOFF_HEADER.toLowerCase()] === opts.identity().instance) {
       const notify = opts.onHandoffProbe;
       reply.raw.once('finish', () => notify());
     }
@@ -154,8 +156,8 @@ export function createWebServer(opts: WebServerOptions): WebServer {
     return reply.code(303).header('Location', clean).send();
   });
 
-  const ui = new UiFiles(opts.rendererDir);
-  const sendUi = (reply: FastifyReply, file: ReturnType<UiFiles['get']> & object) =>
+  const ui = opts.ui;
+  const sendUi = (reply: FastifyReply, file: UiFile) =>
     reply
       .header('Content-Security-Policy', CSP)
       .header('Cache-Control', file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache')
@@ -171,7 +173,7 @@ export function createWebServer(opts: WebServerOptions): WebServer {
       // Client-side routes (#/settings...) and deep links load the one page.
       const index = ui.get('/');
       if (index && (req.headers.accept ?? '').includes('text/html') && !pathname.startsWith('/api/')) return sendUi(reply, index);
-      return reply.code(404).send({ error: 'not-found', message: ui.available ? `Nothing at ${pathname}` : 'The web UI is not built; run `npm run build`.' });
+      return reply.code(404).send({ error: 'not-found', message: index ? `Nothing at ${pathname}` : 'The web UI is not built; run `npm run build`.' });
     },
   });
   app.setErrorHandler(async (err: Error & { statusCode?: number; code?: string }, _req, reply) => {
