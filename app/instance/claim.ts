@@ -1,4 +1,4 @@
-import { BerthError, ExitCode, errorCode } from '../errors';
+import { BerthError, ExitCode, errorCode, isRunning } from '../errors';
 import type { Logger } from '../log';
 import { observe, probeAddresses, probePort, type ProbeResult } from './probe';
 import { parseHealth } from './verdict';
@@ -90,7 +90,7 @@ export async function claimPort(opts: ClaimOptions): Promise<ClaimResult> {
     opts.onProbe?.(verdict, 'wait for the port');
     log.info(`waiting up to ${Math.round(deadline - performance.now())} ms for ${where} to free: ${why}`);
     if (await bindUntil(deadline, tryListen)) break;
-    if (opts.handoffPid && opts.handoffFrom && isAlive(opts.handoffPid)) {
+    if (opts.handoffPid && opts.handoffFrom && isRunning(opts.handoffPid)) {
       // Only the exact process we were launched to replace is ever terminated, and only if it is what holds the port.
       const refusal = refuseToTerminate(opts.handoffPid, { port: opts.port, handoffFrom: opts.handoffFrom, probes, holds: opts.holdsPort });
       if (refusal) {
@@ -122,15 +122,6 @@ async function bindUntil(deadline: number, tryListen: () => Promise<boolean>): P
     if (left <= 0) return false;
     await sleep(Math.min(delay, left));
     delay = Math.min(delay * 2, 10);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errorCode(err) === 'EPERM';
   }
 }
 

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import { isRunning } from '../errors';
 
 /**
  * Write a file so that a crash at any moment leaves either the old content or
@@ -54,16 +55,6 @@ export function removeStaleTemps(dir: string, base: string): number {
     }
   }
   return removed;
-}
-
-function isRunning(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function syncDir(dir: string): void {

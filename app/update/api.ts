@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { BerthError } from '../errors';
 import type { ApiRoutes } from '../server/web';
@@ -82,11 +81,4 @@ export function updateEvents(service: UpdateService): EventFeed {
     service.on('change', on);
     return () => service.off('change', on);
   };
-}
-
-/** The same, writing straight to an SSE response (for a stream set up elsewhere). */
-export function streamUpdateEvents(res: ServerResponse, service: UpdateService): () => void {
-  return updateEvents(service)((event, data) => {
-    if (!res.writableEnded) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-  });
 }

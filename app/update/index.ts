@@ -55,5 +55,5 @@ export { RestartBlockers, DEFAULT_BLOCKER_WAIT_MS, type BlockerWait } from './bl
 export { type UpdateStatus, type UpdateStateName, channelOfVersion, downgradeAllowed, describeUpdateError } from './state';
 export { NodeAppAdapter, createNodeHttpExecutor, useNodeHttp, type NodeHttpExecutor, type NodeAppAdapterOptions } from './node-adapter';
 export { installingRelauncher, takeHandoffEnv, HANDOFF_ENV, type InstallingRelauncher } from './handoff';
-export { updateApi, apiRequestBlockers, updateEvents, streamUpdateEvents } from './api';
+export { updateApi, apiRequestBlockers, updateEvents } from './api';
 export { HeadlessUpdates, headlessUpdaterFor, makeNodeUpdater, libraryLogger, DEFAULT_UPDATE_URL, UPDATER_CACHE_DIR_NAME, type HeadlessUpdater } from './headless';
