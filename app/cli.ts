@@ -7,7 +7,7 @@ import type { LogSink } from './log';
 import { ensureToken, readToken } from './server/token';
 import { probePort, type ProbeResult } from './instance/probe';
 import { refusalFor } from './instance/claim';
-import { takeHandoffEnv } from './update/handoff';
+import { handoffFromArgs, readHandoffNote, takeHandoffEnv, type Handoff } from './lifecycle/handoff';
 import path from 'node:path';
 
 // The server, logger and updater load only when `serve` gets past its first
@@ -15,12 +15,10 @@ import path from 'node:path';
 /* eslint-disable @typescript-eslint/no-require-imports */
 const loadServer = () => ({
   ...(require('./log') as typeof import('./log')),
-  ...(require('./lifecycle/host') as typeof import('./lifecycle/host')),
-  ...(require('./lifecycle/api') as typeof import('./lifecycle/api')),
-  ...(require('./lifecycle/relaunch') as typeof import('./lifecycle/relaunch')),
+  ...(require('./berth') as typeof import('./berth')),
+  ...(require('./lifecycle/plans') as typeof import('./lifecycle/plans')),
   ...(require('./lifecycle/signals') as typeof import('./lifecycle/signals')),
   ...(require('./update/headless') as typeof import('./update/headless')),
-  ...(require('./update/api') as typeof import('./update/api')),
 });
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -58,6 +56,7 @@ interface Flags {
   'drain-timeout'?: string;
   'handoff-timeout'?: string;
   'probe-timeout'?: string;
+  'listen-fd'?: string;
 }
 
 function parse(argv: string[]): { command: string | undefined; flags: Flags } {
@@ -81,6 +80,8 @@ function parse(argv: string[]): { command: string | undefined; flags: Flags } {
         'drain-timeout': { type: 'string' },
         'handoff-timeout': { type: 'string' },
         'probe-timeout': { type: 'string' },
+        // Internal: a listening socket handed over by the predecessor, as an inherited descriptor.
+        'listen-fd': { type: 'string' },
       },
     });
     if (positionals.length > 1) throw new Error(`unexpected argument '${positionals[1]}'`);
@@ -150,20 +151,24 @@ export async function run(argv: string[]): Promise<number> {
 async function serve(config: ResolvedConfig, flags: Flags, out: Output): Promise<number> {
   // electron-updater's AppImage install runs the new file once with this set, and waits for it.
   if (process.env.APPIMAGE_EXIT_AFTER_INSTALL === 'true') return ExitCode.ok;
-  // An update installer starts us without arguments; the predecessor left the handoff in the environment.
+  // Who we replace, if anyone: the command line, else the environment (an installer that keeps it), else
+  // the note alone (an installer that starts us through the shell). createBerth checks the note's proof.
   const envHandoff = takeHandoffEnv(process.env);
-  let handoffFrom = flags.handoff ?? envHandoff?.instance ?? null;
-  let handoffPid = flags['handoff-pid'] ? Number(flags['handoff-pid']) : (envHandoff?.pid ?? null);
+  let claimed: Handoff | null = handoffFromArgs({ handoff: flags.handoff, handoffPid: flags['handoff-pid'], host: config.host, port: String(config.port) }) ?? envHandoff;
+  if (flags.handoff !== undefined && !claimed) throw new BerthError('--handoff needs --handoff-pid, --host and --port that name a real process and address.', ExitCode.usage);
+  const inheritedFd = flags['listen-fd'] !== undefined ? Number(flags['listen-fd']) : null;
+  if (inheritedFd !== null && !(Number.isInteger(inheritedFd) && inheritedFd >= 3)) throw new BerthError('--listen-fd must be a descriptor number of 3 or more', ExitCode.usage);
   const probeTimeout = ms(flags['probe-timeout'], 'probe-timeout');
+  const successor = !!claimed || !!readHandoffNote(config.dataDir);
 
   // First look: a running Berth or another program on the port is answered before the server code loads.
   // (claimPort probes again before binding, so a race after this look is still caught.)
-  // A successor skips it: its probe names its predecessor, which lets go of the port on hearing it,
+  // A successor skips it: its probe proves to its predecessor that it may let go of the port,
   // and that must happen only once the server below is loaded and ready to bind.
-  const first = flags.replace || handoffFrom ? null : await probePort(config.host, config.port, { timeout: probeTimeout });
+  const first = flags.replace || successor ? null : await probePort(config.host, config.port, { timeout: probeTimeout });
   const refusal = first ? refusalFor(first) : null;
 
-  const { createLogSink, ServerHost, coreApi, headlessRelauncher, installSignalHandlers, HeadlessUpdates, updateEvents } = loadServer();
+  const { createLogSink, createBerth, headlessRelaunchPlan, installSignalHandlers, headlessUpdates } = loadServer();
   // Human-readable lines go to stderr in every mode; --json keeps stdout for machine output.
   const logs = createLogSink({ dir: path.join(config.dataDir, 'logs'), console: process.stderr });
   const log = logs.root.child({ scope: 'cli' });
@@ -176,10 +181,13 @@ async function serve(config: ResolvedConfig, flags: Flags, out: Output): Promise
   }
   const token = ensureToken(config.dataDir);
   if (token.warning) log.warn(token.warning);
-  if (flags.replace) ({ handoffFrom, handoffPid } = await askToHandOver(config, token.token, log));
+  if (flags.replace) claimed = await askToHandOver(config, token.token, log);
 
-  const updates = new HeadlessUpdates({ dataDir: config.dataDir, version: appVersion(), logs });
-  const host = new ServerHost({
+  const exit = async (code: number) => {
+    await logs.close();
+    process.exit(code);
+  };
+  const berth = createBerth({
     host: config.host,
     port: config.port,
     dataDir: config.dataDir,
@@ -187,34 +195,26 @@ async function serve(config: ResolvedConfig, flags: Flags, out: Output): Promise
     token: token.token,
     logs,
     rendererDir: rendererDir(),
-    handoffFrom,
-    handoffPid,
+    claimedHandoff: claimed,
+    inheritedFd,
     drainDeadline: ms(flags['drain-timeout'], 'drain-timeout'),
     handoffDeadline: ms(flags['handoff-timeout'], 'handoff-timeout'),
     probeTimeout,
-    relauncher: updates.relauncher(headlessRelauncher()),
-    beforeRelaunch: () => updates.service.blockers.waitUntilClear({ onWaiting: (labels) => log.info(`relaunch waits for: ${labels.join(', ')}`) }),
-  });
-  host.addRoutes(coreApi({ host, logs, dataDir: config.dataDir, feeds: [updateEvents(updates.service)] }));
-  updates.attach(host);
-  const exit = async (code: number) => {
-    await logs.close();
-    process.exit(code);
-  };
-  host.on('exit', (code) => {
-    updates.stop();
-    void exit(code);
+    updates: headlessUpdates({ dataDir: config.dataDir, version: appVersion(), logs }),
+    // BERTH_HANDOVER=probe: relaunch by close and rebind even where the socket could be handed over (to compare, or to test that path).
+    relaunchPlan: () => headlessRelaunchPlan({ handover: process.env.BERTH_HANDOVER === 'probe' ? 'probe' : undefined }),
+    exit: (code) => void exit(code),
+    exitOnConflict: true,
   });
   try {
-    await host.start();
+    await berth.start();
   } catch (err) {
     if (err instanceof BerthError) log.error({ console: false, exitCode: err.exitCode }, err.message);
     await logs.close();
     throw err;
   }
-  installSignalHandlers({ stop: () => host.stopAndExit(0), log });
-  updates.start();
-  const s = host.status();
+  installSignalHandlers({ stop: () => berth.host.stopAndExit(0), log });
+  const s = berth.host.status();
   out.result(`Berth ${s.version} is serving on ${s.url} (pid ${s.pid}). Open it signed in with: berth open`, {
     event: 'serving',
     url: s.url,
@@ -226,10 +226,14 @@ async function serve(config: ResolvedConfig, flags: Flags, out: Output): Promise
   return new Promise<number>(() => undefined);
 }
 
-/** --replace: ask the running Berth to hand the port over, and wait for it as our predecessor. */
-async function askToHandOver(config: ResolvedConfig, token: string, log: LogSink['root']): Promise<{ handoffFrom: string | null; handoffPid: number | null }> {
+/**
+ * --replace: ask the running Berth to hand the port over. It writes a handoff
+ * note in the data directory (which we share, or the token would not have
+ * worked) and waits for our proof; we wait for it as our predecessor.
+ */
+async function askToHandOver(config: ResolvedConfig, token: string, log: LogSink['root']): Promise<Handoff | null> {
   const seen = await probePort(config.host, config.port);
-  if (seen.verdict !== 'duplicate' && seen.verdict !== 'predecessor') return { handoffFrom: null, handoffPid: null };
+  if (seen.verdict !== 'duplicate' && seen.verdict !== 'predecessor') return null;
   const res = await callApi(seen, token, 'POST', '/api/handoff');
   if (res.status !== 202) {
     throw new BerthError(
@@ -238,7 +242,9 @@ async function askToHandOver(config: ResolvedConfig, token: string, log: LogSink
     );
   }
   log.info(`asked Berth pid ${seen.running.pid} to hand over ${seen.running.url}`);
-  return { handoffFrom: seen.running.instance, handoffPid: seen.running.pid };
+  // It answers first, then writes the note (our proof comes from its secret); wait for that, bounded.
+  for (let i = 0; i < 250 && readHandoffNote(config.dataDir)?.instance !== seen.running.instance; i++) await sleep(20);
+  return { instance: seen.running.instance, pid: seen.running.pid, host: config.host, port: config.port };
 }
 
 async function callApi(target: ProbeResult, token: string | null, method: string, pathname: string) {

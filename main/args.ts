@@ -1,3 +1,5 @@
+import { parseArgs } from 'node:util';
+
 /**
  * The desktop app's own command-line flags. Electron's argv also carries the
  * app path and Chromium switches (--no-sandbox, --inspect=0 under Playwright),
@@ -6,7 +8,7 @@
 export interface DesktopArgs {
   /** Started by the login item: stay in the tray, no window. */
   hidden: boolean;
-  /** The instance this process replaces (relaunch, update): wait for it instead of quitting. */
+  /** The instance this process replaces (relaunch, update): proven against the handoff note before it counts. */
   handoff: string | null;
   handoffPid: number | null;
   host?: string;
@@ -14,30 +16,27 @@ export interface DesktopArgs {
   dataDir?: string;
 }
 
-const VALUED = ['--handoff', '--handoff-pid', '--host', '--port', '--data-dir'] as const;
+const OPTIONS = {
+  hidden: { type: 'boolean' },
+  handoff: { type: 'string' },
+  'handoff-pid': { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'data-dir': { type: 'string' },
+} as const;
 
 export function parseDesktopArgs(argv: readonly string[]): DesktopArgs {
-  const values: Partial<Record<(typeof VALUED)[number], string>> = {};
-  let hidden = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--hidden') {
-      hidden = true;
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = (eq > 0 ? arg.slice(0, eq) : arg) as (typeof VALUED)[number];
-    if (!VALUED.includes(name)) continue;
-    if (eq > 0) values[name] = arg.slice(eq + 1);
-    else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) values[name] = argv[++i]!;
-  }
-  const pid = values['--handoff-pid'] !== undefined ? Number(values['--handoff-pid']) : NaN;
+  // A flag followed by another flag has no value (`--port --hidden`), rather than the next flag as its value.
+  const args = argv.flatMap((a, i) => (a.startsWith('--') && !a.includes('=') && a.slice(2) in OPTIONS && OPTIONS[a.slice(2) as keyof typeof OPTIONS].type === 'string' && (argv[i + 1] ?? '--').startsWith('--') ? [] : [a]));
+  const { values } = parseArgs({ args, options: OPTIONS, strict: false, allowPositionals: true });
+  const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  const pid = Number(str(values['handoff-pid']) ?? NaN);
   return {
-    hidden,
-    handoff: values['--handoff'] || null,
+    hidden: values.hidden === true,
+    handoff: str(values.handoff) ?? null,
     handoffPid: Number.isInteger(pid) && pid > 0 ? pid : null,
-    host: values['--host'],
-    port: values['--port'],
-    dataDir: values['--data-dir'],
+    host: str(values.host),
+    port: str(values.port),
+    dataDir: str(values['data-dir']),
   };
 }

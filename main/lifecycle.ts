@@ -1,7 +1,8 @@
 import type { App } from 'electron';
 import type { Logger } from '../app/log';
 import type { ServerHost } from '../app/lifecycle/host';
-import { successorArgs, type Handoff, type Relauncher } from '../app/lifecycle/relaunch';
+import type { Handoff } from '../app/lifecycle/handoff';
+import { successorArgs, withoutHandoff, type RelaunchPlan } from '../app/lifecycle/plans';
 
 /** The only Electron calls that end or replace the process. Nothing else in main/ makes them. */
 export type LifecycleApp = Pick<App, 'quit' | 'exit' | 'relaunch' | 'releaseSingleInstanceLock' | 'requestSingleInstanceLock'>;
@@ -72,13 +73,15 @@ export class DesktopLifecycle {
   }
 
   /**
-   * The desktop way to start a successor: Electron starts it after this
+   * The desktop's Restart app: Electron starts the successor after this
    * process exits, by which time the listener is long closed. The lock is
    * released first so the successor's requestSingleInstanceLock succeeds.
    */
-  relauncher(): Relauncher {
+  relaunchPlan(): RelaunchPlan {
     return {
-      replacesProcess: false,
+      kind: 'after-exit',
+      startedBy: 'electron',
+      label: "Electron's relaunch starts the new process once this one exits",
       start: async (handoff: Handoff) => {
         this.registerSuccessor(handoff);
         this._phase = 'relaunching';
@@ -86,8 +89,14 @@ export class DesktopLifecycle {
     };
   }
 
-  private registerSuccessor(handoff: Handoff): void {
-    const args = successorArgs(this.opts.args, handoff);
+  /** An update install's part for the lifecycle owner: the lock goes to the new version, and comes back if the installer fails. */
+  installHooks(): { beforeStart: () => void; failed: (err: unknown) => void } {
+    return { beforeStart: () => this.beginInstall(), failed: (err) => this.installFailed(err) };
+  }
+
+  /** With no handoff (nothing is serving), the successor starts as a new Berth with our own arguments. */
+  private registerSuccessor(handoff: Handoff | null): void {
+    const args = handoff ? successorArgs(this.opts.args, handoff) : withoutHandoff(this.opts.args);
     this.opts.log.info(`relaunch registered: the successor starts when this process exits (${args.join(' ')})`);
     this.releaseLock();
     this.opts.app.relaunch(this.opts.execPath ? { args, execPath: this.opts.execPath } : { args });
@@ -104,7 +113,7 @@ export class DesktopLifecycle {
     // Nothing is serving (a port conflict, a failed start): there is no port to hand over.
     this.ending = (async () => {
       this._phase = 'relaunching';
-      this.registerSuccessor({ instance: host?.instance ?? 'none', pid: process.pid });
+      this.registerSuccessor(null);
       await this.finish(0);
     })();
     return this.ending;
@@ -142,14 +151,18 @@ export class DesktopLifecycle {
     return this.ending;
   }
 
+  /**
+   * macOS: Squirrel.Mac quits the app once the update is staged. The log stays
+   * open while we wait, so whatever goes wrong in that time is written down;
+   * it is flushed when the quit comes (onBeforeQuit) or when we give up.
+   */
   private async awaitInstallerQuit(code: number): Promise<void> {
-    await this.opts.flushLogs().catch(() => undefined);
     const timer = (this.opts.setTimer ?? setTimeout)(() => {
       // The installer never quit us: start again rather than leave no server at all.
       this.opts.log.warn('the installer did not quit the app in time; relaunching');
-      this.registerSuccessor({ instance: this.host?.instance ?? 'none', pid: process.pid });
+      this.registerSuccessor(null);
       this._phase = 'exiting';
-      this.opts.app.exit(code);
+      void this.opts.flushLogs().catch(() => undefined).finally(() => this.opts.app.exit(code));
     }, this.opts.installerQuitWaitMs ?? 30_000);
     (timer as { unref?: () => void }).unref?.();
   }
@@ -160,7 +173,12 @@ export class DesktopLifecycle {
    * server has drained; once we are leaving, let it through.
    */
   onBeforeQuit(event: { preventDefault(): void }): void {
-    if (this._phase === 'exiting' || this._phase === 'installing') return;
+    if (this._phase === 'installing') {
+      // The installer (Squirrel.Mac) is quitting us: let it, with the log written out.
+      void this.opts.flushLogs().catch(() => undefined);
+      return;
+    }
+    if (this._phase === 'exiting') return;
     event.preventDefault();
     void this.quit('quit requested by the system');
   }

@@ -69,6 +69,8 @@ export function createDesktopUpdates(opts: DesktopUpdatesOptions): UpdateService
         : undefined,
     // AppImage: the new file is started at once, beside us; NSIS, deb and Squirrel.Mac start it after we exit.
     successorStartsBeforeExit: opts.platform === 'linux' && !!opts.appImage,
+    // Windows: electron-updater retries a refused installer through elevate.exe, which needs Electron's resources path.
+    libraryFallbacks: opts.platform === 'win32',
     firstCheckDelayMs: opts.firstCheckDelayMs ?? FIRST_CHECK_DELAY_MS,
     checkIntervalMs: opts.checkIntervalMs ?? CHECK_INTERVAL_MS,
     log: opts.log,

@@ -13,9 +13,13 @@ export interface ClaimOptions {
   listen: () => Promise<void>;
   /** Close what `listen` opened (used when the self-check fails). */
   unlisten: () => Promise<void>;
-  handoffFrom?: string | null;
-  /** The pid of the predecessor we were launched to replace; only it may ever be terminated. */
-  handoffPid?: number | null;
+  /**
+   * The predecessor we were launched to replace, proven by the handoff note
+   * (lifecycle/handoff.ts): only it is told to let go (the probe carries
+   * `proof`), and only its pid may ever be terminated. An unproven claim is
+   * not passed here at all.
+   */
+  handoff?: { instance: string; pid: number; proof: string } | null;
   probeTimeout?: number;
   /** How long to wait for a predecessor or a silent holder to free the port (default 10 s). */
   handoffDeadline?: number;
@@ -50,7 +54,7 @@ export async function claimPort(opts: ClaimOptions): Promise<ClaimResult> {
   let bindAttempts = 0;
   let terminatedPredecessor: number | undefined;
   const probe = async () => {
-    const r = await probePort(opts.host, opts.port, { timeout: opts.probeTimeout, handoffFrom: opts.handoffFrom });
+    const r = await probePort(opts.host, opts.port, { timeout: opts.probeTimeout, handoffFrom: opts.handoff?.instance, handoffProof: opts.handoff?.proof });
     probes.push(r);
     return r;
   };
@@ -86,22 +90,30 @@ export async function claimPort(opts: ClaimOptions): Promise<ClaimResult> {
       verdict = { ...verdict, verdict: 'silent', what: 'the port is in use but nothing answered the probe' };
     }
     // predecessor or silent: wait for the port to free, binding the moment it does.
-    const why = verdict.verdict === 'predecessor' ? `Berth ${verdict.running.version} (pid ${verdict.running.pid}) is handing over` : verdict.what;
     opts.onProbe?.(verdict, 'wait for the port');
-    log.info(`waiting up to ${Math.round(deadline - performance.now())} ms for ${where} to free: ${why}`);
-    if (await bindUntil(deadline, tryListen)) break;
-    if (opts.handoffPid && opts.handoffFrom && isRunning(opts.handoffPid)) {
+    log.info(`waiting up to ${Math.round(deadline - performance.now())} ms for ${where} to free: ${holderOf(verdict)}`);
+    const waited = await bindUntil(deadline, tryListen, probe);
+    if (waited.bound) break;
+    verdict = waited.last ?? verdict;
+    if (verdict.verdict === 'foreign' || verdict.verdict === 'duplicate') {
+      // Someone else took the port while we waited (it was freed, and another program bound it first).
+      opts.onProbe?.(verdict, 'exit: the port was taken while waiting');
+      throw refusalFor(verdict)!;
+    }
+    const handoff = opts.handoff;
+    if (handoff && isRunning(handoff.pid)) {
       // Only the exact process we were launched to replace is ever terminated, and only if it is what holds the port.
-      const refusal = refuseToTerminate(opts.handoffPid, { port: opts.port, handoffFrom: opts.handoffFrom, probes, holds: opts.holdsPort });
+      const refusal = refuseToTerminate(handoff.pid, { port: opts.port, handoffFrom: handoff.instance, probes, holds: opts.holdsPort });
       if (refusal) {
-        log.warn(`not terminating pid ${opts.handoffPid} to free ${where}: ${refusal}`);
+        log.warn(`not terminating pid ${handoff.pid} to free ${where}: ${refusal}`);
       } else {
-        log.warn(`predecessor pid ${opts.handoffPid} still holds ${where} after the handoff deadline; terminating it`);
-        (opts.kill ?? process.kill)(opts.handoffPid, 'SIGKILL');
-        terminatedPredecessor = opts.handoffPid;
-        if (await bindUntil(performance.now() + 5000, tryListen)) break;
+        log.warn(`predecessor pid ${handoff.pid} still holds ${where} after the handoff deadline; terminating it`);
+        (opts.kill ?? process.kill)(handoff.pid, 'SIGKILL');
+        terminatedPredecessor = handoff.pid;
+        if ((await bindUntil(performance.now() + 5000, tryListen, probe)).bound) break;
       }
     }
+    const why = holderOf(verdict);
     throw new BerthError(
       `Port ${opts.port} on ${opts.host} did not free within ${Math.round((opts.handoffDeadline ?? 10_000) / 1000)} s: ${why}. ` +
         `Stop that process, or choose another port with --port or BERTH_PORT.`,
@@ -114,13 +126,35 @@ export async function claimPort(opts: ClaimOptions): Promise<ClaimResult> {
   return { probes, bindAttempts, waitedMs: performance.now() - started, terminatedPredecessor };
 }
 
-async function bindUntil(deadline: number, tryListen: () => Promise<boolean>): Promise<boolean> {
+function holderOf(v: ProbeResult): string {
+  if (v.verdict === 'predecessor' || v.verdict === 'duplicate') return `Berth ${v.running.version} (pid ${v.running.pid}) is handing over`;
+  if (v.verdict === 'free') return 'the port is in use but nothing answered the probe';
+  return v.what;
+}
+
+/** How often a waiting starter asks the port again who holds it, so its message (and its decision) follows what is really there. */
+const REPROBE_MS = 500;
+
+/**
+ * Bind the moment the port frees, until the deadline. Every REPROBE_MS it
+ * probes again: a foreign program or another Berth that took the port ends
+ * the wait at once, with its name.
+ */
+async function bindUntil(deadline: number, tryListen: () => Promise<boolean>, probe: () => Promise<ProbeResult>): Promise<{ bound: boolean; last?: ProbeResult }> {
   let delay = 2;
+  let nextProbe = performance.now() + REPROBE_MS;
+  let last: ProbeResult | undefined;
   for (;;) {
-    if (await tryListen()) return true;
-    const left = deadline - performance.now();
-    if (left <= 0) return false;
-    await sleep(Math.min(delay, left));
+    if (await tryListen()) return { bound: true };
+    const now = performance.now();
+    if (now >= deadline) return { bound: false, last };
+    if (now >= nextProbe) {
+      last = await probe();
+      if (last.verdict === 'foreign' || last.verdict === 'duplicate') return { bound: false, last };
+      nextProbe = performance.now() + REPROBE_MS;
+      continue;
+    }
+    await sleep(Math.min(delay, deadline - now, nextProbe - now));
     delay = Math.min(delay * 2, 10);
   }
 }

@@ -4,8 +4,10 @@ import { classify, type Observation, type Verdict } from './verdict';
 export interface ProbeOptions {
   /** How long to wait for a reply once connected (default 2 s). */
   timeout?: number;
-  /** The instance id this process was launched to replace (`--handoff`). */
+  /** The instance id this process was launched to replace, proven by the handoff note: it classifies as `predecessor`. */
   handoffFrom?: string | null;
+  /** Sent as X-Berth-Handoff: the proof (lifecycle/handoff.ts) that tells the predecessor it may let go of the port. */
+  handoffProof?: string | null;
 }
 
 export type ProbeResult = Verdict & { address: string; port: number; observation: Observation; ms: number };
@@ -28,7 +30,7 @@ const MAX_REPLY = 64 * 1024;
 export const HANDOFF_HEADER = 'X-Berth-Handoff';
 
 /** Connect, send GET /health, and record what came back, within the timeout. */
-export function observe(address: string, port: number, timeout = 2000, handoffFrom?: string | null): Promise<Observation> {
+export function observe(address: string, port: number, timeout = 2000, handoffProof?: string | null): Promise<Observation> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -48,8 +50,8 @@ export function observe(address: string, port: number, timeout = 2000, handoffFr
     socket.on('connect', () => {
       connected = true;
       const host = address.includes(':') ? `[${address}]` : address;
-      // A successor names the instance it replaces, so that instance knows it may now let go of the port.
-      const handoff = handoffFrom ? `${HANDOFF_HEADER}: ${handoffFrom}\r\n` : '';
+      // A successor proves it is the one the instance it replaces started, so that instance may now let go of the port.
+      const handoff = handoffProof && /^[\x21-\x7e ]+$/.test(handoffProof) ? `${HANDOFF_HEADER}: ${handoffProof}\r\n` : '';
       socket.write(`GET /health HTTP/1.1\r\nHost: ${host}:${port}\r\nUser-Agent: berth-probe\r\nAccept: application/json\r\n${handoff}Connection: close\r\n\r\n`);
     });
     socket.on('data', (d: Buffer) => {
@@ -118,7 +120,7 @@ export async function probePort(host: string, port: number, opts: ProbeOptions =
   const addresses = probeAddresses(host);
   let last: { address: string; observation: Observation } | undefined;
   for (const address of addresses) {
-    const observation = await observe(address, port, opts.timeout ?? 2000, opts.handoffFrom);
+    const observation = await observe(address, port, opts.timeout ?? 2000, opts.handoffProof);
     last = { address, observation };
     if (observation.kind !== 'refused' && observation.kind !== 'unreachable') break;
   }

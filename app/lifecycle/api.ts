@@ -4,6 +4,7 @@ import { levelValue, type Level, type LogSink } from '../log';
 import { BerthError } from '../errors';
 import { loadSettings, saveSettings, validateSettings, type Settings } from '../settings/settings';
 import type { ServerHost } from './host';
+import { replacementPlan } from './plans';
 
 /**
  * Something that pushes named events into the one /api/events stream (the
@@ -56,9 +57,11 @@ const lifecycleRoutes: RouteGroup =
       return reply.code(202).send({ accepted: 'stop', instance: host.instance, pid: process.pid });
     });
 
-    // `berth serve --replace`: the newcomer asks us to hand over the port and go.
+    // `berth serve --replace`: the newcomer asks for the port. Once this answer has left (it must not count as a
+    // request in flight that the relaunch waits for), we leave it a handoff note: it shares our data directory, or
+    // its token would not have worked. We let go of the port when it proves itself with the note's secret.
     api.post('/handoff', { preHandler: requireToken }, async (_req, reply) => {
-      afterResponse(reply.raw, () => host.stopAndExit(0), log);
+      afterResponse(reply.raw, () => host.relaunch(replacementPlan()), log);
       return reply.code(202).send({ accepted: 'handoff', instance: host.instance, pid: process.pid });
     });
   };

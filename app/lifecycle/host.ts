@@ -1,24 +1,20 @@
 import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import net from 'node:net';
-import { BerthError, ExitCode, errorCode } from '../errors';
+import { BerthError, ExitCode } from '../errors';
 import type { LogSink, Logger } from '../log';
-import { claimPort, type ClaimResult } from '../instance/claim';
-import { probePort, urlFor, type ProbeResult } from '../instance/probe';
-import { createWebServer, type ApiRoutes, type WebServer } from '../server/web';
-import { UiFiles } from '../server/ui-files';
-import type { Relauncher, Successor } from './relaunch';
-import { historyAfterHandoff, leaveHandoffNote, takeHandoffNote } from './handoff-note';
+import { claimPort } from '../instance/claim';
+import { urlFor, type ProbeResult } from '../instance/probe';
+import type { ApiRoutes } from '../server/web';
+import { Generations, retire } from './generations';
+import { checkHandoffProof, handoffProof, readHandoffNote, removeHandoffNote, type ProvenHandoff } from './handoff';
+import { runRelaunch } from './handover';
+import { History, type HistoryEntry } from './history';
+import { Listener } from './listener';
+import type { RelaunchPlan } from './plans';
+import { canMove, type HostState } from './states';
 
-export type HostState = 'idle' | 'starting' | 'serving' | 'restarting' | 'draining' | 'relaunching' | 'stopped' | 'conflict';
-
-export interface HistoryEntry {
-  kind: 'start' | 'restart' | 'relaunch' | 'move';
-  at: string;
-  /** Port unavailable for this long (listener closed to new listener open); null for a first start. */
-  downtimeMs: number | null;
-  detail?: string;
-}
+export type { HostState } from './states';
+export type { HistoryEntry } from './history';
 
 export interface StartupProbe {
   verdict: ProbeResult['verdict'];
@@ -56,13 +52,17 @@ export interface HostOptions {
   logs: LogSink;
   rendererDir: string;
   routes?: ApiRoutes[];
-  handoffFrom?: string | null;
-  handoffPid?: number | null;
+  /** The predecessor this process replaces, proven by its note (lifecycle/handoff.ts resolveHandoff). */
+  handoff?: ProvenHandoff | null;
+  /** A listening socket handed over by the predecessor (`--listen-fd`): serve on it instead of binding. */
+  inheritedFd?: number | null;
   probeTimeout?: number;
+  /** How long a successor may take to serve, and a starter waits for the port to free (default 10 s). */
   handoffDeadline?: number;
-  /** How long in-flight requests get to finish once stop() begins (default 1 s). */
+  /** How long in-flight requests get to finish once a drain begins (default 1 s). */
   drainDeadline?: number;
-  relauncher?: Relauncher;
+  /** The plan `relaunch()` uses when it is given none (the API's Restart app). */
+  relaunchPlan?: () => RelaunchPlan;
   /**
    * Awaited before a relaunch closes anything: in-flight work (restart
    * blockers: a settings save, an upload) gets to finish, up to its own bound.
@@ -77,46 +77,50 @@ export interface HostEvents {
   exit: [number];
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** How long idle keep-alive connections may still bring a request once a drain begins. */
-const IDLE_GRACE_MS = 100;
-
 /**
  * Owns the web server on its port: start (probe, claim, self-check), stop
- * (drain), in-process restart, relaunch and moving to another address.
- * It never exits the process itself; it emits `exit` for the process owner
- * (the CLI, or the desktop shell's lifecycle).
+ * (drain), in-place restart, relaunch (handover.ts) and moving to another
+ * address. Its states and their moves are the table in states.ts. It never
+ * exits the process itself; it emits `exit` for the process owner.
  */
 export class ServerHost extends EventEmitter<HostEvents> {
   readonly instance = crypto.randomBytes(9).toString('base64url');
   readonly startedAt = new Date().toISOString();
-  private readonly log: Logger;
-  private web: WebServer | null = null;
+  readonly log: Logger;
+  readonly history = new History();
+  private listener: Listener | null = null;
   private _state: HostState = 'idle';
   private _host: string;
   private _port: number;
-  private readonly history: HistoryEntry[] = [];
   private readonly startup: StartupProbe[] = [];
   private readonly routes: ApiRoutes[];
+  private readonly generations: Generations;
   private pending: Promise<unknown> = Promise.resolve();
-  private drains = new Set<Promise<void>>();
-  /** Wall-clock time of the last successful listen: a relaunch's downtime ends here. */
-  private listenedAt = 0;
+  private readonly drains = new Set<Promise<unknown>>();
   /** A saved address that only a fresh process can take (see intendAddress); the next relaunch goes there. */
   private intended: { host: string; port: number } | null = null;
-  /** The UI build, read once for every server this host builds (restarts, moves). */
-  private readonly ui: UiFiles;
-  /** Set while a relaunch waits for its successor's probe. */
-  private handoffProbed: (() => void) | null = null;
+  /** While a relaunch waits for its successor's proof: the secret it handed out, and who to tell. */
+  private awaitingProof: { secret: string; proven: () => void } | null = null;
 
-  constructor(private readonly opts: HostOptions) {
+  constructor(readonly opts: HostOptions) {
     super();
     this.log = opts.logs.root.child({ scope: 'host' });
     this._host = opts.host;
     this._port = opts.port;
     this.routes = opts.routes ?? [];
-    this.ui = new UiFiles(opts.rendererDir);
+    this.generations = new Generations({
+      identity: () => ({ version: opts.version, pid: process.pid, instance: this.instance, startedAt: this.startedAt }),
+      token: opts.token,
+      logs: opts.logs,
+      rendererDir: opts.rendererDir,
+      routes: this.routes,
+      state: () => (this.listener?.draining || this._state === 'draining' ? 'draining' : 'serving'),
+      onHandoffProbe: (value) => {
+        const waiting = this.awaitingProof;
+        if (waiting && checkHandoffProof(value, this.instance, waiting.secret)) waiting.proven();
+        else this.log.warn('a handoff probe without a valid proof was ignored');
+      },
+    });
   }
 
   get state(): HostState {
@@ -131,45 +135,18 @@ export class ServerHost extends EventEmitter<HostEvents> {
   get port(): number {
     return this._port;
   }
+  /** Where the next relaunch serves: a saved address this process could not move to, or where it is. */
+  get relaunchAddress(): { host: string; port: number } {
+    return this.intended ?? { host: this._host, port: this._port };
+  }
+  get currentListener(): Listener | null {
+    return this.listener;
+  }
 
-  /** Add API routes; they take effect from the next listener (start, restart or move). */
+  /** Add API routes; they take effect from the next generation (start, restart or move). */
   addRoutes(routes: ApiRoutes): void {
     this.routes.push(routes);
-    this.dropStandby();
-  }
-
-  /**
-   * A server built and made ready ahead of the next restart, in a quiet
-   * moment after the last one: building a Fastify app takes milliseconds of
-   * CPU, which would otherwise delay requests right around the restart.
-   */
-  private standby: { host: string; web: Promise<WebServer> } | null = null;
-
-  private prepareStandby(): void {
-    if (this.standby || this._state !== 'serving') return;
-    const host = this._host;
-    const web = this.createWeb(host);
-    this.standby = { host, web: Promise.resolve(web.app.ready()).then(() => web) };
-  }
-
-  private async takeStandby(): Promise<WebServer> {
-    const s = this.standby;
-    this.standby = null;
-    if (s && s.host === this._host) return s.web;
-    if (s) void s.web.then((w) => w.app.close()).catch(() => undefined);
-    const web = this.createWeb();
-    await web.app.ready();
-    return web;
-  }
-
-  private dropStandby(): void {
-    const s = this.standby;
-    this.standby = null;
-    if (s) void s.web.then((w) => w.app.close()).catch(() => undefined);
-  }
-
-  private scheduleStandby(): void {
-    setTimeout(() => this.prepareStandby(), 50).unref();
+    this.generations.drop();
   }
 
   status(): HostStatus {
@@ -185,28 +162,30 @@ export class ServerHost extends EventEmitter<HostEvents> {
       port: this._port,
       dataDir: this.opts.dataDir,
       uptimeMs: Date.now() - Date.parse(this.startedAt),
-      connections: this.web?.connectionCount() ?? 0,
-      history: this.history.slice(-50),
+      connections: this.listener?.connectionCount() ?? 0,
+      history: this.history.recent(50),
       startup: this.startup.slice(),
-      handoffFrom: this.opts.handoffFrom ?? null,
+      handoffFrom: this.opts.handoff?.instance ?? null,
       logFile: this.opts.logs.file,
     };
   }
 
-  private setState(s: HostState): void {
+  /** Every state change goes through the table in states.ts. */
+  setState(s: HostState): void {
     if (this._state === s) return;
+    if (!canMove(this._state, s)) throw new Error(`host: no move from ${this._state} to ${s}`);
     this._state = s;
-    if (s === 'serving') this.scheduleStandby();
-    else if (s !== 'restarting') this.dropStandby();
+    if (s === 'serving') this.generations.prepare(this._host);
+    else if (s !== 'restarting') this.generations.drop();
     this.log.debug(`state ${s}`);
     this.emit('state', s);
     this.emit('change', this.status());
   }
 
-  private record(entry: Omit<HistoryEntry, 'at'>): void {
-    this.history.push({ at: new Date().toISOString(), ...entry });
-    if (this.history.length > 200) this.history.splice(0, this.history.length - 200);
+  record(entry: Omit<HistoryEntry, 'at'>): HistoryEntry {
+    const e = this.history.add(entry);
     this.emit('change', this.status());
+    return e;
   }
 
   /** One lifecycle operation at a time: a restart asked during a relaunch waits its turn. */
@@ -216,301 +195,198 @@ export class ServerHost extends EventEmitter<HostEvents> {
     return run;
   }
 
-  private createWeb(host = this._host): WebServer {
-    return createWebServer({
-      identity: () => ({ version: this.opts.version, pid: process.pid, instance: this.instance, startedAt: this.startedAt }),
-      configuredHost: () => host,
-      token: this.opts.token,
-      ui: this.ui,
-      log: this.opts.logs.root.child({ scope: 'http' }),
-      routes: this.routes,
-      onHandoffProbe: () => this.handoffProbed?.(),
-    });
+  /** Keep a drain's promise until it ends, so stop() can wait for every one of them. */
+  track<T>(p: Promise<T>): Promise<T> {
+    this.drains.add(p);
+    void p.finally(() => this.drains.delete(p)).catch(() => undefined);
+    return p;
   }
 
-  private listenOnce(web: WebServer, host: string, port: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const server = web.app.server;
-      const onError = (err: Error) => {
-        server.off('listening', onListening);
-        reject(err);
-      };
-      const onListening = () => {
-        this.listenedAt = Date.now();
-        server.off('error', onError);
-        resolve();
-      };
-      server.once('error', onError);
-      server.once('listening', onListening);
-      // Never reusePort: that would let two servers share the port on purpose.
-      server.listen({ host, port });
-    });
+  /**
+   * Claim `host:port` through the probe with a fresh listener (the first
+   * start, a move, serving again after a failed relaunch). Throws BerthError
+   * 3 or 4 when the port is not ours to take.
+   */
+  async claimListener(host: string, port: number, handoff: ProvenHandoff | null = null): Promise<Listener> {
+    const listener = new Listener(await this.generations.build(host));
+    try {
+      await claimPort({
+        host,
+        port,
+        instance: this.instance,
+        listen: () => listener.listen({ host, port }),
+        unlisten: () => listener.unlisten(),
+        handoff: handoff ? { instance: handoff.instance, pid: handoff.pid, proof: handoffProof(handoff.instance, handoff.secret) } : null,
+        probeTimeout: this.opts.probeTimeout,
+        handoffDeadline: this.opts.handoffDeadline,
+        log: this.opts.logs.root.child({ scope: 'instance' }),
+        onProbe: (r, action) => this.noteProbe(r, action),
+      });
+    } catch (err) {
+      await listener.app.app.close().catch(() => undefined);
+      throw err;
+    }
+    return listener;
   }
 
-  private async claim(web: WebServer, host: string, port: number, handoff: boolean): Promise<ClaimResult> {
-    return claimPort({
-      host,
-      port,
-      instance: this.instance,
-      listen: () => this.listenOnce(web, host, port),
-      unlisten: () => new Promise<void>((r) => web.app.server.close(() => r())),
-      handoffFrom: handoff ? this.opts.handoffFrom : null,
-      handoffPid: handoff ? this.opts.handoffPid : null,
-      probeTimeout: this.opts.probeTimeout,
-      handoffDeadline: this.opts.handoffDeadline,
-      log: this.opts.logs.root.child({ scope: 'instance' }),
-      onProbe: (r, action) => {
-        const what = r.verdict === 'duplicate' || r.verdict === 'predecessor' ? `Berth ${r.running.version} pid ${r.running.pid} (${r.running.state})` : r.verdict === 'free' ? 'nothing' : r.what;
-        this.startup.push({ verdict: r.verdict, what, action, address: `${r.address}:${r.port}`, ms: Math.round(r.ms * 10) / 10 });
-        if (this.startup.length > 20) this.startup.shift();
-        this.log.info(`probe ${r.address}:${r.port}: ${r.verdict} (${what}) -> ${action}`);
-      },
-    });
+  private noteProbe(r: ProbeResult, action: string): void {
+    const what = r.verdict === 'duplicate' || r.verdict === 'predecessor' ? `Berth ${r.running.version} pid ${r.running.pid} (${r.running.state})` : r.verdict === 'free' ? 'nothing' : r.what;
+    this.startup.push({ verdict: r.verdict, what, action, address: `${r.address}:${r.port}`, ms: Math.round(r.ms * 10) / 10 });
+    if (this.startup.length > 20) this.startup.shift();
+    this.log.info(`probe ${r.address}:${r.port}: ${r.verdict} (${what}) -> ${action}`);
   }
 
-  /** Probe, claim the port and serve. Throws BerthError (exit 3 or 4) when the port is not ours to take. */
+  /** Point a host that is not serving at another address (the desktop's "Choose another port…" after a conflict). */
+  retarget(host: string, port: number): void {
+    if (this._state !== 'idle' && this._state !== 'stopped' && this._state !== 'conflict') throw new Error(`cannot change address while ${this._state}`);
+    this._host = host;
+    this._port = port;
+    this.generations.drop();
+  }
+
+  /** Start serving on `listener` (ours from now on). */
+  adopt(listener: Listener): void {
+    this.listener = listener;
+  }
+
+  /** Probe, claim the port (or take the socket handed over) and serve. Throws BerthError (exit 3 or 4) when the port is not ours to take. */
   start(): Promise<void> {
     return this.serial(async () => {
       if (this._state !== 'idle' && this._state !== 'stopped' && this._state !== 'conflict') throw new Error(`cannot start while ${this._state}`);
       this.setState('starting');
-      const web = this.createWeb();
+      const handoff = this.opts.handoff ?? null;
       try {
-        await web.app.ready();
-        const result = await this.claim(web, this._host, this._port, true);
-        this.web = web;
-        this.setState('serving');
-        // Relaunched: carry on the predecessor's history, with this relaunch's downtime.
-        const note = this.opts.handoffFrom ? takeHandoffNote(this.opts.dataDir, this.opts.handoffFrom) : null;
-        if (note) {
-          this.history.push(...historyAfterHandoff(note, this.listenedAt, process.pid, this.opts.version));
-          this.emit('change', this.status());
-        } else {
-          this.record({ kind: 'start', downtimeMs: null, detail: result.terminatedPredecessor ? `terminated stuck predecessor pid ${result.terminatedPredecessor}` : undefined });
-        }
-        this.log.info(`serving on ${this.url} (version ${this.opts.version}, pid ${process.pid}, instance ${this.instance})`);
+        this.listener = this.opts.inheritedFd != null ? await this.inherit(this.opts.inheritedFd) : await this.claimListener(this._host, this._port, handoff);
       } catch (err) {
-        await web.app.close().catch(() => undefined);
         this.setState(err instanceof BerthError && err.exitCode === ExitCode.portTaken ? 'conflict' : 'stopped');
         throw err;
       }
+      this.setState('serving');
+      // Relaunched: carry on the predecessor's history (its note now says when it closed, if it did).
+      const note = handoff ? (readHandoffNote(this.opts.dataDir) ?? handoff.note) : null;
+      if (handoff && note && note.instance === handoff.instance) {
+        this.history.continueFrom(note, this.listener.listenedAt, process.pid, this.opts.version, this.opts.inheritedFd != null ? 'socket handed over' : 'port closed and bound again');
+        removeHandoffNote(this.opts.dataDir, handoff.instance);
+        this.emit('change', this.status());
+      } else {
+        this.record({ kind: 'start', downtimeMs: null });
+      }
+      this.log.info(`serving on ${this.url} (version ${this.opts.version}, pid ${process.pid}, instance ${this.instance})`);
     });
   }
 
-  /**
-   * Close the listener first (the port is free from that moment), let
-   * in-flight requests finish with Connection: close, close idle keep-alive
-   * sockets, and destroy whatever is left at the deadline.
-   */
-  private drain(web: WebServer, deadline = this.opts.drainDeadline ?? 1000): Promise<void> {
-    // Draining first (health says so, responses carry Connection: close, event streams send `draining`
-    // and end), so an open page hears of the restart before it hears of the new server.
-    web.setDraining();
-    const server = web.app.server;
-    const closed = new Promise<void>((resolve) => {
-      if (!server.listening && web.connectionCount() === 0) return resolve();
-      // Stop listening now, but close idle keep-alive connections only after a short grace: a request may
-      // already be on its way on one, and closing the socket under it resets it (the soak counted several
-      // per restart). In the grace such a request is answered, with Connection: close. http.Server.close()
-      // would close idle ones at once (Node 19+); net.Server.close() only stops listening. 'close' fires
-      // when the last connection ends.
-      net.Server.prototype.close.call(server, () => resolve());
-    });
-
-    const idleGrace = setTimeout(() => server.closeIdleConnections(), IDLE_GRACE_MS);
-    void closed.then(() => clearTimeout(idleGrace));
-    const done = (async () => {
-      // A cleared timer: a pending one would keep this whole old server in memory until the deadline,
-      // which under back-to-back restarts holds ~100 of them (found by the soak's RSS figures).
-      let timer: NodeJS.Timeout | undefined;
-      const deadlineReached = new Promise<'deadline'>((r) => (timer = setTimeout(() => r('deadline'), deadline)));
-      const first = await Promise.race([closed, deadlineReached]);
-      clearTimeout(timer);
-      clearTimeout(idleGrace);
-      if (first === 'deadline') {
-        const left = web.connectionCount();
-        if (left > 0) this.log.warn(`drain deadline (${deadline} ms) reached; closing ${left} connection(s)`);
-        web.destroyConnections();
-        await closed;
-      }
-      await web.app.close().catch(() => undefined);
-    })();
-    this.drains.add(done);
-    void done.finally(() => this.drains.delete(done));
-    return done;
+  /** Serve on a socket our predecessor handed over: it is ours by construction, but it must be where we were told. */
+  private async inherit(fd: number): Promise<Listener> {
+    if (!this.opts.handoff) throw new BerthError('--listen-fd is only for a successor with a handoff from its predecessor.', ExitCode.usage);
+    const listener = new Listener(await this.generations.build(this._host));
+    await listener.listen({ fd });
+    const addr = listener.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : null;
+    if (port !== this._port) {
+      await listener.unlisten();
+      throw new BerthError(`The socket handed over (descriptor ${fd}) listens on port ${port}, not ${this._port}.`, ExitCode.unexpected);
+    }
+    this.noteProbe({ verdict: 'predecessor', running: { app: 'berth', version: '', pid: this.opts.handoff.pid, instance: this.opts.handoff.instance, state: 'serving', startedAt: '', url: this.url }, reason: 'handoff', address: this._host, port, observation: { kind: 'refused' }, ms: 0 }, 'serve on the socket it handed over');
+    return listener;
   }
 
   /** Stop serving: drain with the deadline. The process owner decides whether to exit. */
   stop(opts: { drainDeadline?: number } = {}): Promise<void> {
     return this.serial(async () => {
-      const web = this.web;
-      if (!web) {
-        this.setState('stopped');
+      const listener = this.listener;
+      if (!listener || (this._state !== 'serving' && this._state !== 'conflict')) {
+        if (canMove(this._state, 'stopped')) this.setState('stopped');
+        await Promise.all(this.drains);
         return;
       }
       this.setState('draining');
-      this.web = null;
-      await this.drain(web, opts.drainDeadline);
+      this.listener = null;
+      await this.drainListener(listener, opts.drainDeadline);
       await Promise.all(this.drains);
       this.setState('stopped');
       this.log.info('stopped');
     });
   }
 
+  /** Drain a listener we no longer serve on, and close the app it answered with. */
+  drainListener(listener: Listener, deadline = this.opts.drainDeadline ?? 1000): Promise<void> {
+    return this.track(
+      (async () => {
+        const { destroyed } = await listener.drain(deadline);
+        if (destroyed > 0) this.log.warn(`drain deadline (${deadline} ms) reached; closed ${destroyed} connection(s)`);
+        await listener.app.app.close().catch(() => undefined);
+      })(),
+    );
+  }
+
   /**
-   * In-process restart: a fresh server is built and made ready first, then the
-   * old listener closes and the new one listens on the same port at once. Old
-   * connections drain beside it. POSIX: libuv's SO_REUSEADDR means TIME_WAIT
-   * sockets never block this rebind.
+   * In-place restart: a new generation of the app (routes, settings, UI
+   * files) takes over the listening socket, which never closes: queued and
+   * keep-alive connections are answered by the new generation, and the old
+   * one finishes what it took.
    */
   restart(): Promise<HistoryEntry> {
     return this.serial(async () => {
-      const old = this.web;
-      if (!old || this._state !== 'serving') throw new BerthError(`cannot restart while ${this._state}`, ExitCode.unexpected);
+      const listener = this.listener;
+      if (!listener || this._state !== 'serving') throw new BerthError(`cannot restart while ${this._state}`, ExitCode.unexpected);
       this.setState('restarting');
-      const next = await this.takeStandby();
-      const t0 = performance.now();
-      const drained = this.drain(old);
+      let next;
       try {
-        await this.rebind(next, this._host, this._port);
+        next = await this.generations.build(this._host);
       } catch (err) {
-        this.log.error({ err }, 'restart could not listen again');
-        this.web = null;
-        this.setState('conflict');
+        this.setState('serving');
+        this.record({ kind: 'restart', downtimeMs: null, failed: `the new server could not be built: ${(err as Error).message}` });
         throw err;
       }
-      const downtimeMs = performance.now() - t0;
-      this.web = next;
+      const old = listener.swap(next);
+      void this.track(retire(old, this.opts.drainDeadline ?? 1000));
       this.setState('serving');
-      const entry: HistoryEntry = { kind: 'restart', at: new Date().toISOString(), downtimeMs: round(downtimeMs) };
-      this.record({ kind: 'restart', downtimeMs: entry.downtimeMs });
-      this.log.info(`restarted in-process; port unavailable for ${entry.downtimeMs} ms`);
-      await drained;
+      const entry = this.record({ kind: 'restart', downtimeMs: 0, detail: 'in place: the socket stayed open' });
+      this.log.info('restarted in place; the listening socket stayed open');
       return entry;
     });
   }
 
-  /** Listen again right after our own close: retry briefly in case the OS needs a moment (Windows). */
-  private async rebind(web: WebServer, host: string, port: number): Promise<void> {
-    const until = performance.now() + (this.opts.handoffDeadline ?? 10_000);
-    let delay = 1;
-    for (;;) {
-      try {
-        await this.listenOnce(web, host, port);
-        return;
-      } catch (err) {
-        if (errorCode(err) !== 'EADDRINUSE' || performance.now() > until) throw err;
-        this.log.warn(`EADDRINUSE rebinding ${host}:${port}; retrying in ${delay} ms`);
-        await sleep(delay);
-        delay = Math.min(delay * 2, 25);
-      }
-    }
-  }
-
   /**
-   * Replace the process (the os.execv path). With a successor that runs beside
-   * us, we keep serving while it loads and close the listener only when it
-   * probes us naming our instance; otherwise (execve, Electron's relaunch) we
-   * drain first and it starts after. Either way we exit only once the
-   * successor serves: if it fails, we serve again. Never zero servers.
+   * Replace the process, following `plan` (plans.ts; the default is the one
+   * this host was given). Never zero servers: if the successor does not serve,
+   * this process serves again, or never stopped (handover.ts).
    */
-  relaunch(): Promise<void> {
+  relaunch(plan?: RelaunchPlan): Promise<void> {
     return this.serial(async () => {
-      const relauncher = this.opts.relauncher;
-      if (!relauncher) throw new BerthError('This Berth cannot relaunch itself (no relauncher configured).', ExitCode.unexpected);
-      if (!this.web) throw new BerthError(`cannot relaunch while ${this._state}`, ExitCode.unexpected);
+      const p = plan ?? this.opts.relaunchPlan?.();
+      if (!p) throw new BerthError('This Berth cannot relaunch itself (no relaunch plan configured).', ExitCode.unexpected);
+      if (!this.listener || this._state !== 'serving') throw new BerthError(`cannot relaunch while ${this._state}`, ExitCode.unexpected);
       await this.opts.beforeRelaunch?.();
-      const old = this.web;
-      if (!old) throw new BerthError(`cannot relaunch while ${this._state}`, ExitCode.unexpected);
-      this.setState('relaunching');
-      this.record({ kind: 'relaunch', downtimeMs: null, detail: 'successor takes over with --handoff' });
-      const handoff = { instance: this.instance, pid: process.pid, ...(this.intended ?? { host: this._host, port: this._port }) };
-      const deadline = this.opts.handoffDeadline ?? 10_000;
-
-      let drained: Promise<void>;
-      let successor: Successor | void = undefined;
-      if (relauncher.startsBeforeExit) {
-        this.log.info('relaunching: starting the successor; serving until it asks for the port');
-        let signalled!: () => void;
-        const probed = new Promise<void>((r) => (signalled = r));
-        this.handoffProbed = signalled;
-        try {
-          successor = await relauncher.start(handoff);
-          const outcome = await Promise.race([
-            probed.then(() => 'probed'),
-            successor ? successor.exited.then((code) => `exited with code ${code}`) : new Promise<string>(() => undefined),
-            sleep(deadline).then(() => 'did not probe the port in time'),
-          ]);
-          if (outcome !== 'probed') {
-            if (successor) successor.kill();
-            throw new Error(`the successor ${outcome}`);
-          }
-        } catch (err) {
-          this.handoffProbed = null;
-          this.log.error(`relaunch failed (${(err as Error).message}); still serving`);
-          this.setState('serving');
-          throw new BerthError(`Relaunch failed: ${(err as Error).message}`, ExitCode.unexpected);
-        }
-        this.handoffProbed = null;
-        this.log.info('relaunching: the successor is waiting for the port; closing the listener');
-        this.web = null;
-        this.leaveNote();
-        drained = this.drain(old);
-      } else {
-        this.log.info('relaunching: closing the listener and starting the successor');
-        this.web = null;
-        this.leaveNote();
-        drained = this.drain(old);
-        if (relauncher.replacesProcess) {
-          await drained;
-          await Promise.all(this.drains);
-          await this.opts.logs.close();
-        }
-        try {
-          successor = await relauncher.start(handoff);
-        } catch (err) {
-          await this.serveAgain(drained, (err as Error).message);
-        }
-      }
-      if (successor) {
-        const failure = await this.awaitSuccessor(successor);
-        if (failure) await this.serveAgain(drained, failure);
-      }
-      await drained;
-      await Promise.all(this.drains);
-      this.setState('stopped');
-      this.emit('exit', 0);
+      if (!this.listener || this._state !== 'serving') throw new BerthError(`cannot relaunch while ${this._state}`, ExitCode.unexpected);
+      await runRelaunch(this, p);
     });
   }
 
-  /** Our history goes to the successor, which completes it (handoff-note.ts). */
-  private leaveNote(): void {
-    leaveHandoffNote(this.opts.dataDir, { from: this.instance, pid: process.pid, version: this.opts.version, closedAt: Date.now(), history: this.history.slice(-50) });
+  /** Resolves when a probe carries the proof for `secret` (the successor is ready to bind). */
+  expectProof(secret: string): { proven: Promise<void>; cancel: () => void } {
+    let done!: () => void;
+    const proven = new Promise<void>((r) => (done = r));
+    const entry = { secret, proven: () => done() };
+    this.awaitingProof = entry;
+    return {
+      proven,
+      cancel: () => {
+        if (this.awaitingProof === entry) this.awaitingProof = null;
+      },
+    };
   }
 
-  /** The successor did not take the port: listen again and report the failure. */
-  private async serveAgain(drained: Promise<void>, failure: string): Promise<never> {
-    this.log.error(`relaunch failed (${failure}); serving again`);
-    await drained;
-    const web = this.createWeb();
-    await web.app.ready();
-    await this.rebind(web, this._host, this._port);
-    this.web = web;
-    this.setState('serving');
-    throw new BerthError(`Relaunch failed: ${failure}`, ExitCode.unexpected);
+  /** The listener goes (a relaunch closes or hands it over): the host no longer serves on it. */
+  release(): Listener | null {
+    const l = this.listener;
+    this.listener = null;
+    return l;
   }
 
-  /** Wait until a Berth other than us answers on the port, or the successor exits first. */
-  private async awaitSuccessor(successor: Successor): Promise<string | null> {
-    let exitCode: number | null | undefined;
-    void successor.exited.then((c) => (exitCode = c));
-    const until = performance.now() + (this.opts.handoffDeadline ?? 10_000) + 5000;
-    while (performance.now() < until) {
-      if (exitCode !== undefined) return `the successor exited with code ${exitCode} before serving`;
-      const seen = await probePort(this._host, this._port, { timeout: 1000 });
-      if ((seen.verdict === 'duplicate' || seen.verdict === 'predecessor') && seen.running.instance !== this.instance) return null;
-      await sleep(10);
-    }
-    return 'the successor did not serve in time';
+  /** Wait for every drain still running (before the process exits). */
+  async settled(): Promise<void> {
+    await Promise.all(this.drains);
   }
 
   /**
@@ -519,26 +395,20 @@ export class ServerHost extends EventEmitter<HostEvents> {
    */
   moveTo(host: string, port: number): Promise<void> {
     return this.serial(async () => {
-      const old = this.web;
-      if (!old) throw new BerthError(`cannot move while ${this._state}`, ExitCode.unexpected);
+      const old = this.listener;
+      if (!old || this._state !== 'serving') throw new BerthError(`cannot move while ${this._state}`, ExitCode.unexpected);
       if (host === this._host && port === this._port) return;
-      const next = this.createWeb(host);
-      await next.app.ready();
-      try {
-        await this.claim(next, host, port, false);
-      } catch (err) {
-        await next.app.close().catch(() => undefined);
-        throw err;
-      }
+      const next = await this.claimListener(host, port);
       const from = this.url;
       this._host = host;
       this._port = port;
       this.intended = null;
-      this.web = next;
+      this.listener = next;
+      this.generations.drop();
       this.record({ kind: 'move', downtimeMs: 0, detail: `${from} -> ${this.url}` });
       this.log.info(`moved from ${from} to ${this.url}`);
       // Let the old listener answer a little longer, so open pages learn where we went.
-      setTimeout(() => void this.drain(old), 1500).unref();
+      setTimeout(() => void this.drainListener(old), 1500).unref();
     });
   }
 
@@ -556,8 +426,4 @@ export class ServerHost extends EventEmitter<HostEvents> {
     await this.stop();
     this.emit('exit', code);
   }
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 100) / 100;
 }

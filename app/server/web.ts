@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '../log';
 import type { BerthHealth } from '../instance/verdict';
@@ -20,27 +20,38 @@ export interface RouteContext {
  */
 export type ApiRoutes = (api: FastifyInstance, ctx: RouteContext) => void;
 
-export interface WebServerOptions {
+export interface WebAppOptions {
   identity: () => Omit<BerthHealth, 'state' | 'app'>;
+  /** What /health says: 'draining' once the listener this app answers on is on its way out. */
+  state: () => BerthHealth['state'];
   configuredHost: () => string;
   token: string;
   /** The built web UI; one table shared by every server generation of a host, read once. */
   ui: UiFiles;
   log: Logger;
   routes: ApiRoutes[];
-  /** A successor probed /health naming this instance as the one it replaces. */
-  onHandoffProbe?: () => void;
+  /**
+   * A successor's handoff probe: /health carrying X-Berth-Handoff. The host
+   * decides whether the proof in it is good; the probe is answered either way.
+   */
+  onHandoffProbe?: (value: string) => void;
 }
 
-export interface WebServer {
+/**
+ * One generation of Berth's web app: routes, settings and UI files as they
+ * were when it was built. It owns no socket: a Listener hands it requests, so
+ * an in-place restart swaps generations under an open port.
+ */
+export interface WebApp {
   app: FastifyInstance;
-  readonly draining: boolean;
-  /** Health says draining, new responses carry Connection: close, event streams end. */
-  setDraining(): void;
-  /** Destroy every remaining connection (the drain deadline). */
-  destroyConnections(): void;
-  /** Open TCP connections, idle or busy. */
-  connectionCount(): number;
+  /** Answer one request (the Listener calls this). */
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  /** Requests this generation has not finished yet, event streams included. */
+  readonly inFlight: number;
+  /** Tell this generation's long-lived responses (event streams) to end: a newer one, or nobody, answers from now on. */
+  retire(): void;
+  /** Resolves once every request this generation took has finished. */
+  idle(): Promise<void>;
 }
 
 const CSP = [
@@ -59,40 +70,25 @@ const CSP = [
 const UNAUTHORIZED_MESSAGE =
   'This tab is not signed in to Berth. Open Berth from its tray menu ("Open in browser") or run `berth open`.';
 
-/** Timeouts that stop a slow or malformed client from pinning the server. */
-const HTTP_LIMITS = {
-  headersTimeout: 10_000,
-  requestTimeout: 30_000,
-  keepAliveTimeout: 5_000,
-  connectionTimeout: 120_000,
-  maxHeaderSize: 16 * 1024,
-  bodyLimit: 1024 * 1024,
-};
+const BODY_LIMIT = 1024 * 1024;
 
-export function createWebServer(opts: WebServerOptions): WebServer {
-  let draining = false;
+export function createWebApp(opts: WebAppOptions): WebApp {
+  let retired = false;
   const drainHooks = new Set<() => void>();
-  const sockets = new Set<Socket>();
+  let handler: http.RequestListener | null = null;
+  let inFlight = 0;
+  let waiters: (() => void)[] = [];
   const app = Fastify({
     logger: false,
-    // Draining answers in-flight and keep-alive requests normally (with Connection: close) instead of 503s,
-    // so /health keeps telling a successor that we are on our way out.
+    // The Listener owns the socket and its timeouts; Fastify only routes. The server it is given never listens.
+    serverFactory: (h) => {
+      handler = h;
+      return http.createServer();
+    },
+    // A retired generation still answers what it took (in-flight requests) normally instead of with 503s.
     return503OnClosing: false,
-    bodyLimit: HTTP_LIMITS.bodyLimit,
-    keepAliveTimeout: HTTP_LIMITS.keepAliveTimeout,
-    requestTimeout: HTTP_LIMITS.requestTimeout,
-    connectionTimeout: HTTP_LIMITS.connectionTimeout,
-    http: {
-      headersTimeout: HTTP_LIMITS.headersTimeout,
-      maxHeaderSize: HTTP_LIMITS.maxHeaderSize,
-      // Node checks header/request timeouts on this interval (default 30 s): a slowloris client lingers that long.
-      connectionsCheckingInterval: 1_000,
-    } as never,
+    bodyLimit: BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true },
-  });
-  app.server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
   });
 
   app.addHook('onRequest', async (req, reply) => {
@@ -107,10 +103,6 @@ export function createWebServer(opts: WebServerOptions): WebServer {
       return reply.code(403).send({ error: 'cross-site', message: 'Cross-site requests may not change Berth.' });
     }
   });
-  app.addHook('onSend', async (_req, reply) => {
-    if (draining) reply.header('Connection', 'close');
-  });
-
   const requireToken = async (req: FastifyRequest, reply: FastifyReply) => {
     const given = bearerToken(req.headers.authorization) ?? cookieValue(req.headers.cookie);
     if (!tokenMatches(given, opts.token)) {
@@ -120,11 +112,12 @@ export function createWebServer(opts: WebServerOptions): WebServer {
 
   app.get('/health', async (req, reply) => {
     reply.header('Cache-Control', 'no-store');
-    if (opts.onHandoffProbe && req.headers[HANDOFF_HEADER.toLowerCase()] === opts.identity().instance) {
+    const handoff = req.headers[HANDOFF_HEADER.toLowerCase()];
+    if (opts.onHandoffProbe && typeof handoff === 'string') {
       const notify = opts.onHandoffProbe;
-      reply.raw.once('finish', () => notify());
+      reply.raw.once('finish', () => notify(handoff));
     }
-    return { app: 'berth', ...opts.identity(), state: draining ? 'draining' : 'serving' } satisfies BerthHealth;
+    return { app: 'berth', ...opts.identity(), state: opts.state() } satisfies BerthHealth;
   });
 
   app.register(
@@ -182,14 +175,27 @@ export function createWebServer(opts: WebServerOptions): WebServer {
     return reply.code(status).send({ error: err.code ?? 'error', message: status >= 500 ? 'Internal error; see the log.' : err.message });
   });
 
+  const finished = () => {
+    inFlight--;
+    if (inFlight === 0) {
+      const w = waiters;
+      waiters = [];
+      for (const fn of w) fn();
+    }
+  };
   return {
     app,
-    get draining() {
-      return draining;
+    handle(req, res) {
+      inFlight++;
+      res.once('close', finished);
+      handler!(req, res);
     },
-    setDraining() {
-      if (draining) return;
-      draining = true;
+    get inFlight() {
+      return inFlight;
+    },
+    retire() {
+      if (retired) return;
+      retired = true;
       for (const fn of drainHooks) {
         try {
           fn();
@@ -198,10 +204,8 @@ export function createWebServer(opts: WebServerOptions): WebServer {
         }
       }
     },
-    destroyConnections() {
-      app.server.closeAllConnections();
-      for (const s of sockets) s.destroy();
+    idle() {
+      return inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => waiters.push(r));
     },
-    connectionCount: () => sockets.size,
   };
 }

@@ -8,15 +8,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { AppUpdater } from 'electron-updater';
 import type { LogSink } from '../log';
-import type { Relauncher } from '../lifecycle/relaunch';
-import type { ApiRoutes } from '../server/web';
 import { packageRoot } from '../paths';
 import { writeFileAtomic } from '../settings/atomic';
 import { loadSettings, type Settings } from '../settings/settings';
-import { apiRequestBlockers, updateApi } from './api';
-import { installingRelauncher, type InstallingRelauncher } from './handoff';
 import { NodeAppAdapter, useNodeHttp } from './node-adapter';
-import { UpdateService } from './service';
+import { UpdateService, type UpdateHooks } from './service';
 
 /** The feed a build without BERTH_UPDATE_URL uses (the same default electron-builder.config.js bakes in). */
 export const DEFAULT_UPDATE_URL = 'https://updates.berth.invalid/';
@@ -107,23 +103,12 @@ export interface HeadlessUpdatesOptions {
   firstCheckDelayMs?: number;
 }
 
-/**
- * Everything `berth serve` needs, in the order it needs it:
- *   const updates = new HeadlessUpdates({...});
- *   new ServerHost({ ..., relauncher: updates.relauncher(headlessRelauncher()) });
- *   updates.attach(host);          // routes, request blockers, the handoff
- *   await host.start(); updates.start();
- *   host.on('exit', () => updates.stop());
- */
-export class HeadlessUpdates {
-  readonly service: UpdateService;
-  private handoff: InstallingRelauncher | null = null;
-  private host: { relaunch(): Promise<void> } | null = null;
-
-  constructor(opts: HeadlessUpdatesOptions) {
+/** The update service for `berth serve` (plain Node), for createBerth to build around its hooks. */
+export function headlessUpdates(opts: HeadlessUpdatesOptions): (hooks: UpdateHooks) => UpdateService {
+  return (hooks) => {
     const env = opts.env ?? process.env;
     const updater = opts.updater ?? headlessUpdaterFor({ dataDir: opts.dataDir, version: opts.version, env, logs: opts.logs });
-    this.service = new UpdateService({
+    return new UpdateService({
       updater: updater.enabled ? updater.make : null,
       disabledReason: updater.enabled ? undefined : updater.reason,
       successorStartsBeforeExit: updater.enabled && updater.successorStartsBeforeExit,
@@ -134,33 +119,7 @@ export class HeadlessUpdates {
       blockerWaitMs: opts.blockerWaitMs,
       firstCheckDelayMs: opts.firstCheckDelayMs,
       log: opts.logs.root.child({ scope: 'update' }),
-      hooks: {
-        handOver: (apply, how) => {
-          if (!this.handoff || !this.host) throw new Error('updates are not attached to a server host');
-          return this.handoff.hooksFor(this.host).handOver(apply, how);
-        },
-      },
+      hooks,
     });
-  }
-
-  /** Wrap the host's usual relauncher so an install can take its place. */
-  relauncher(base: Relauncher): Relauncher {
-    this.handoff = installingRelauncher(base);
-    return this.handoff.relauncher;
-  }
-
-  attach(host: { relaunch(): Promise<void>; addRoutes(routes: ApiRoutes): void }): void {
-    this.host = host;
-    host.addRoutes(apiRequestBlockers(this.service.blockers));
-    host.addRoutes(updateApi(this.service));
-  }
-
-  /** Begin automatic checks (when settings.update.autoCheck is on). */
-  start(): void {
-    this.service.start();
-  }
-
-  stop(): void {
-    this.service.stop();
-  }
+  };
 }

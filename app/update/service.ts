@@ -7,29 +7,18 @@ import type { Logger } from '../log';
 import { writeFileAtomic } from '../settings/atomic';
 import type { Settings, UpdateChannel } from '../settings/settings';
 import { DEFAULT_BLOCKER_WAIT_MS, RestartBlockers } from './blockers';
+import { startInstaller } from './installer';
+import type { InstallStep } from '../lifecycle/plans';
 import { channelOfVersion, describeUpdateError, downgradeAllowed, type UpdateStatus } from './state';
 
 /**
- * How the process that hosts the server hands the port to the new version.
- *
- * `handOver(apply)` must: close the listening socket (from here on the port is
- * free, and the new version may already be starting), call `apply()` (which
- * starts electron-updater's installer), then finish draining and exit. If
- * `apply` throws, it must serve again on the same port and reject: never zero
- * servers. `installingRelauncher` (handoff.ts) builds this on ServerHost.relaunch.
+ * How the process that hosts the server hands the port to the new version:
+ * run the step as a relaunch of the host. Resolves once this process is on its
+ * way out; rejects, still serving, when the installer did not start or the new
+ * version did not serve. Never zero servers.
  */
 export interface UpdateHooks {
-  handOver(apply: () => void, how?: HandOverOrder): Promise<void>;
-}
-
-export interface HandOverOrder {
-  /**
-   * True when the installer starts the new version while this process still
-   * runs (AppImage): keep serving until the new version probes the port, then
-   * close the listener. False (NSIS, Squirrel.Mac, deb): close the listener
-   * first, the new version starts after this process has exited.
-   */
-  successorStartsBeforeExit: boolean;
+  handOver(step: InstallStep): Promise<void>;
 }
 
 export interface UpdateServiceOptions {
@@ -60,8 +49,10 @@ export interface UpdateServiceOptions {
   install?: (updater: AppUpdater) => boolean;
   /** The feed the build uses when settings.update.url is empty (app-update.yml's url), named in error messages. */
   buildFeedUrl?: string;
-  /** See HandOverOrder (default false: the new version starts after this process exits). */
+  /** See InstallStep.order (default false: the new version starts after this process exits). */
   successorStartsBeforeExit?: boolean;
+  /** Let electron-updater's own spawn fallbacks run (they need Electron: the desktop on Windows). */
+  libraryFallbacks?: boolean;
   /** First automatic check this long after start (default 10 s, so it never slows launch). */
   firstCheckDelayMs?: number;
   /** Then every this long while autoCheck is on (default 4 h). */
@@ -289,17 +280,19 @@ export class UpdateService extends EventEmitter<UpdateServiceEvents> {
     this.recordChannel(version);
     this.lastUpdaterError = null;
     try {
-      await this.opts.hooks.handOver(
-        () => {
-          if (!(this.opts.install ?? defaultInstall)(u)) {
-            throw (this.lastUpdaterError as Error | null) ?? new Error('electron-updater did not start the installer');
-          }
-        },
-        { successorStartsBeforeExit: this.opts.successorStartsBeforeExit ?? false },
-      );
+      await this.opts.hooks.handOver({
+        order: this.opts.successorStartsBeforeExit ? 'beside' : 'after-exit',
+        start: () =>
+          startInstaller(u, {
+            install: this.opts.install ?? defaultInstall,
+            libraryFallbacks: this.opts.libraryFallbacks,
+            lastError: () => this.lastUpdaterError,
+          }),
+      });
     } catch (err) {
-      const cause = this.lastUpdaterError ?? (err as { cause?: unknown }).cause ?? err;
-      this.set({ ...this.base(), state: 'error', version, error: describeUpdateError(cause, { currentVersion: this.opts.currentVersion, version, phase: 'install' }) });
+      const cause = this.lastUpdaterError ?? err;
+      // The download is still there and the installer can be asked again: back to ready, with what went wrong.
+      this.set({ ...this.base(), state: 'ready', ...release, error: describeUpdateError(cause, { currentVersion: this.opts.currentVersion, version, phase: 'install' }) });
       throw err;
     }
   }

@@ -98,34 +98,41 @@ describe('berth serve: one instance per port', () => {
 });
 
 describe('berth relaunch', () => {
-  it('20 relaunches: same port, a new instance each time, the old process gone', async () => {
-    const port = await freePort();
-    const dir = tempDataDir();
-    const first = track(await startServe(port, dir));
-    const token = readToken(dir);
-    let current = { pid: first.info.pid, instance: first.info.instance };
-    const seen = new Set([current.instance]);
-    for (let i = 0; i < 20; i++) {
-      const res = await fetch(`http://127.0.0.1:${port}/api/relaunch`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
-      expect(res.status).toBe(202);
-      const next = await waitFor(async () => {
-        const h = await health(port);
-        return h && h.instance !== current.instance && h.state === 'serving' ? h : null;
-      }, `relaunch ${i} to serve`);
-      extraPids.push(next.pid);
-      await waitFor(() => !alive(current.pid), `old pid ${current.pid} to exit`);
-      expect(seen.has(next.instance)).toBe(false);
-      seen.add(next.instance);
-      current = { pid: next.pid, instance: next.instance };
-    }
-    expect(seen.size).toBe(21);
-    const log = fs.readFileSync(path.join(dir, 'logs', 'berth.log'), 'utf8');
-    expect(log).not.toContain('EADDRINUSE');
-    expect(log.match(/relaunching: the successor is waiting for the port; closing the listener/g)).toHaveLength(20);
-    // Each successor found its predecessor still serving when it probed, ready to bind: the predecessor
-    // let go of the port only then, not while the successor was still loading.
-    expect(log.match(/probe 127\.0\.0\.1:\d+: predecessor \(Berth [^)]* \(serving\)\) -> wait for the port/g)).toHaveLength(20);
-  });
+  for (const handover of ['socket', 'probe'] as const) {
+    it(`20 relaunches (${handover === 'socket' ? 'the socket handed over' : 'close and rebind'}): same port, a new instance each time, the old process gone`, async () => {
+      const port = await freePort();
+      const dir = tempDataDir();
+      const first = track(await startServe(port, dir, [], { BERTH_HANDOVER: handover }));
+      const token = readToken(dir);
+      let current = { pid: first.info.pid, instance: first.info.instance };
+      const seen = new Set([current.instance]);
+      for (let i = 0; i < 20; i++) {
+        const res = await fetch(`http://127.0.0.1:${port}/api/relaunch`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+        expect(res.status).toBe(202);
+        const next = await waitFor(async () => {
+          const h = await health(port);
+          return h && h.instance !== current.instance && h.state === 'serving' ? h : null;
+        }, `relaunch ${i} to serve`);
+        extraPids.push(next.pid);
+        await waitFor(() => !alive(current.pid), `old pid ${current.pid} to exit`);
+        expect(seen.has(next.instance)).toBe(false);
+        seen.add(next.instance);
+        current = { pid: next.pid, instance: next.instance };
+      }
+      expect(seen.size).toBe(21);
+      const log = fs.readFileSync(path.join(dir, 'logs', 'berth.log'), 'utf8');
+      expect(log).not.toContain('EADDRINUSE');
+      if (handover === 'socket') {
+        expect(log.match(/the new process serves on the socket; draining/g)).toHaveLength(20);
+        expect(log.match(/-> serve on the socket it handed over/g)).toHaveLength(20);
+      } else {
+        expect(log.match(/the new process is ready; closing the listener so it can bind/g)).toHaveLength(20);
+        // Each successor found its predecessor still serving when it probed, ready to bind: the predecessor
+        // let go of the port only then, not while the successor was still loading.
+        expect(log.match(/probe 127\.0\.0\.1:\d+: predecessor \(Berth [^)]* \(serving\)\) -> wait for the port/g)).toHaveLength(20);
+      }
+    });
+  }
 });
 
 describe('berth commands', () => {

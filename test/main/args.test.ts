@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { parseDesktopArgs } from '../../main/args';
-import { successorArgs } from '../../app/lifecycle/relaunch';
 
 describe('desktop arguments', () => {
   it('reads its own flags and ignores Electron and Chromium switches around them', () => {
@@ -11,15 +10,6 @@ describe('desktop arguments', () => {
   it('reads a handoff in both spellings, including an instance id that starts with a dash', () => {
     expect(parseDesktopArgs(['--handoff', 'abc_123', '--handoff-pid', '42'])).toMatchObject({ handoff: 'abc_123', handoffPid: 42 });
     expect(parseDesktopArgs(['--handoff=-xY9', '--handoff-pid=7'])).toMatchObject({ handoff: '-xY9', handoffPid: 7 });
-  });
-
-  it('round-trips what a relaunch passes to the successor', () => {
-    const first = ['/app', '--port=9002', '--hidden'];
-    const next = successorArgs(first, { instance: '-abc', pid: 4242 });
-    expect(parseDesktopArgs(next)).toMatchObject({ hidden: true, port: '9002', handoff: '-abc', handoffPid: 4242 });
-    // A second relaunch replaces the first handoff instead of piling them up.
-    const again = successorArgs(next, { instance: 'zzz', pid: 1 });
-    expect(again.filter((a) => a.startsWith('--handoff='))).toEqual(['--handoff=zzz']);
   });
 
   it('ignores a pid that is not a positive whole number, and a flag missing its value', () => {

@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { MessageBoxOptions } from 'electron';
-import type { ElectronModules } from '../../main/desktop';
+import type { ElectronModules } from '../../main/electron-modules';
 import { FakeEvent, FakeMenu, FakeTray, FakeWindow } from './fakes';
 
 export class LockRegistry {

@@ -53,7 +53,7 @@ async function setup(opts: { installerQuitsApp?: boolean } = {}) {
     setTimer: (fn) => timers.push(fn),
     installerQuitsApp: opts.installerQuitsApp,
   });
-  const host = makeHost(port, { relauncher: lifecycle.relauncher(), drainDeadline: 800 });
+  const host = makeHost(port, { relaunchPlan: () => lifecycle.relaunchPlan(), drainDeadline: 800 });
   hosts.push(host);
   host.on('exit', (code) => void lifecycle.onHostExit(code));
   lifecycle.follow(host);
@@ -171,13 +171,28 @@ describe('desktop lifecycle: the one owner of quit, exit and relaunch', () => {
     expect(lifecycle.phase).toBe('running');
   });
 
+  it('macOS update install: when Squirrel quits the app, the quit goes through with the log written out', async () => {
+    const { rec, lifecycle, flushed } = await setup({ installerQuitsApp: true });
+    lifecycle.beginInstall();
+    await lifecycle.onHostExit(0);
+    let prevented = 0;
+    lifecycle.onBeforeQuit({ preventDefault: () => prevented++ });
+    expect(prevented).toBe(0);
+    await waitFor(() => flushed() === 1, 'the log to be flushed');
+    expect(rec.names()).toEqual(['releaseLock']);
+  });
+
   it('macOS update install: waits for Squirrel to quit the app, and relaunches if it never does', async () => {
-    const { rec, lifecycle, timers } = await setup({ installerQuitsApp: true });
+    const { rec, lifecycle, timers, flushed } = await setup({ installerQuitsApp: true });
     lifecycle.beginInstall();
     await lifecycle.onHostExit(0);
     expect(rec.names()).toEqual(['releaseLock']);
+    // The log stays open through Squirrel.Mac's wait, so what goes wrong there is written down.
+    expect(flushed()).toBe(0);
     expect(timers).toHaveLength(1);
     timers[0]!();
+    await waitFor(() => rec.names().includes('exit'), 'the exit');
     expect(rec.names()).toEqual(['releaseLock', 'relaunch', 'exit']);
+    expect(flushed()).toBe(1);
   });
 });

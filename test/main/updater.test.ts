@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { memoryLogSink } from '../../app/log';
 import type { Settings } from '../../app/settings/settings';
 import { makeNodeUpdater } from '../../app/update/headless';
-import type { HandOverOrder } from '../../app/update/service';
+import type { InstallStep } from '../../app/lifecycle/plans';
 import { NOT_PACKAGED, createDesktopUpdates } from '../../main/updater';
 import { menuEntries } from '../../main/tray-model';
 import { tempDataDir, waitFor } from '../helpers';
@@ -63,7 +63,7 @@ describe('desktop updates', () => {
     const logs = memoryLogSink();
     let updater: AppUpdater | null = null;
     const notes: { title: string; body: string; click: () => void }[] = [];
-    const handOvers: HandOverOrder[] = [];
+    const handOvers: InstallStep['order'][] = [];
     const service = createDesktopUpdates({
       platform: 'linux',
       isPackaged: true,
@@ -74,9 +74,9 @@ describe('desktop updates', () => {
       dataDir,
       hooks: {
         // What the desktop's hooks do, minus the host: start the installer.
-        handOver: async (apply, how) => {
-          handOvers.push(how!);
-          apply();
+        handOver: async (step) => {
+          handOvers.push(step.order);
+          await step.start();
         },
       },
       notify: (title, body, click) => notes.push({ title, body, click }),
@@ -97,7 +97,7 @@ describe('desktop updates', () => {
     notes[0]!.click();
     await waitFor(() => handOvers.length === 1 && fs.readFileSync(appImage).includes('Berth 1.0.1'), 'the install to replace the AppImage');
     // AppImage: the new version starts beside this one, so the host keeps serving until it probes.
-    expect(handOvers[0]).toEqual({ successorStartsBeforeExit: true });
+    expect(handOvers[0]).toBe('beside');
     expect(fs.readFileSync(appImage)).toEqual(appImageBytes('1.0.1', 20_000));
     expect(logs.ring.tail(500).some((e) => e.scope === 'electron-updater')).toBe(true);
   });

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { RestartBlockers } from '../../app/update/blockers';
-import { takeHandoffEnv, HANDOFF_ENV } from '../../app/update/handoff';
 import { channelOfVersion, describeUpdateError, downgradeAllowed } from '../../app/update/state';
 
 describe('channels and downgrades', () => {
@@ -51,21 +50,6 @@ describe('updater errors in words a person can act on', () => {
       'Installing Berth 2.0.0 failed: EACCES: permission denied, unlink /opt/Berth.AppImage. Berth 1.0.0 keeps running.',
     );
     expect(describeUpdateError('weird', ctx)).toBe('Checking for updates failed: weird. Berth 1.0.0 keeps running.');
-  });
-});
-
-describe('the handoff environment an installer passes on', () => {
-  it('is read once and removed, so it is not inherited further', () => {
-    const env: NodeJS.ProcessEnv = { [HANDOFF_ENV]: 'Ab-_9xYz:4242', OTHER: '1' };
-    expect(takeHandoffEnv(env)).toEqual({ instance: 'Ab-_9xYz', pid: 4242 });
-    expect(env[HANDOFF_ENV]).toBeUndefined();
-    expect(takeHandoffEnv(env)).toBeNull();
-  });
-
-  it('garbage is ignored, not trusted', () => {
-    for (const raw of ['', 'abc', 'abc:', ':12', 'a b:1', 'abc:12x', `${'a'.repeat(65)}:1`]) {
-      expect(takeHandoffEnv({ [HANDOFF_ENV]: raw }), raw).toBeNull();
-    }
   });
 });
 

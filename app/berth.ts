@@ -1,0 +1,120 @@
+/**
+ * The one place a Berth is put together: token, host, routes, update service,
+ * how an install becomes a relaunch plan, and what ends the process. `berth
+ * serve`, the desktop shell and the tests that need "the app as shipped" all
+ * call createBerth; only the parts that really differ (the update service,
+ * the relaunch plan, the lifecycle owner's install hooks) are handed in.
+ */
+import { BerthError, ExitCode } from './errors';
+import type { LogSink } from './log';
+import { coreApi, type EventFeed } from './lifecycle/api';
+import { resolveHandoff, type Handoff, type ProvenHandoff } from './lifecycle/handoff';
+import { ServerHost } from './lifecycle/host';
+import { installPlan, type InstallStep, type RelaunchPlan } from './lifecycle/plans';
+import type { ApiRoutes } from './server/web';
+import type { Settings } from './settings/settings';
+import { apiRequestBlockers, updateApi, updateEvents } from './update/api';
+import type { UpdateHooks, UpdateService } from './update/service';
+
+export interface BerthOptions {
+  host: string;
+  port: number;
+  dataDir: string;
+  version: string;
+  token: string;
+  logs: LogSink;
+  rendererDir: string;
+  /** Who this process says it replaces (command line or environment); proven against the note in the data directory. */
+  claimedHandoff?: Handoff | null;
+  /** A listening socket handed over by the predecessor (`--listen-fd`). */
+  inheritedFd?: number | null;
+  drainDeadline?: number;
+  handoffDeadline?: number;
+  probeTimeout?: number;
+  /** Builds the update service around the hooks that hand the port over. */
+  updates: (hooks: UpdateHooks) => UpdateService;
+  /** What Restart app does here (headless: a new process beside us; desktop: Electron's relaunch). */
+  relaunchPlan: () => RelaunchPlan;
+  /** The lifecycle owner's part in an install (the desktop hands its single-instance lock over, and takes it back on failure). */
+  installHooks?: { beforeStart?: () => void; failed?: (err: unknown) => void };
+  onSettingsSaved?: (settings: Settings) => void;
+  routes?: ApiRoutes[];
+  feeds?: EventFeed[];
+  /**
+   * The process owner's exit: called with 0 when a stop or relaunch asked of
+   * the host has finished, and with 4 when the port was lost to another
+   * program while serving (exitOnConflict), so nothing exits 0 without serving.
+   */
+  exit: (code: number) => void;
+  /** Headless: a lost port ends the process with exit 4. The desktop shows the conflict instead. */
+  exitOnConflict: boolean;
+}
+
+export interface Berth {
+  host: ServerHost;
+  updates: UpdateService;
+  handoff: ProvenHandoff | null;
+  /** Claim the port (or take the socket handed over) and serve; tell a predecessor that handed its socket over. */
+  start(): Promise<void>;
+}
+
+export function createBerth(o: BerthOptions): Berth {
+  const log = o.logs.root.child({ scope: 'berth' });
+  const { proven, unproven } = resolveHandoff(o.claimedHandoff ?? null, o.dataDir);
+  if (unproven) log.warn(`--handoff names instance ${unproven.instance} (pid ${unproven.pid}), but no handoff note from it is in ${o.dataDir}: starting as a new Berth`);
+  if (o.inheritedFd != null && !proven) throw new BerthError('A listening socket was handed over (--listen-fd) without a handoff note from the predecessor; refusing to use it.', ExitCode.usage);
+
+  let host!: ServerHost;
+  const updates = o.updates({
+    handOver: (step: InstallStep) => host.relaunch(installPlan(step, o.installHooks)),
+  });
+  host = new ServerHost({
+    host: proven?.host ?? o.host,
+    port: proven?.port ?? o.port,
+    dataDir: o.dataDir,
+    version: o.version,
+    token: o.token,
+    logs: o.logs,
+    rendererDir: o.rendererDir,
+    handoff: proven,
+    inheritedFd: proven ? (o.inheritedFd ?? null) : null,
+    drainDeadline: o.drainDeadline,
+    handoffDeadline: o.handoffDeadline,
+    probeTimeout: o.probeTimeout,
+    relaunchPlan: o.relaunchPlan,
+    // A relaunch waits for requests in flight (settings saves...), up to their bound, like an install.
+    beforeRelaunch: () => updates.blockers.waitUntilClear({ onWaiting: (labels) => log.info(`relaunch waits for: ${labels.join(', ')}`) }),
+  });
+  host.addRoutes(apiRequestBlockers(updates.blockers));
+  host.addRoutes(coreApi({ host, logs: o.logs, dataDir: o.dataDir, onSettingsSaved: o.onSettingsSaved, feeds: [updateEvents(updates), ...(o.feeds ?? [])] }));
+  host.addRoutes(updateApi(updates));
+  for (const r of o.routes ?? []) host.addRoutes(r);
+
+  host.on('exit', (code) => {
+    updates.stop();
+    o.exit(code);
+  });
+  let served = false;
+  host.on('state', (s) => {
+    if (s === 'serving') served = true;
+    // The port was lost while serving (taken between a close and a rebind): never a quiet exit 0.
+    if (s === 'conflict' && served && o.exitOnConflict) {
+      updates.stop();
+      o.exit(ExitCode.portTaken);
+    }
+  });
+
+  return {
+    host,
+    updates,
+    handoff: proven,
+    async start() {
+      await host.start();
+      // A predecessor that handed us its socket waits for this before it stops accepting.
+      if (o.inheritedFd != null && typeof process.send === 'function') {
+        process.send({ berth: 'serving', instance: host.instance, pid: process.pid }, () => process.disconnect?.());
+      }
+      updates.start();
+    },
+  };
+}

@@ -1,0 +1,81 @@
+import type { LogSink } from '../log';
+import { createWebApp, type ApiRoutes, type WebApp } from '../server/web';
+import { UiFiles } from '../server/ui-files';
+import type { BerthHealth } from '../instance/verdict';
+
+export interface GenerationOptions {
+  identity: () => Omit<BerthHealth, 'state' | 'app'>;
+  token: string;
+  logs: LogSink;
+  rendererDir: string;
+  routes: ApiRoutes[];
+  /** What /health says for apps answering on `host`'s listener. */
+  state: () => BerthHealth['state'];
+  onHandoffProbe: (value: string) => void;
+}
+
+/**
+ * Builds the web app generations a host serves: one per start, restart and
+ * move. The UI build is read once for all of them. The next restart's
+ * generation is built ahead, in a quiet moment after the last one: building
+ * a Fastify app takes milliseconds of CPU that would otherwise land right on
+ * the restart.
+ */
+export class Generations {
+  private readonly ui: UiFiles;
+  private standby: { host: string; app: Promise<WebApp> } | null = null;
+
+  constructor(private readonly opts: GenerationOptions) {
+    this.ui = new UiFiles(opts.rendererDir);
+  }
+
+  /** A new generation for a listener on `host` (the Host-header allowlist depends on it), ready to answer. */
+  async build(host: string): Promise<WebApp> {
+    const s = this.standby;
+    this.standby = null;
+    if (s && s.host === host) return s.app;
+    if (s) void s.app.then((a) => a.app.close()).catch(() => undefined);
+    return this.fresh(host);
+  }
+
+  private async fresh(host: string): Promise<WebApp> {
+    const o = this.opts;
+    const web = createWebApp({
+      identity: o.identity,
+      state: o.state,
+      configuredHost: () => host,
+      token: o.token,
+      ui: this.ui,
+      log: o.logs.root.child({ scope: 'http' }),
+      routes: o.routes,
+      onHandoffProbe: o.onHandoffProbe,
+    });
+    await web.app.ready();
+    return web;
+  }
+
+  /** Build the next one ahead (after a short pause, so it does not compete with the start or restart that just happened). */
+  prepare(host: string): void {
+    setTimeout(() => {
+      if (this.standby) return;
+      this.standby = { host, app: this.fresh(host) };
+      this.standby.app.catch(() => (this.standby = null));
+    }, 50).unref();
+  }
+
+  /** Routes changed, or nothing more will be built: a prepared generation is out of date. */
+  drop(): void {
+    const s = this.standby;
+    this.standby = null;
+    if (s) void s.app.then((a) => a.app.close()).catch(() => undefined);
+  }
+}
+
+/** Retire a generation that no longer receives requests: end its event streams, let what it took finish (bounded), close it. */
+export async function retire(app: WebApp, deadlineMs: number): Promise<void> {
+  app.retire();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([app.idle(), new Promise<void>((r) => (timer = setTimeout(r, deadlineMs)))]);
+  clearTimeout(timer);
+  await app.app.close().catch(() => undefined);
+}

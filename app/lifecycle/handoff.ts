@@ -1,0 +1,200 @@
+/**
+ * The handoff: which Berth a new process replaces, and the proof that it is
+ * the real successor. One value, one validation, and one encoder and decoder
+ * for each place it travels: the command line, the environment and the note
+ * in the data directory.
+ *
+ * The command line and the environment carry no secret (anyone can read
+ * them, and /health publishes the instance id). The secret is only in the
+ * note, a 0600 file in the data directory that the predecessor writes before
+ * it starts anything: a successor that can read it shares the data
+ * directory, and only then may it make the predecessor let go of the port or
+ * terminate it. An installer may start the new version with a clean
+ * environment and none of our arguments, so the note alone is enough.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { HistoryEntry } from './history';
+
+export interface Handoff {
+  /** The predecessor's instance id (public: /health shows it). */
+  instance: string;
+  pid: number;
+  /** Where the predecessor serves, which may differ from its command line after a move from Settings. */
+  host: string;
+  port: number;
+}
+
+/** The note: the handoff, its secret, and the predecessor's history, which would otherwise end with it. */
+export interface HandoffNote extends Handoff {
+  v: 1;
+  secret: string;
+  version: string;
+  writtenAt: number;
+  /** Wall-clock ms when the predecessor closed its listener; null while it still listens (or handed its socket over). */
+  closedAt: number | null;
+  history: HistoryEntry[];
+}
+
+/** A handoff whose note was found and matched: this process is the real successor. */
+export interface ProvenHandoff extends Handoff {
+  secret: string;
+  note: HandoffNote;
+}
+
+export const HANDOFF_ENV = 'BERTH_HANDOFF';
+export const HANDOFF_NOTE_FILE = 'handoff.json';
+/** A note older than this is from a relaunch that never finished: ignored, and removed. */
+export const NOTE_MAX_AGE_MS = 10 * 60_000;
+const NOTE_MAX_BYTES = 256 * 1024;
+
+const INSTANCE = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function validHandoff(h: Partial<Handoff> | null | undefined): boolean {
+  return (
+    !!h &&
+    typeof h.instance === 'string' &&
+    INSTANCE.test(h.instance) &&
+    Number.isInteger(h.pid) &&
+    h.pid! > 0 &&
+    typeof h.host === 'string' &&
+    h.host.length > 0 &&
+    h.host.length <= 255 &&
+    !/[\s\0]/.test(h.host) &&
+    Number.isInteger(h.port) &&
+    h.port! > 0 &&
+    h.port! < 65536
+  );
+}
+
+export function newSecret(): string {
+  return crypto.randomBytes(32).toString('base64url');
+}
+
+// --- command line: --handoff=<instance> --handoff-pid=<pid>, with --host/--port set to the handoff's address.
+
+/** `--flag=value`: an instance id may begin with '-', which would read as another flag. */
+export function handoffArgs(h: Handoff): string[] {
+  return [`--host=${h.host}`, `--port=${h.port}`, `--handoff=${h.instance}`, `--handoff-pid=${h.pid}`];
+}
+
+/** The flags a handoff replaces in a command line that is passed on. */
+export const HANDOFF_FLAGS = ['--handoff', '--handoff-pid', '--listen-fd'] as const;
+
+export function handoffFromArgs(v: { handoff?: string; handoffPid?: string; host?: string; port?: string }): Handoff | null {
+  if (v.handoff === undefined) return null;
+  const h: Handoff = { instance: v.handoff, pid: Number(v.handoffPid), host: v.host ?? '', port: Number(v.port) };
+  return validHandoff(h) ? h : null;
+}
+
+// --- environment: BERTH_HANDOFF=<instance>:<pid>:<port>:<host> (host last: an IPv6 address has colons).
+
+export function encodeHandoffEnv(h: Handoff): string {
+  return `${h.instance}:${h.pid}:${h.port}:${h.host}`;
+}
+
+/** Read and remove it, so it is not inherited further. */
+export function takeHandoffEnv(env: NodeJS.ProcessEnv = process.env): Handoff | null {
+  const raw = env[HANDOFF_ENV];
+  delete env[HANDOFF_ENV];
+  const m = /^([^:]+):(\d{1,10}):(\d{1,5}):(.+)$/.exec(raw ?? '');
+  if (!m) return null;
+  const h: Handoff = { instance: m[1]!, pid: Number(m[2]), port: Number(m[3]), host: m[4]! };
+  return validHandoff(h) ? h : null;
+}
+
+// --- the note in the data directory.
+
+function notePath(dataDir: string): string {
+  return path.join(dataDir, HANDOFF_NOTE_FILE);
+}
+
+/**
+ * Written before the successor is started (and again when the listener
+ * closes, with closedAt). No fsync: it sits inside the relaunch, and a note
+ * lost to a power cut costs one relaunch, which then starts fresh.
+ */
+export function writeHandoffNote(dataDir: string, note: HandoffNote): void {
+  const file = notePath(dataDir);
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    fs.writeFileSync(tmp, JSON.stringify(note), { mode: 0o600, flag: 'wx' });
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** The note, if there is a usable one: a regular file of ours, not too big, not too old, well formed. */
+export function readHandoffNote(dataDir: string, now = Date.now()): HandoffNote | null {
+  const file = notePath(dataDir);
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0));
+  } catch {
+    return null;
+  }
+  let text: string;
+  try {
+    const st = fs.fstatSync(fd);
+    const mine = typeof process.getuid !== 'function' || st.uid === process.getuid();
+    if (!st.isFile() || !mine || (process.platform !== 'win32' && (st.mode & 0o077) !== 0) || st.size > NOTE_MAX_BYTES) return null;
+    text = fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+  let n: Partial<HandoffNote>;
+  try {
+    n = JSON.parse(text) as Partial<HandoffNote>;
+  } catch {
+    return null;
+  }
+  if (n.v !== 1 || !validHandoff(n) || typeof n.secret !== 'string' || n.secret.length < 32 || typeof n.writtenAt !== 'number') return null;
+  if (now - n.writtenAt > NOTE_MAX_AGE_MS || n.writtenAt - now > 60_000) return null;
+  return {
+    v: 1,
+    instance: n.instance!,
+    pid: n.pid!,
+    host: n.host!,
+    port: n.port!,
+    secret: n.secret,
+    version: String(n.version ?? ''),
+    writtenAt: n.writtenAt,
+    closedAt: typeof n.closedAt === 'number' ? n.closedAt : null,
+    history: Array.isArray(n.history) ? n.history.slice(-200) : [],
+  };
+}
+
+export function removeHandoffNote(dataDir: string, instance?: string): void {
+  if (instance !== undefined && readHandoffNote(dataDir)?.instance !== instance) return;
+  fs.rmSync(notePath(dataDir), { force: true });
+}
+
+/**
+ * Who this process replaces, if anyone, and whether it can prove it. The
+ * command line wins, then the environment; with neither (an installer's
+ * clean start) the note alone names the predecessor. A claimed handoff
+ * without a matching note is unproven: it gets no special treatment.
+ */
+export function resolveHandoff(claimed: Handoff | null, dataDir: string): { proven: ProvenHandoff | null; unproven: Handoff | null } {
+  const note = readHandoffNote(dataDir);
+  if (!note) return { proven: null, unproven: claimed };
+  if (claimed && (claimed.instance !== note.instance || claimed.pid !== note.pid)) return { proven: null, unproven: claimed };
+  const h: Handoff = claimed ?? { instance: note.instance, pid: note.pid, host: note.host, port: note.port };
+  return { proven: { ...h, secret: note.secret, note }, unproven: null };
+}
+
+// --- the probe's proof: X-Berth-Handoff: <instance> <hmac>, never the secret itself.
+
+export function handoffProof(instance: string, secret: string): string {
+  return `${instance} ${crypto.createHmac('sha256', secret).update(`berth-handoff:${instance}`).digest('base64url')}`;
+}
+
+export function checkHandoffProof(value: string, instance: string, secret: string | null): boolean {
+  if (!secret) return false;
+  const want = Buffer.from(handoffProof(instance, secret));
+  const got = Buffer.from(value.trim());
+  return got.length === want.length && crypto.timingSafeEqual(got, want);
+}

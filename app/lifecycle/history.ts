@@ -1,0 +1,41 @@
+import type { HandoffNote } from './handoff';
+
+export interface HistoryEntry {
+  kind: 'start' | 'restart' | 'relaunch' | 'move';
+  at: string;
+  /** Port unavailable for this long (listener closed to new listener open); 0 when the socket stayed open; null for a first start. */
+  downtimeMs: number | null;
+  detail?: string;
+  /** Set when the operation failed and Berth kept (or went back to) serving. */
+  failed?: string;
+}
+
+const KEEP = 200;
+
+/** What happened to the port, oldest first; a relaunch passes it on to its successor through the handoff note. */
+export class History {
+  private readonly entries: HistoryEntry[] = [];
+
+  add(entry: Omit<HistoryEntry, 'at'> & { at?: string }): HistoryEntry {
+    const e = { ...entry, at: entry.at ?? new Date().toISOString() } as HistoryEntry;
+    this.entries.push(e);
+    if (this.entries.length > KEEP) this.entries.splice(0, this.entries.length - KEEP);
+    return e;
+  }
+
+  /** Carry on a predecessor's history, with the relaunch that made us completed by what we measured. */
+  continueFrom(note: HandoffNote, listenedAt: number, pid: number, version: string, how: string): void {
+    const change = note.version && note.version !== version ? `updated ${note.version} -> ${version}, ` : '';
+    this.entries.push(...note.history.filter((h) => !(h.kind === 'relaunch' && h.downtimeMs === null && !h.failed)));
+    this.add({
+      kind: 'relaunch',
+      at: new Date(listenedAt).toISOString(),
+      downtimeMs: note.closedAt === null ? 0 : Math.max(0, Math.round((listenedAt - note.closedAt) * 100) / 100),
+      detail: `${change}pid ${note.pid} -> pid ${pid}, ${how}`,
+    });
+  }
+
+  recent(n = 50): HistoryEntry[] {
+    return this.entries.slice(-n);
+  }
+}

@@ -1,0 +1,152 @@
+import http, { type ServerResponse } from 'node:http';
+import net from 'node:net';
+import type { Socket } from 'node:net';
+import type { WebApp } from '../server/web';
+
+/** Timeouts that stop a slow or malformed client from pinning the server. */
+const HTTP_LIMITS = {
+  headersTimeout: 10_000,
+  requestTimeout: 30_000,
+  keepAliveTimeout: 5_000,
+  connectionTimeout: 120_000,
+  maxHeaderSize: 16 * 1024,
+};
+
+/** How long idle keep-alive connections may still bring a request once a drain begins. */
+const IDLE_GRACE_MS = 100;
+
+export type ListenTarget = { host: string; port: number } | { fd: number };
+
+/**
+ * One listening socket and the connections it accepted. It answers every
+ * request with whichever app generation is current, so an in-place restart
+ * is a swap: the socket, its accept queue and every keep-alive connection
+ * stay open, and no client sees anything.
+ */
+export class Listener {
+  readonly server: http.Server;
+  private current: WebApp;
+  private readonly sockets = new Set<Socket>();
+  private _draining = false;
+  private readonly emptied: (() => void)[] = [];
+  /** Requests taken before a drain whose answer has not left yet: they get Connection: close when it begins. */
+  private readonly unanswered = new Set<ServerResponse>();
+  /** Wall-clock time the socket started listening (a relaunch's downtime ends here). */
+  listenedAt = 0;
+
+  constructor(app: WebApp) {
+    this.current = app;
+    this.server = http.createServer({
+      headersTimeout: HTTP_LIMITS.headersTimeout,
+      requestTimeout: HTTP_LIMITS.requestTimeout,
+      maxHeaderSize: HTTP_LIMITS.maxHeaderSize,
+      // Node checks header/request timeouts on this interval (default 30 s): a slowloris client lingers that long.
+      connectionsCheckingInterval: 1_000,
+    });
+    this.server.keepAliveTimeout = HTTP_LIMITS.keepAliveTimeout;
+    this.server.setTimeout(HTTP_LIMITS.connectionTimeout);
+    this.server.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.once('close', () => {
+        this.sockets.delete(s);
+        if (this.sockets.size === 0) for (const fn of this.emptied.splice(0)) fn();
+      });
+    });
+    this.server.on('request', (req, res) => {
+      // On the way out: answer normally, then close the connection, so the client's next request opens a new one.
+      if (this._draining) res.setHeader('Connection', 'close');
+      else {
+        this.unanswered.add(res);
+        res.once('close', () => this.unanswered.delete(res));
+      }
+      this.current.handle(req, res);
+    });
+  }
+
+  get app(): WebApp {
+    return this.current;
+  }
+  get draining(): boolean {
+    return this._draining;
+  }
+  get listening(): boolean {
+    return this.server.listening;
+  }
+  /** The listening socket's descriptor (POSIX), for a successor to inherit. */
+  get fd(): number | null {
+    const fd = (this.server as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    return typeof fd === 'number' && fd >= 0 ? fd : null;
+  }
+  connectionCount(): number {
+    return this.sockets.size;
+  }
+
+  /** Answer from now on with `next`; returns the generation it replaces. */
+  swap(next: WebApp): WebApp {
+    const old = this.current;
+    this.current = next;
+    return old;
+  }
+
+  /** One listen: on an address (never reusePort, which would share the port on purpose), or on an inherited socket. */
+  listen(target: ListenTarget): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const server = this.server;
+      const onError = (err: Error) => {
+        server.off('listening', onListening);
+        reject(err);
+      };
+      const onListening = () => {
+        this.listenedAt = Date.now();
+        server.off('error', onError);
+        resolve();
+      };
+      server.once('error', onError);
+      server.once('listening', onListening);
+      if ('fd' in target) server.listen({ fd: target.fd });
+      else server.listen({ host: target.host, port: target.port });
+    });
+  }
+
+  /** Stop accepting. Closing our copy of an inherited or handed-over socket leaves its accept queue to whoever else holds it. */
+  unlisten(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.server.listening) return resolve();
+      // net.Server.close only stops listening; http.Server.close would also close idle connections at once (Node 19+).
+      net.Server.prototype.close.call(this.server, () => resolve());
+      // 'close' waits for every connection; stopping to accept is immediate.
+      setImmediate(resolve);
+    });
+  }
+
+  /**
+   * Drain: /health says draining (the app asks `draining`), responses carry
+   * Connection: close, event streams end, the socket stops accepting, idle
+   * keep-alive connections close after a short grace (a request may already
+   * be on its way on one), and whatever is left is destroyed at the deadline.
+   */
+  async drain(deadline: number): Promise<{ destroyed: number }> {
+    this._draining = true;
+    for (const res of this.unanswered) if (!res.headersSent) res.setHeader('Connection', 'close');
+    this.unanswered.clear();
+    this.current.retire();
+    await this.unlisten();
+    const server = this.server;
+    const connectionsGone = this.sockets.size === 0 ? Promise.resolve() : new Promise<void>((r) => this.emptied.push(r));
+    const grace = setTimeout(() => server.closeIdleConnections(), IDLE_GRACE_MS);
+    // A cleared timer: a pending one would keep this whole old listener in memory until the deadline.
+    let timer: NodeJS.Timeout | undefined;
+    const reached = new Promise<'deadline'>((r) => (timer = setTimeout(() => r('deadline'), deadline)));
+    const first = await Promise.race([connectionsGone.then(() => 'gone' as const), reached]);
+    clearTimeout(timer);
+    clearTimeout(grace);
+    let destroyed = 0;
+    if (first === 'deadline') {
+      destroyed = this.sockets.size;
+      server.closeAllConnections();
+      for (const s of this.sockets) s.destroy();
+    }
+    await this.unlisten();
+    return { destroyed };
+  }
+}

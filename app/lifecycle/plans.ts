@@ -1,0 +1,209 @@
+/**
+ * Relaunch plans as data. Every relaunch and update install is one call to
+ * the host with one of these; the plan says who starts the successor and what
+ * happens to the listening socket (ARCHITECTURE.md, "Handover: one engine,
+ * four plans"). An in-place restart needs no plan: it is `host.restart()`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { HANDOFF_ENV, HANDOFF_FLAGS, encodeHandoffEnv, handoffArgs, type Handoff } from './handoff';
+
+/** A process that has really started (its `spawn` event fired). */
+export interface Started {
+  /** Resolves with the exit code when it exits; never, for a process we cannot watch. */
+  exited: Promise<number | null>;
+  /** Stop a successor that will not get as far as serving. */
+  kill(): void;
+}
+
+/** A successor that inherited our listening socket, and says on its IPC channel when it serves on it (`{ berth: 'serving' }`). */
+export interface SocketSuccessor extends Started {
+  serving: Promise<void>;
+}
+
+export type RelaunchPlan =
+  /**
+   * The successor runs beside us, started by us or by an updater.
+   * `socket`: where we can, it inherits the listening socket (`start` gets its
+   * descriptor; the successor reports `serving` on its IPC channel), and the
+   * port never closes. `probe`, or a socket we cannot pass: we keep serving
+   * until it proves with the handoff probe that it is ready, then close, and
+   * it binds.
+   */
+  | {
+      kind: 'beside';
+      handover: 'socket' | 'probe';
+      startedBy: 'berth' | 'updater' | 'newcomer';
+      label: string;
+      prepare?: () => Promise<void>;
+      start(h: Handoff, fd: number | null): Promise<Started | SocketSuccessor>;
+    }
+  /**
+   * The successor starts after this process exits (Electron's app.relaunch,
+   * an installer that waits for us). `start` resolves once that is certain:
+   * the relaunch is registered, or the installer's process has started.
+   * `prepare` runs first, while we still serve (a package install that asks
+   * for a password).
+   */
+  | { kind: 'after-exit'; startedBy: 'electron' | 'installer'; label: string; prepare?: () => Promise<void>; start(h: Handoff): Promise<Started | void> };
+
+/**
+ * One update install (app/update builds it from electron-updater): which
+ * order the new version starts in, and how to start the installer. `start`
+ * resolves only once the installer's process has really started.
+ */
+export interface InstallStep {
+  /**
+   * `beside`: the installer starts the new version while this process still
+   * runs (AppImage): keep serving until it proves it is ready, then close.
+   * `after-exit` (NSIS, Squirrel.Mac, deb): the new version starts after this
+   * process has exited.
+   */
+  order: 'beside' | 'after-exit';
+  start(): Promise<Started | void>;
+}
+
+/**
+ * An update install as a relaunch plan. The handoff rides in the environment
+ * for an installer that passes it on (AppImage); one that starts the new
+ * version through the shell (NSIS) drops it, and the note in the data
+ * directory is enough. `hooks` let the desktop's lifecycle owner hand over
+ * the single-instance lock, and take it back if the installer fails.
+ */
+export function installPlan(step: InstallStep, hooks: { env?: NodeJS.ProcessEnv; beforeStart?: () => void; failed?: (err: unknown) => void } = {}): RelaunchPlan {
+  const env = hooks.env ?? process.env;
+  const start = async (h: Handoff): Promise<Started | void> => {
+    env[HANDOFF_ENV] = encodeHandoffEnv(h);
+    try {
+      hooks.beforeStart?.();
+      return await step.start();
+    } catch (err) {
+      hooks.failed?.(err);
+      throw err;
+    } finally {
+      delete env[HANDOFF_ENV];
+    }
+  };
+  if (step.order === 'beside') {
+    return {
+      kind: 'beside',
+      handover: 'probe',
+      startedBy: 'updater',
+      label: 'update: the installer starts the new version beside this one',
+      start: async (h) => (await start(h)) ?? { exited: new Promise<number | null>(() => undefined), kill: () => undefined },
+    };
+  }
+  return { kind: 'after-exit', startedBy: 'installer', label: 'update: the new version starts after this one exits', start };
+}
+
+const DROPPED_FLAGS = new Set(['--replace', '--host', '--port', ...HANDOFF_FLAGS]);
+
+/**
+ * The same command line, minus the previous handoff and address, plus this
+ * handoff (which names the current address, so a server moved from Settings
+ * relaunches where it is, not where it started).
+ */
+export function successorArgs(args: readonly string[], handoff: Handoff, extra: string[] = []): string[] {
+  return [...dropFlags(args, DROPPED_FLAGS), ...handoffArgs(handoff), ...extra];
+}
+
+/** A command line with any earlier handoff taken out (a fresh start). */
+export function withoutHandoff(args: readonly string[]): string[] {
+  return dropFlags(args, new Set(['--replace', ...HANDOFF_FLAGS]));
+}
+
+function dropFlags(args: readonly string[], drop: Set<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const name = a.split('=', 1)[0]!;
+    if (drop.has(name)) {
+      // `--port 9000`: the value goes too (`--replace` takes none).
+      if (!a.includes('=') && name !== '--replace' && i + 1 < args.length) i++;
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
+}
+
+/** Resolves on the child's `spawn` event, rejects on its `error`: a library returning true proves nothing. */
+export function started(child: ChildProcess): Promise<Started> {
+  return new Promise((resolve, reject) => {
+    const exited = new Promise<number | null>((r) => child.once('exit', (code, signal) => r(code ?? (signal ? 128 : null))));
+    child.once('error', reject);
+    child.once('spawn', () => {
+      child.off('error', reject);
+      child.on('error', () => undefined);
+      resolve({ exited, kill: () => void child.kill('SIGKILL') });
+    });
+  });
+}
+
+export interface HeadlessPlanOptions {
+  argv?: readonly string[];
+  execArgv?: readonly string[];
+  platform?: NodeJS.Platform;
+  /** Force the close-and-rebind plan even where the socket could be handed over (tests, soak). */
+  handover?: 'socket' | 'probe';
+}
+
+/**
+ * `berth restart --app`: a new `berth serve` beside us. On Linux and macOS it
+ * inherits the listening socket (stdio[3]) and reports on an IPC channel;
+ * Windows cannot listen on an inherited descriptor, so there it probes for
+ * the handoff and binds when we close.
+ */
+export function headlessRelaunchPlan(opts: HeadlessPlanOptions = {}): RelaunchPlan {
+  const argv = opts.argv ?? process.argv;
+  const execArgv = opts.execArgv ?? process.execArgv;
+  const platform = opts.platform ?? process.platform;
+  const command = (h: Handoff, extra: string[] = []) => [...execArgv, argv[1]!, ...successorArgs(argv.slice(2), h, extra)];
+  const handover = opts.handover ?? (platform === 'win32' ? 'probe' : 'socket');
+  return {
+    kind: 'beside',
+    // Windows cannot listen on an inherited descriptor.
+    handover: platform === 'win32' ? 'probe' : handover,
+    startedBy: 'berth',
+    label: handover === 'socket' ? 'a new process takes over the listening socket' : 'a new process binds when this one closes',
+    async start(h, fd) {
+      if (fd === null) {
+        const child = spawn(process.execPath, command(h), { detached: true, stdio: ['ignore', 'inherit', 'inherit'], windowsHide: true });
+        const s = await started(child);
+        child.unref();
+        return s;
+      }
+      const child = spawn(process.execPath, command(h, ['--listen-fd=3']), { detached: true, stdio: ['ignore', 'inherit', 'inherit', fd, 'ipc'], windowsHide: true });
+      const s = await started(child);
+      const serving = new Promise<void>((resolve, reject) => {
+        child.on('message', (m: unknown) => {
+          if ((m as { berth?: string } | null)?.berth === 'serving') resolve();
+        });
+        void s.exited.then((code) => reject(new Error(`the new process exited with code ${code} before serving`)));
+      });
+      // Neither end keeps the other alive once it serves.
+      void serving.then(
+        () => {
+          if (child.connected) child.disconnect();
+          child.unref();
+        },
+        () => undefined,
+      );
+      return { ...s, serving };
+    },
+  };
+}
+
+/**
+ * `berth serve --replace`: the successor is already running and asked for the
+ * port through the API, so there is nothing to start; it waits for the note,
+ * and proves itself with the handoff probe like any other.
+ */
+export function replacementPlan(): RelaunchPlan {
+  return {
+    kind: 'beside',
+    handover: 'probe',
+    startedBy: 'newcomer',
+    label: 'a `berth serve --replace` takes the port',
+    start: async () => ({ exited: new Promise<number | null>(() => undefined), kill: () => undefined }),
+  };
+}
