@@ -38,8 +38,10 @@ interface Basics {
   platform: NodeJS.Platform;
   env: NodeJS.ProcessEnv;
   args: DesktopArgs;
-  /** Who this launch says it replaces (command line, or an installer's environment); proven later against the note. */
-  claimedHandoff: Handoff | null;
+  /** The instance this launch says it replaces (command line, or an installer's environment): it may wait for the lock. */
+  successorOf: string | null;
+  /** The handoff from the environment (read once, and removed so it is not inherited further). */
+  envHandoff: Handoff | null;
   dataDir: string;
   logs: LogSink;
   log: Logger;
@@ -133,8 +135,8 @@ function setupBasics(opts: DesktopOptions, env: NodeJS.ProcessEnv): Basics {
   if (wanted.source !== 'default') app.setPath('userData', wanted.dataDir);
   const dataDir = app.getPath('userData');
   // Installers drop our arguments, so an update's successor may learn its predecessor from the environment, or from the note alone.
-  const fromEnv = takeHandoffEnv(env);
-  const claimedHandoff = handoffFromArgs({ handoff: args.handoff ?? undefined, handoffPid: args.handoffPid?.toString(), host: args.host, port: args.port }) ?? fromEnv;
+  const envHandoff = takeHandoffEnv(env);
+  const successorOf = args.handoff ?? envHandoff?.instance ?? null;
   const logs = createLogSink({ dir: path.join(dataDir, 'logs'), console: process.stderr });
   const log = logs.root.child({ scope: 'desktop' });
   const version = appVersion();
@@ -148,17 +150,17 @@ function setupBasics(opts: DesktopOptions, env: NodeJS.ProcessEnv): Basics {
     flushLogs: () => logs.close(),
     installerQuitsApp: platform === 'darwin',
   });
-  log.info(`Berth ${version} desktop starting (Electron ${process.versions.electron ?? '?'}, pid ${process.pid}, data ${dataDir}${claimedHandoff ? `, replacing ${claimedHandoff.instance}` : ''})`);
+  log.info(`Berth ${version} desktop starting (Electron ${process.versions.electron ?? '?'}, pid ${process.pid}, data ${dataDir}${successorOf ? `, replacing ${successorOf}` : ''})`);
   if (opts.processHandlers !== false) {
     process.on('uncaughtException', (err) => log.fatal({ err }, 'uncaught exception in the main process'));
     process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection in the main process'));
   }
-  return { e: opts.electron, platform, env, args, claimedHandoff, dataDir, logs, log, lifecycle, version, autoUpdater: opts.autoUpdater };
+  return { e: opts.electron, platform, env, args, successorOf, envHandoff, dataDir, logs, log, lifecycle, version, autoUpdater: opts.autoUpdater };
 }
 
 async function setupSingleInstance(b: Basics): Promise<boolean> {
   const lock = await acquireSingleInstanceLock(b.e.app, {
-    data: { hidden: b.args.hidden, handoff: b.claimedHandoff?.instance ?? null },
+    data: { hidden: b.args.hidden, handoff: b.successorOf },
     log: b.logs.root.child({ scope: 'single-instance' }),
   });
   if (lock.acquired) return true;
@@ -220,7 +222,8 @@ function setupBerth(b: Basics, config: ResolvedConfig, token: string, hooks: { r
     token,
     logs: b.logs,
     rendererDir: rendererDir(),
-    claimedHandoff: b.claimedHandoff,
+    // The address of a handoff on the command line is where this process serves (relaunches pass --host/--port).
+    claimedHandoff: handoffFromArgs({ handoff: b.args.handoff ?? undefined, handoffPid: b.args.handoffPid?.toString(), host: config.host, port: String(config.port) }) ?? b.envHandoff,
     drainDeadline: QUIT_DRAIN_DEADLINE,
     updates: (updateHooks) =>
       createDesktopUpdates({

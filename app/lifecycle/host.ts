@@ -357,7 +357,7 @@ export class ServerHost extends EventEmitter<HostEvents> {
       const p = plan ?? this.opts.relaunchPlan?.();
       if (!p) throw new BerthError('This Berth cannot relaunch itself (no relaunch plan configured).', ExitCode.unexpected);
       if (!this.listener || this._state !== 'serving') throw new BerthError(`cannot relaunch while ${this._state}`, ExitCode.unexpected);
-      await this.opts.beforeRelaunch?.();
+      if (!p.blockersCleared) await this.opts.beforeRelaunch?.();
       if (!this.listener || this._state !== 'serving') throw new BerthError(`cannot relaunch while ${this._state}`, ExitCode.unexpected);
       await runRelaunch(this, p);
     });

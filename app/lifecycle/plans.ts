@@ -34,6 +34,8 @@ export type RelaunchPlan =
       handover: 'socket' | 'probe';
       startedBy: 'berth' | 'updater' | 'newcomer';
       label: string;
+      /** Restart blockers were already waited for (an update install waits for them itself, with its own bound). */
+      blockersCleared?: boolean;
       prepare?: () => Promise<void>;
       start(h: Handoff, fd: number | null): Promise<Started | SocketSuccessor>;
     }
@@ -44,7 +46,7 @@ export type RelaunchPlan =
    * `prepare` runs first, while we still serve (a package install that asks
    * for a password).
    */
-  | { kind: 'after-exit'; startedBy: 'electron' | 'installer'; label: string; prepare?: () => Promise<void>; start(h: Handoff): Promise<Started | void> };
+  | { kind: 'after-exit'; startedBy: 'electron' | 'installer'; label: string; blockersCleared?: boolean; prepare?: () => Promise<void>; start(h: Handoff): Promise<Started | void> };
 
 /**
  * One update install (app/update builds it from electron-updater): which
@@ -89,10 +91,11 @@ export function installPlan(step: InstallStep, hooks: { env?: NodeJS.ProcessEnv;
       handover: 'probe',
       startedBy: 'updater',
       label: 'update: the installer starts the new version beside this one',
+      blockersCleared: true,
       start: async (h) => (await start(h)) ?? { exited: new Promise<number | null>(() => undefined), kill: () => undefined },
     };
   }
-  return { kind: 'after-exit', startedBy: 'installer', label: 'update: the new version starts after this one exits', start };
+  return { kind: 'after-exit', startedBy: 'installer', label: 'update: the new version starts after this one exits', blockersCleared: true, start };
 }
 
 const DROPPED_FLAGS = new Set(['--replace', '--host', '--port', ...HANDOFF_FLAGS]);

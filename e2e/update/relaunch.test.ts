@@ -115,6 +115,8 @@ describe.skipIf(process.platform !== 'linux')('self-update onto the same port (L
       expect(after).toMatchObject({ version, state: 'serving' });
       expect(after.instance).not.toBe(before.instance);
       expect(running(before.pid), `old pid ${before.pid} gone`).toBe(false);
+      // The installer started it with a clean environment: it knew whom it replaced from the note in the data directory.
+      expect((await r.api('GET', '/api/status')).body.handoffFrom).toBe(before.instance);
       current = after;
     }
     const records = await poller.stop();

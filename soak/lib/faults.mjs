@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import {
   LIB, alive, api, health, jsonLines, logText, procs, rawExchange, readText, readToken, runBerth, runNode, sleep, startServe, stopBerth,
@@ -27,6 +28,12 @@ async function serveHuman(port, dataDir, extra = [], opts = {}) {
     }),
   ]);
   return p;
+}
+
+/** The handoff note a relaunching Berth leaves in its data directory (the built app's own writer). */
+function leaveNoteFor(dataDir, handoff) {
+  const { writeHandoffNote, newSecret } = createRequire(import.meta.url)(path.join(LIB, '..', '..', 'out', 'app', 'lifecycle', 'handoff.js'));
+  writeHandoffNote(dataDir, { v: 1, ...handoff, secret: newSecret(), version: '', writtenAt: Date.now(), closedAt: null, history: [] });
 }
 
 /** Exit code (or signal) of a process, waiting at most `ms`. */
@@ -86,6 +93,8 @@ export async function stoppedPredecessor() {
   const dataDir = tempDir('berth-fault-stopped-');
   try {
     const a = await startServe(port, dataDir);
+    // A hangs in the middle of its own relaunch: its handoff note (with the secret) is written, then it stops.
+    leaveNoteFor(dataDir, { instance: a.info.instance, pid: a.pid, host: '127.0.0.1', port });
     procs.signal(a.pid, 'SIGSTOP');
     const t0 = performance.now();
     const b = await startServe(port, dataDir, [`--handoff=${a.info.instance}`, '--handoff-pid', String(a.pid), '--handoff-timeout', '1500', '--probe-timeout', '300'], { timeoutMs: 30_000 });

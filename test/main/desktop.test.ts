@@ -13,6 +13,7 @@ import { canListen } from '../../main/startup';
 import { closeServer, foreignHttp, makeHost } from '../core/fixtures';
 import { ROOT, freePort, health, readToken, tempDataDir, waitFor } from '../helpers';
 import { LockRegistry, fakeElectron, type FakeElectron } from './fake-electron';
+import { desktopChild } from './desktop-process';
 
 interface Launched {
   fe: FakeElectron;
@@ -162,12 +163,21 @@ describe('the desktop shell, started for real with stand-in Electron objects', (
     expect(await canListen('127.0.0.1', port)).toBe(true);
     const relaunch = first.fe.app.calls.find((c) => c.call === 'relaunch')!.arg as { args: string[] };
     expect(relaunch.args).toEqual([ROOT, '--host=127.0.0.1', `--port=${port}`, `--handoff=${before!.instance}`, `--handoff-pid=${process.pid}`]);
-    // Electron starts the successor with those arguments once the first has exited.
-    const next = launch({ locks, dataDir, port, argv: ['/usr/lib/electron/electron', ...relaunch.args] });
-    await next.started;
-    const after = await waitFor(() => health(port), 'the successor to answer');
-    expect(after.instance).not.toBe(before!.instance);
-    expect(next.fe.windows[0]!.loaded).toEqual([`http://127.0.0.1:${port}`]);
+    // Electron starts the successor with those arguments once the first has exited: another process, with its own pid.
+    const next = await desktopChild(['/usr/lib/electron/electron', ...relaunch.args], { BERTH_DATA_DIR: dataDir });
+    try {
+      const after = await waitFor(() => health(port), 'the successor to answer');
+      expect(after.pid).toBe(next.pid);
+      expect(after.pid).not.toBe(process.pid);
+      expect(after.instance).not.toBe(before!.instance);
+      // It proved itself with the note the first left in the data directory, and carries its history on.
+      const status = await (await fetch(`http://127.0.0.1:${port}/api/status`, { headers: { Authorization: `Bearer ${readToken(dataDir)}` } })).json();
+      expect(status.handoffFrom).toBe(before!.instance);
+      expect(status.history.at(-1)).toMatchObject({ kind: 'relaunch', detail: `pid ${process.pid} -> pid ${next.pid}, port closed and bound again` });
+      expect(fs.existsSync(path.join(dataDir, 'handoff.json'))).toBe(false);
+    } finally {
+      expect(await next.quit()).toBe(0);
+    }
   });
 
   it('a successor started while its predecessor still holds the lock (AppImage update) waits instead of quitting', async () => {
@@ -198,6 +208,20 @@ describe('the desktop shell, started for real with stand-in Electron objects', (
     expect(await canListen('127.0.0.1', port)).toBe(true);
     // The window now really closes.
     expect(fe.windows[0]!.userClose().defaultPrevented).toBe(false);
+  });
+
+  it('a page that refuses to unload vetoes app.quit(); the server is already drained, and the process exits anyway', async () => {
+    const port = await freePort();
+    const { fe, started } = launch({ locks: new LockRegistry(), dataDir: tempDataDir('berth-desktop-'), port });
+    await started;
+    fe.windows[0]!.refusesUnload = true;
+    fe.trays[0]!.menu!.click('quit');
+    await waitFor(() => fe.app.calls.some((c) => c.call === 'quit'), 'the quit');
+    expect(fe.app.calls.find((c) => c.call === 'quit')!.arg).toBe('vetoed by a window');
+    expect(await canListen('127.0.0.1', port)).toBe(true);
+    await waitFor(() => fe.app.ended, 'the fallback exit');
+    expect(fe.app.ended).toBe('exit');
+    expect(fe.app.exitCode).toBe(0);
   });
 
   it('an OS quit (logout, Cmd+Q) also drains first', async () => {

@@ -58,7 +58,8 @@ export class FakeApp extends EventEmitter {
     const key = this.getPath('userData');
     const holder = this.locks.holders.get(key);
     if (holder && holder !== this) {
-      holder.emit('second-instance', new FakeEvent(), this.argv, '/', data);
+      // Like Electron: the running instance hears of it later (it comes from another process), not within this call.
+      setImmediate(() => holder.emit('second-instance', new FakeEvent(), this.argv, '/', data));
       return false;
     }
     this.locks.holders.set(key, this);
@@ -72,12 +73,27 @@ export class FakeApp extends EventEmitter {
   hasLock(): boolean {
     return this.locks.holders.get(this.getPath('userData')) === this;
   }
-  /** Like Electron: before-quit first; a listener may prevent it. */
+  /** The windows this app has open (set by fakeElectron). */
+  windows: () => FakeWindow[] = () => [];
+
+  /**
+   * Like Electron's app.quit(): before-quit first (a listener may prevent it);
+   * then every window is closed, and one that refuses (its 'close' prevented,
+   * or its page's beforeunload) cancels the quit; then will-quit (preventable).
+   */
   quit(): void {
     const e = new FakeEvent();
     this.emit('before-quit', e);
-    this.record('quit', e.defaultPrevented ? 'prevented' : 'went');
-    if (!e.defaultPrevented) this.ended = 'quit';
+    if (e.defaultPrevented) return this.record('quit', 'prevented');
+    for (const w of this.windows()) {
+      if (w.destroyed) continue;
+      if (w.refusesUnload || w.userClose().defaultPrevented) return this.record('quit', 'vetoed by a window');
+    }
+    const wq = new FakeEvent();
+    this.emit('will-quit', wq);
+    if (wq.defaultPrevented) return this.record('quit', 'prevented');
+    this.record('quit', 'went');
+    this.ended = 'quit';
   }
   exit(code = 0): void {
     this.record('exit', code);
@@ -126,6 +142,7 @@ export function fakeElectron(opts: { locks: LockRegistry; appPath: string; argv:
   const cookies: FakeElectron['cookies'] = [];
   const answers = [...(opts.answers ?? [])];
   const nativeTheme = Object.assign(new EventEmitter(), { shouldUseDarkColors: false, shouldUseDarkColorsForSystemIntegratedUI: true });
+  app.windows = () => windows;
   class BrowserWindow extends FakeWindow {
     constructor(o: ConstructorParameters<typeof FakeWindow>[0]) {
       super(o);

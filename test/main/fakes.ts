@@ -43,6 +43,8 @@ export class FakeWindow extends EventEmitter {
   minimized = false;
   maximized = false;
   destroyed = false;
+  /** Its page refuses to unload (a beforeunload handler), which vetoes an app.quit(). */
+  refusesUnload = false;
   bounds = { x: 10, y: 20, width: 1100, height: 760 };
   constructor(readonly options: BrowserWindowConstructorOptions) {
     super();

@@ -9,11 +9,10 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ServerHost } from '../../app/lifecycle/host';
-import { coreApi } from '../../app/lifecycle/api';
 import { rendererDir } from '../../app/paths';
 import { ensureToken } from '../../app/server/token';
-import { apiRequestBlockers, updateApi, updateEvents } from '../../app/update/api';
-import { installingRelauncher } from '../../app/update/handoff';
+import { updateApi } from '../../app/update/api';
+import { createBerth } from '../../app/berth';
 import { UpdateService } from '../../app/update/service';
 import { memoryLogSink } from '../../app/log';
 import { freePort, waitFor, type Health } from '../helpers';
@@ -37,41 +36,49 @@ interface Setup extends Rig {
   api(method: string, urlPath: string, opts?: { token?: string | null; body?: unknown }): Promise<{ status: number; body: Record<string, unknown> }>;
 }
 
-/** Berth 1.0.0 serving on a free port with updates wired as `berth serve` wires them; 1.0.1 published. */
-async function setup(opts: { artifact?: Buffer; beside?: boolean; blockerWaitMs?: number } = {}): Promise<Setup> {
+/** Berth 1.0.0 serving on a free port, composed by createBerth as `berth serve` composes it (only the updater's feed differs); 1.0.1 published. */
+async function setup(opts: { artifact?: Buffer; beside?: boolean; blockerWaitMs?: number; kind?: 'AppImageUpdater' | 'NsisUpdater' } = {}): Promise<Setup> {
   const srv = await updateServer();
   cleanups.push(() => srv.close());
   srv.publish({ version: '1.0.1', file: 'Berth-1.0.1-linux-x86_64.AppImage', data: opts.artifact ?? appImageBytes('1.0.1') });
+  if (opts.kind === 'NsisUpdater') srv.publish({ version: '1.0.1', platform: 'win', file: 'Berth-Setup-1.0.1.exe', data: opts.artifact ?? appImageBytes('1.0.1') });
   const port = await freePort();
-  // The plain relaunch is never asked for here.
-  const swap = installingRelauncher({ replacesProcess: false, startsBeforeExit: false, start: async () => Promise.reject(new Error('not in this test')) });
-  let host!: ServerHost;
-  const rig = makeRig({
-    version: '1.0.0',
-    feedUrl: srv.url,
-    blockerWaitMs: opts.blockerWaitMs,
-    successorStartsBeforeExit: opts.beside ?? false,
-    hooks: { handOver: (apply, how) => swap.hooksFor(host).handOver(apply, how) },
-  });
-  const token = ensureToken(rig.dataDir).token;
-  host = new ServerHost({
+  const dataDir = tempDir();
+  const token = ensureToken(dataDir).token;
+  let rig!: Rig;
+  const exits: number[] = [];
+  const logs = memoryLogSink();
+  const berth = createBerth({
     host: '127.0.0.1',
     port,
-    dataDir: rig.dataDir,
+    dataDir,
     version: '1.0.0',
     token,
-    logs: rig.logs,
+    logs,
     rendererDir: rendererDir(),
     probeTimeout: 500,
     handoffDeadline: 3000,
-    relauncher: swap.relauncher,
+    updates: (hooks) =>
+      (rig = makeRig({
+        version: '1.0.0',
+        feedUrl: srv.url,
+        dataDir,
+        logs,
+        kind: opts.kind,
+        platform: opts.kind === 'NsisUpdater' ? 'win32' : undefined,
+        blockerWaitMs: opts.blockerWaitMs,
+        successorStartsBeforeExit: opts.beside ?? false,
+        hooks,
+      })).service,
+    // The plain relaunch is never asked for here.
+    relaunchPlan: () => {
+      throw new Error('not in this test');
+    },
+    exit: (code) => exits.push(code),
+    exitOnConflict: true,
   });
-  host.addRoutes(coreApi({ host, logs: rig.logs, dataDir: rig.dataDir, feeds: [updateEvents(rig.service)] }));
-  host.addRoutes(apiRequestBlockers(rig.service.blockers));
-  host.addRoutes(updateApi(rig.service));
-  const exits: number[] = [];
-  host.on('exit', (code) => exits.push(code));
-  await host.start();
+  const host = berth.host;
+  await berth.start();
   cleanups.push(() => host.stop());
   const api: Setup['api'] = async (method, urlPath, o = {}) => {
     const t = o.token === undefined ? token : o.token;
@@ -203,7 +210,7 @@ describe('install: the port goes to the installer', () => {
     // electron-updater replaced the AppImage in place and ran it.
     expect(fs.readFileSync(s.appImage)).toEqual(artifact);
     const seen = await waitFor(() => fs.existsSync(marker) && fs.readFileSync(marker, 'utf8'), 'the new version to start');
-    expect(seen.trim()).toBe(`handoff=${before.instance}:${process.pid} silent=true exitAfter=`);
+    expect(seen.trim()).toBe(`handoff=${before.instance}:${process.pid}:${s.port}:127.0.0.1 silent=true exitAfter=`);
     // The handoff rides in the environment only while the installer starts.
     expect(process.env.BERTH_HANDOFF).toBeUndefined();
     expect(JSON.parse(fs.readFileSync(path.join(s.dataDir, 'update-state.json'), 'utf8'))).toEqual({ version: '1.0.1', channel: 'latest' });
@@ -223,10 +230,41 @@ describe('install: the port goes to the installer', () => {
       expect(s.host.state).toBe('serving');
       expect(s.exits).toEqual([]);
       const st = s.service.status();
-      expect(st).toMatchObject({ state: 'error', version: '1.0.1', currentVersion: '1.0.0' });
+      // Still ready to install (the download is there), with what went wrong.
+      expect(st).toMatchObject({ state: 'ready', version: '1.0.1', currentVersion: '1.0.0' });
       expect(st.error).toMatch(/^Installing Berth 1\.0\.1 failed: ENOENT.*Berth 1\.0\.0 keeps running\.$/);
     });
   }
+
+  it('NSIS order, an installer that cannot be spawned: still serving, no exit; the second install works', async () => {
+    const marker = path.join(tempDir(), 'started');
+    const s = await setup({ kind: 'NsisUpdater', artifact: recordingArtifact(marker) });
+    let installer = '';
+    s.updater().on('update-downloaded', (e: { downloadedFile: string }) => (installer = e.downloadedFile));
+    await ready(s);
+    const before = (await health(s.port))!;
+    // The downloaded installer cannot be executed (no exec bit, as a quarantined or half-copied file): its spawn
+    // fails after electron-updater's install() has already returned true.
+    fs.chmodSync(installer, 0o644);
+    await expect(s.service.install()).rejects.toThrow(/the installer could not start \(the installer could not be started: .* is not executable \(EACCES\)\)/);
+    expect(await health(s.port)).toMatchObject({ instance: before.instance, state: 'serving' });
+    expect(s.host.state).toBe('serving');
+    expect(s.exits).toEqual([]);
+    expect(s.host.status().history.at(-1)).toMatchObject({ kind: 'relaunch', failed: expect.stringContaining('EACCES') });
+    expect(s.service.status()).toMatchObject({ state: 'ready', version: '1.0.1', error: expect.stringContaining('EACCES') });
+    expect(fs.existsSync(path.join(s.dataDir, 'handoff.json'))).toBe(false);
+
+    // Fixed: electron-updater would ignore a second install() (quitAndInstallCalled stays set); Berth's works.
+    fs.chmodSync(installer, 0o755);
+    expect((await s.api('POST', '/api/update/install')).status).toBe(202);
+    await waitFor(() => s.exits.length > 0, 'the second install to hand over');
+    expect(s.exits).toEqual([0]);
+    expect(await refused(s.port)).toBe(true);
+    const seen = await waitFor(() => fs.existsSync(marker) && fs.readFileSync(marker, 'utf8'), 'the installer to start');
+    expect(seen).toContain(`handoff=${before.instance}:${process.pid}:${s.port}:127.0.0.1`);
+    // What an installer that drops the environment still finds: the note, with the secret, in the data directory.
+    expect(JSON.parse(fs.readFileSync(path.join(s.dataDir, 'handoff.json'), 'utf8'))).toMatchObject({ instance: before.instance, pid: process.pid, port: s.port });
+  });
 
   it('waits for a request in flight (a slow settings upload), says so, lets it finish, then installs', async () => {
     const marker = path.join(tempDir(), 'started');

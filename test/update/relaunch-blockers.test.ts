@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RestartBlockers } from '../../app/update/blockers';
-import type { Relauncher } from '../../app/lifecycle/relaunch';
-import { freePort, health, sleep } from '../helpers';
+import type { RelaunchPlan } from '../../app/lifecycle/plans';
+import { freePort, health, waitFor } from '../helpers';
 import { makeHost } from '../core/fixtures';
 
 describe('relaunch honours restart blockers', () => {
@@ -10,13 +10,20 @@ describe('relaunch honours restart blockers', () => {
     const blockers = new RestartBlockers();
     let startedAt: number | null = null;
     // A successor that starts after we exit (as with Electron's app.relaunch): nothing to spawn here.
-    const relauncher: Relauncher = { replacesProcess: false, start: async () => void (startedAt = Date.now()) };
-    const host = makeHost(port, { relauncher, beforeRelaunch: () => blockers.waitUntilClear() });
+    const plan: RelaunchPlan = { kind: 'after-exit', startedBy: 'electron', label: 'test', start: async () => void (startedAt = Date.now()) };
+    let waiting = false;
+    const host = makeHost(port, {
+      relaunchPlan: () => plan,
+      beforeRelaunch: () => {
+        waiting = true;
+        return blockers.waitUntilClear();
+      },
+    });
     await host.start();
     const release = blockers.hold('export of 3 files');
     const exited = new Promise<number>((r) => host.once('exit', r));
     const relaunching = host.relaunch();
-    await sleep(300);
+    await waitFor(() => waiting, 'the relaunch to wait for the blocker');
     expect(startedAt).toBeNull();
     expect(host.state).toBe('serving');
     expect((await health(port))?.state).toBe('serving');

@@ -72,6 +72,7 @@ export function makeRig(opts: {
   blockerWaitMs?: number;
   dataDir?: string;
   successorStartsBeforeExit?: boolean;
+  logs?: LogSink;
 }): Rig {
   const dataDir = opts.dataDir ?? tempDataDir('berth-update-');
   dirsMade.push(dataDir);
@@ -79,7 +80,7 @@ export function makeRig(opts: {
   fs.mkdirSync(path.dirname(appImage), { recursive: true });
   fs.writeFileSync(appImage, appImageBytes(opts.version), { mode: 0o755 });
   process.env.APPIMAGE = appImage;
-  const logs = memoryLogSink();
+  const logs = opts.logs ?? memoryLogSink();
   const settings: Settings['update'] = { channel: 'latest', autoCheck: false, url: null, allowPrerelease: false, ...opts.settings };
   let made: AppUpdater | null = null;
   const updater = () => {
