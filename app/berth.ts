@@ -10,7 +10,7 @@ import type { LogSink } from './log';
 import { coreApi, type EventFeed } from './lifecycle/api';
 import { resolveHandoff, type Handoff, type ProvenHandoff } from './lifecycle/handoff';
 import { ServerHost } from './lifecycle/host';
-import { installPlan, type InstallStep, type RelaunchPlan } from './lifecycle/plans';
+import { installPlan, type InstallHooks, type InstallStep, type RelaunchPlan } from './lifecycle/plans';
 import type { ApiRoutes } from './server/web';
 import type { Settings } from './settings/settings';
 import { apiRequestBlockers, updateApi, updateEvents } from './update/api';
@@ -36,7 +36,7 @@ export interface BerthOptions {
   /** What Restart app does here (headless: a new process beside us; desktop: Electron's relaunch). */
   relaunchPlan: () => RelaunchPlan;
   /** The lifecycle owner's part in an install (the desktop hands its single-instance lock over, and takes it back on failure). */
-  installHooks?: { beforeStart?: () => void; failed?: (err: unknown) => void };
+  installHooks?: InstallHooks;
   onSettingsSaved?: (settings: Settings) => void;
   routes?: ApiRoutes[];
   feeds?: EventFeed[];

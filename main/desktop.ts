@@ -230,6 +230,7 @@ function setupBerth(b: Basics, config: ResolvedConfig, token: string, hooks: { r
         platform: b.platform,
         isPackaged: e.app.isPackaged,
         appImage: b.env.APPIMAGE || null,
+        packageType: b.platform === 'linux' && e.app.isPackaged ? packageType() : null,
         autoUpdater: b.autoUpdater,
         currentVersion: b.version,
         settings: () => loadSettings(b.dataDir).settings.update,
@@ -278,6 +279,15 @@ function setupWindow(b: Basics, hasTray: () => boolean): DesktopWindow {
   // The UI needs no browser permissions (camera, notifications, geolocation...): refuse them all.
   e.session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
   return window;
+}
+
+/** Linux: electron-builder writes how the app was packaged (deb, rpm, pacman) into resources/package-type. */
+function packageType(): string | null {
+  try {
+    return fs.readFileSync(path.join(process.resourcesPath, 'package-type'), 'utf8').trim();
+  } catch {
+    return null;
+  }
 }
 
 function existing(file: string): string | undefined {

@@ -2,7 +2,7 @@ import type { App } from 'electron';
 import type { Logger } from '../app/log';
 import type { ServerHost } from '../app/lifecycle/host';
 import type { Handoff } from '../app/lifecycle/handoff';
-import { successorArgs, withoutHandoff, type RelaunchPlan } from '../app/lifecycle/plans';
+import { successorArgs, withoutHandoff, type InstallHooks, type RelaunchPlan } from '../app/lifecycle/plans';
 
 /** The only Electron calls that end or replace the process. Nothing else in main/ makes them. */
 export type LifecycleApp = Pick<App, 'quit' | 'exit' | 'relaunch' | 'releaseSingleInstanceLock' | 'requestSingleInstanceLock'>;
@@ -90,8 +90,13 @@ export class DesktopLifecycle {
   }
 
   /** An update install's part for the lifecycle owner: the lock goes to the new version, and comes back if the installer fails. */
-  installHooks(): { beforeStart: () => void; failed: (err: unknown) => void } {
-    return { beforeStart: () => this.beginInstall(), failed: (err) => this.installFailed(err) };
+  installHooks(): InstallHooks {
+    return {
+      beforeStart: () => this.beginInstall(),
+      failed: (err) => this.installFailed(err),
+      // deb: the package is installed while we still serve; Electron starts the new version once we exit.
+      relaunch: (h) => this.registerSuccessor(h),
+    };
   }
 
   /** With no handoff (nothing is serving), the successor starts as a new Berth with our own arguments. */

@@ -1,6 +1,7 @@
 import type { AppUpdater } from 'electron-updater';
 import type { Logger } from '../app/log';
 import type { Settings } from '../app/settings/settings';
+import { debPackageInstall } from '../app/update/package-install';
 import { UpdateService, type UpdateHooks } from '../app/update/service';
 import type { UpdateStatus } from '../app/update/state';
 
@@ -24,6 +25,8 @@ export interface DesktopUpdatesOptions {
   isPackaged: boolean;
   /** Running from an AppImage (its path), whose updater starts the new version before this one exits. */
   appImage?: string | null;
+  /** Linux: how the app was packaged (electron-builder's resources/package-type: deb, rpm, pacman), when known. */
+  packageType?: string | null;
   /** electron-updater's autoUpdater, read on first use: reading it builds the platform's updater, which needs Electron. */
   autoUpdater: () => AppUpdater;
   currentVersion: string;
@@ -71,6 +74,8 @@ export function createDesktopUpdates(opts: DesktopUpdatesOptions): UpdateService
     successorStartsBeforeExit: opts.platform === 'linux' && !!opts.appImage,
     // Windows: electron-updater retries a refused installer through elevate.exe, which needs Electron's resources path.
     libraryFallbacks: opts.platform === 'win32',
+    // deb: installed while we still serve (the password prompt may take a while, or be cancelled), then relaunched.
+    packageInstall: opts.platform === 'linux' && !opts.appImage && opts.packageType === 'deb' ? debPackageInstall({ log: opts.log }) : undefined,
     firstCheckDelayMs: opts.firstCheckDelayMs ?? FIRST_CHECK_DELAY_MS,
     checkIntervalMs: opts.checkIntervalMs ?? CHECK_INTERVAL_MS,
     log: opts.log,

@@ -61,7 +61,11 @@ export interface InstallStep {
    * process has exited.
    */
   order: 'beside' | 'after-exit';
+  /** Work done while this process still serves, before anything closes (a package install that asks for a password). */
+  prepare?: () => Promise<void>;
   start(): Promise<Started | void>;
+  /** The installer starts nothing itself (deb): the process owner starts the new version once this one exits. */
+  relaunchAfter?: boolean;
 }
 
 /**
@@ -71,13 +75,26 @@ export interface InstallStep {
  * directory is enough. `hooks` let the desktop's lifecycle owner hand over
  * the single-instance lock, and take it back if the installer fails.
  */
-export function installPlan(step: InstallStep, hooks: { env?: NodeJS.ProcessEnv; beforeStart?: () => void; failed?: (err: unknown) => void } = {}): RelaunchPlan {
+export interface InstallHooks {
+  env?: NodeJS.ProcessEnv;
+  beforeStart?: () => void;
+  failed?: (err: unknown) => void;
+  /** Start the new version once this process exits (Electron's app.relaunch), for an installer that does not. */
+  relaunch?: (h: Handoff) => void;
+}
+
+export function installPlan(step: InstallStep, hooks: InstallHooks = {}): RelaunchPlan {
   const env = hooks.env ?? process.env;
   const start = async (h: Handoff): Promise<Started | void> => {
     env[HANDOFF_ENV] = encodeHandoffEnv(h);
     try {
       hooks.beforeStart?.();
-      return await step.start();
+      const s = await step.start();
+      if (step.relaunchAfter) {
+        if (!hooks.relaunch) throw new Error('nothing here can start the new version after this one exits');
+        hooks.relaunch(h);
+      }
+      return s;
     } catch (err) {
       hooks.failed?.(err);
       throw err;
@@ -92,10 +109,11 @@ export function installPlan(step: InstallStep, hooks: { env?: NodeJS.ProcessEnv;
       startedBy: 'updater',
       label: 'update: the installer starts the new version beside this one',
       blockersCleared: true,
+      prepare: step.prepare,
       start: async (h) => (await start(h)) ?? { exited: new Promise<number | null>(() => undefined), kill: () => undefined },
     };
   }
-  return { kind: 'after-exit', startedBy: 'installer', label: 'update: the new version starts after this one exits', blockersCleared: true, start };
+  return { kind: 'after-exit', startedBy: 'installer', label: 'update: the new version starts after this one exits', blockersCleared: true, prepare: step.prepare, start };
 }
 
 const DROPPED_FLAGS = new Set(['--replace', '--host', '--port', ...HANDOFF_FLAGS]);

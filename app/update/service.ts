@@ -53,6 +53,13 @@ export interface UpdateServiceOptions {
   successorStartsBeforeExit?: boolean;
   /** Let electron-updater's own spawn fallbacks run (they need Electron: the desktop on Windows). */
   libraryFallbacks?: boolean;
+  /**
+   * Install the downloaded package ourselves, while still serving (deb:
+   * electron-updater's DebUpdater runs pkexec dpkg synchronously after the
+   * port is closed, and a cancelled password prompt leaves nothing serving).
+   * Rejects with a sentence when nothing was installed.
+   */
+  packageInstall?: (file: string) => Promise<void>;
   /** First automatic check this long after start (default 10 s, so it never slows launch). */
   firstCheckDelayMs?: number;
   /** Then every this long while autoCheck is on (default 4 h). */
@@ -280,15 +287,21 @@ export class UpdateService extends EventEmitter<UpdateServiceEvents> {
     this.recordChannel(version);
     this.lastUpdaterError = null;
     try {
-      await this.opts.hooks.handOver({
-        order: this.opts.successorStartsBeforeExit ? 'beside' : 'after-exit',
-        start: () =>
-          startInstaller(u, {
-            install: this.opts.install ?? defaultInstall,
-            libraryFallbacks: this.opts.libraryFallbacks,
-            lastError: () => this.lastUpdaterError,
-          }),
-      });
+      const packageInstall = this.opts.packageInstall;
+      const file = (u as AppUpdater & { installerPath?: string | null }).installerPath;
+      await this.opts.hooks.handOver(
+        packageInstall && file
+          ? { order: 'after-exit', prepare: () => packageInstall(file), start: async () => undefined, relaunchAfter: true }
+          : {
+              order: this.opts.successorStartsBeforeExit ? 'beside' : 'after-exit',
+              start: () =>
+                startInstaller(u, {
+                  install: this.opts.install ?? defaultInstall,
+                  libraryFallbacks: this.opts.libraryFallbacks,
+                  lastError: () => this.lastUpdaterError,
+                }),
+            },
+      );
     } catch (err) {
       const cause = this.lastUpdaterError ?? err;
       // The download is still there and the installer can be asked again: back to ready, with what went wrong.

@@ -13,6 +13,7 @@ import { rendererDir } from '../../app/paths';
 import { ensureToken } from '../../app/server/token';
 import { updateApi } from '../../app/update/api';
 import { createBerth } from '../../app/berth';
+import { debPackageInstall } from '../../app/update/package-install';
 import { UpdateService } from '../../app/update/service';
 import { memoryLogSink } from '../../app/log';
 import { freePort, waitFor, type Health } from '../helpers';
@@ -37,7 +38,7 @@ interface Setup extends Rig {
 }
 
 /** Berth 1.0.0 serving on a free port, composed by createBerth as `berth serve` composes it (only the updater's feed differs); 1.0.1 published. */
-async function setup(opts: { artifact?: Buffer; beside?: boolean; blockerWaitMs?: number; kind?: 'AppImageUpdater' | 'NsisUpdater' } = {}): Promise<Setup> {
+async function setup(opts: { artifact?: Buffer; beside?: boolean; blockerWaitMs?: number; kind?: 'AppImageUpdater' | 'NsisUpdater'; packageInstall?: (file: string) => Promise<void>; relaunched?: unknown[] } = {}): Promise<Setup> {
   const srv = await updateServer();
   cleanups.push(() => srv.close());
   srv.publish({ version: '1.0.1', file: 'Berth-1.0.1-linux-x86_64.AppImage', data: opts.artifact ?? appImageBytes('1.0.1') });
@@ -68,8 +69,10 @@ async function setup(opts: { artifact?: Buffer; beside?: boolean; blockerWaitMs?
         platform: opts.kind === 'NsisUpdater' ? 'win32' : undefined,
         blockerWaitMs: opts.blockerWaitMs,
         successorStartsBeforeExit: opts.beside ?? false,
+        packageInstall: opts.packageInstall,
         hooks,
       })).service,
+    installHooks: { relaunch: (h) => opts.relaunched?.push(h) },
     // The plain relaunch is never asked for here.
     relaunchPlan: () => {
       throw new Error('not in this test');
@@ -264,6 +267,33 @@ describe('install: the port goes to the installer', () => {
     expect(seen).toContain(`handoff=${before.instance}:${process.pid}:${s.port}:127.0.0.1`);
     // What an installer that drops the environment still finds: the note, with the secret, in the data directory.
     expect(JSON.parse(fs.readFileSync(path.join(s.dataDir, 'handoff.json'), 'utf8'))).toMatchObject({ instance: before.instance, pid: process.pid, port: s.port });
+  });
+
+  it('deb: the package installs while Berth still serves; a cancelled password prompt keeps it serving, and a second try relaunches', async () => {
+    const dir = tempDir();
+    const marker = path.join(dir, 'installed');
+    const answer = path.join(dir, 'answer');
+    // pkexec as the person answers it: 126 when they dismiss the prompt; otherwise it runs the command (dpkg, here a stand-in).
+    const pkexec = path.join(dir, 'pkexec');
+    fs.writeFileSync(pkexec, `#!/bin/sh\n[ "$(cat '${answer}')" = cancel ] && exit 126\necho "$@" > '${marker}'\n`, { mode: 0o755 });
+    fs.writeFileSync(answer, 'cancel');
+    const relaunched: unknown[] = [];
+    const s = await setup({ packageInstall: debPackageInstall({ elevate: [pkexec] }), relaunched });
+    await ready(s);
+    const before = (await health(s.port))!;
+    await expect(s.service.install()).rejects.toThrow('Relaunch failed: the password prompt was cancelled or refused, so nothing was installed.');
+    expect(await health(s.port)).toMatchObject({ instance: before.instance, state: 'serving' });
+    expect(s.exits).toEqual([]);
+    expect(relaunched).toEqual([]);
+    expect(s.service.status()).toMatchObject({ state: 'ready', error: expect.stringContaining('password prompt was cancelled') });
+
+    fs.writeFileSync(answer, 'ok');
+    expect((await s.api('POST', '/api/update/install')).status).toBe(202);
+    await waitFor(() => s.exits.length > 0, 'the install to hand over');
+    expect(fs.readFileSync(marker, 'utf8')).toMatch(/^dpkg -i .+\.AppImage\n$/);
+    // Installed first, then the relaunch registered, then the port let go.
+    expect(relaunched).toEqual([{ instance: before.instance, pid: process.pid, host: '127.0.0.1', port: s.port }]);
+    expect(s.exits).toEqual([0]);
   });
 
   it('waits for a request in flight (a slow settings upload), says so, lets it finish, then installs', async () => {

@@ -73,6 +73,7 @@ export function makeRig(opts: {
   dataDir?: string;
   successorStartsBeforeExit?: boolean;
   logs?: LogSink;
+  packageInstall?: (file: string) => Promise<void>;
 }): Rig {
   const dataDir = opts.dataDir ?? tempDataDir('berth-update-');
   dirsMade.push(dataDir);
@@ -98,6 +99,7 @@ export function makeRig(opts: {
     hooks: opts.hooks ?? { handOver: async () => Promise.reject(new Error('no host in this test')) },
     blockerWaitMs: opts.blockerWaitMs,
     successorStartsBeforeExit: opts.successorStartsBeforeExit,
+    packageInstall: opts.packageInstall,
     buildFeedUrl: opts.feedUrl,
     log: logs.root.child({ scope: 'update' }),
   });
