@@ -1,4 +1,4 @@
-// Core benchmarks: restart and relaunch downtime, duplicate detection, idle RSS.
+// Core benchmarks: what a client sees of a restart and a relaunch, duplicate detection, idle RSS.
 // Figures are printed and written to bench-results/core.json; compare them as
 // ratios within one run (the machine is shared and noisy).
 import { fork, spawn } from 'node:child_process';
@@ -148,7 +148,6 @@ async function main() {
     controlGaps.push(await poller.end());
   }
   const restartGaps = [];
-  const serverDowntimes = [];
   for (let i = 0; i < RESTARTS; i++) {
     const before = (await requestRetrying(port, 'GET', '/api/status', auth)).json().history.at(-1)?.at;
     await poller.begin();
@@ -162,11 +161,11 @@ async function main() {
     }
     await sleep(3); // let the poller land a few answers after the new listen
     restartGaps.push(await poller.end());
-    serverDowntimes.push(last.downtimeMs);
   }
-  console.log(`  in-process restart, client-seen gap     p50 ${r2(pct(restartGaps, 50))} ms, p99 ${r2(pct(restartGaps, 99))} ms, max ${r2(Math.max(...restartGaps))} ms over ${RESTARTS}`);
+  // The restart keeps the listening socket, so its gap should be the control's: the ratio says how close.
+  console.log(`  in-place restart, client-seen gap       p50 ${r2(pct(restartGaps, 50))} ms, p99 ${r2(pct(restartGaps, 99))} ms, max ${r2(Math.max(...restartGaps))} ms over ${RESTARTS}`);
   console.log(`  same window, no restart (control)       p50 ${r2(pct(controlGaps, 50))} ms, p99 ${r2(pct(controlGaps, 99))} ms`);
-  console.log(`  in-process restart, close->listen       p50 ${r2(pct(serverDowntimes, 50))} ms, p99 ${r2(pct(serverDowntimes, 99))} ms (server side; goal p99 < 5 ms)`);
+  console.log(`  restart / control gap                   p50 ${r2(pct(restartGaps, 50) / pct(controlGaps, 50))} x, p99 ${r2(pct(restartGaps, 99) / pct(controlGaps, 99))} x (goal: within noise, about 1 x)`);
 
   // Relaunch, two series. Without the poller: restart request to successor healthy (the poller would
   // take a core from the successor's start-up on this 2-core machine). With it: the client-seen gap.
@@ -220,7 +219,7 @@ async function main() {
     machine,
     nodeBaselineMs: r2(baseline),
     idleRssMb: idleRss,
-    restart: { cycles: RESTARTS, controlGapP50Ms: r2(pct(controlGaps, 50)), controlGapP99Ms: r2(pct(controlGaps, 99)), clientGapP50Ms: r2(pct(restartGaps, 50)), clientGapP99Ms: r2(pct(restartGaps, 99)), clientGapMaxMs: r2(Math.max(...restartGaps)), closeToListenP50Ms: r2(pct(serverDowntimes, 50)), closeToListenP99Ms: r2(pct(serverDowntimes, 99)) },
+    restart: { cycles: RESTARTS, controlGapP50Ms: r2(pct(controlGaps, 50)), controlGapP99Ms: r2(pct(controlGaps, 99)), clientGapP50Ms: r2(pct(restartGaps, 50)), clientGapP99Ms: r2(pct(restartGaps, 99)), clientGapMaxMs: r2(Math.max(...restartGaps)), gapRatioP50: r2(pct(restartGaps, 50) / pct(controlGaps, 50)), gapRatioP99: r2(pct(restartGaps, 99) / pct(controlGaps, 99)) },
     relaunch: { cycles: RELAUNCHES, requestToHealthyP50Ms: r2(relaunchP50), goalMs: r2(2 * baseline + 100), clientGapP50Ms: r2(pct(relaunchGaps, 50)), clientGapMaxMs: r2(Math.max(...relaunchGaps)) },
     duplicateExitP50Ms: r2(pct(dupTimes, 50)),
   };
