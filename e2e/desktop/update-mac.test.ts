@@ -15,7 +15,7 @@
  *
  * Squirrel.Mac relaunches the app without Berth's arguments or environment,
  * so this test uses the real data folder (~/Library/Application Support/Berth):
- * it runs only where that folder does not exist yet, as on a fresh CI runner.
+ * it runs only where Berth has never run, as on a fresh CI runner.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -49,7 +49,8 @@ function unzip(zip: string, dest: string): string {
 
 let checkedApp: string | null = null;
 const builds = updateBuilds('darwin', 'e2e/desktop/update-mac.test.ts', () => {
-  if (fs.existsSync(dataDir)) return `${dataDir} exists; this test uses Berth's real data folder, so it runs only where Berth has never run`;
+  // Electron may create the folder itself; Berth's own files say Berth has run here.
+  if (['settings.json', 'auth-token'].some((f) => fs.existsSync(path.join(dataDir, f)))) return `Berth has run as this user (${dataDir}); this test uses Berth's real data folder, so it runs only where Berth never has`;
   return null;
 });
 if (builds) {

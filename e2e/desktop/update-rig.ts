@@ -13,8 +13,43 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ROOT, health, sleep, waitFor, type Health } from '../../test/helpers';
 
-export { serveDirectory } from './update-server.mjs';
-export { watchPort } from './port-watch.mjs';
+// @ts-ignore: plain ES modules without type declarations (also run on their own with node); typed below.
+import * as locationModule from './update-server.mjs';
+// @ts-ignore
+import * as watchModule from './port-watch.mjs';
+
+export interface UpdateLocation {
+  url: string;
+  port: number;
+  requests: { method: string; file: string; range: string | null; status: number; bytes: number }[];
+  /** Bytes of `file` sent in GET responses. */
+  bytesSent(file: string): number;
+  close(): Promise<void>;
+}
+
+/** A generic update location serving `dir` on loopback (update-server.mjs). */
+export const serveDirectory: (dir: string, opts?: { host?: string; port?: number; log?: (line: string) => void }) => Promise<UpdateLocation> = locationModule.serveDirectory;
+
+export interface WatchAttempt {
+  at: number;
+  ok: boolean;
+  error?: string;
+  version?: string;
+  pid?: number;
+  instance?: string;
+}
+
+export interface WatchSummary {
+  attempts: number;
+  answered: number;
+  failures: Record<string, number>;
+  longestOutageMs: number;
+  served: { version: string; pid: number; instance: string; answers: number }[];
+  interleaved: boolean;
+}
+
+/** Watches the port from outside (port-watch.mjs). */
+export const watchPort: (opts: { host?: string; port: number; timeoutMs?: number }) => { attempts: WatchAttempt[]; stop(): Promise<WatchSummary> } = watchModule.watchPort;
 
 /** Where build-versions.mjs wrote builds.json (the file, or its folder). The update jobs set it. */
 export const BUILDS_ENV = 'BERTH_UPDATE_BUILDS';

@@ -29,7 +29,8 @@ const dataDir = path.join(process.env.APPDATA ?? '', 'Berth');
 
 const builds = updateBuilds('win32', 'e2e/desktop/update-windows.test.ts', () => {
   if (!process.env.LOCALAPPDATA || !process.env.APPDATA) return 'LOCALAPPDATA or APPDATA is not set';
-  if (fs.existsSync(programs) || fs.existsSync(dataDir)) return `Berth is already installed or has data for this user (${programs}, ${dataDir}); this test installs Berth and uses those folders`;
+  const ranHere = ['settings.json', 'auth-token'].some((f) => fs.existsSync(path.join(dataDir, f)));
+  if (fs.existsSync(programs) || ranHere) return `Berth is installed or has run as this user (${programs}, ${dataDir}); this test installs Berth and uses those folders`;
   return null;
 });
 
