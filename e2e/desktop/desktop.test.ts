@@ -2,10 +2,15 @@
  * The desktop app for real: Electron started through Playwright
  * (`_electron.launch`), each test with a fresh userData (`--data-dir`) and a
  * free port. They run wherever an Electron binary is installed (a developer's
- * desktop; CI on Windows, macOS and Linux under xvfb) and are skipped, with one
- * line saying why, where it is not.
+ * desktop; the CI workflow's test jobs on Windows, macOS and Linux under
+ * xvfb) and are skipped, with one line saying why, where it is not.
+ *
+ * BERTH_DESKTOP_EXECUTABLE runs the same tests against a packaged app
+ * instead (the executable inside Berth.app, Berth.exe or the unpacked Linux
+ * build): the CI workflow's macOS job does that with the app it built.
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { _electron as electron, type ElectronApplication } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ROOT, alive, freePort, health, readToken, tempDataDir, waitFor } from '../../test/helpers';
@@ -13,13 +18,22 @@ import { canListen } from '../../main/startup';
 // @ts-ignore: a plain ES module without type declarations.
 import { chooseRuntime, findElectron } from '../../scripts/start.mjs';
 
-const runtime = chooseRuntime({ electron: findElectron(), platform: process.platform, env: process.env }) as { kind: 'electron'; binary: string } | { kind: 'headless'; reason: string };
-const electronPath = runtime.kind === 'electron' ? runtime.binary : null;
+/** A packaged Berth runs as it is; the development app is the electron binary with the repository as its app folder. */
+const packaged = process.env.BERTH_DESKTOP_EXECUTABLE || null;
+
+function desktopRuntime(): { binary: string } | { reason: string } {
+  if (packaged) return fs.existsSync(packaged) ? { binary: packaged } : { reason: `BERTH_DESKTOP_EXECUTABLE names ${packaged}, which does not exist` };
+  const r = chooseRuntime({ electron: findElectron(), platform: process.platform, env: process.env }) as { kind: string; binary?: string; reason?: string };
+  return r.kind === 'electron' ? { binary: r.binary! } : { reason: r.reason! };
+}
+
+const runtime = desktopRuntime();
+const electronPath = 'binary' in runtime ? runtime.binary : null;
 if (!electronPath) {
   const reason = (runtime as { reason: string }).reason;
   // CI installs Electron on purpose: there, a missing runtime is a failure, not a skip.
   if (process.env.BERTH_REQUIRE_ELECTRON === '1') throw new Error(`e2e/desktop: BERTH_REQUIRE_ELECTRON=1 but ${reason}`);
-  console.log(`e2e/desktop: skipped, ${reason}; these tests need an Electron binary (CI's desktop-e2e job has one).`);
+  console.log(`e2e/desktop: skipped, ${reason}. These tests need an Electron binary (\`node node_modules/electron/install.js\` downloads it) and, on Linux, a display (\`xvfb-run -a npx vitest run e2e/desktop\`).`);
 }
 
 // Linux CI runners cannot set up Chromium's sandbox for a binary in node_modules (no setuid chrome-sandbox).
@@ -55,8 +69,8 @@ afterEach(async () => {
 async function launch(o: { port?: number; dataDir?: string; extra?: string[] } = {}): Promise<Running> {
   const port = o.port ?? (await freePort());
   const dataDir = o.dataDir ?? tempDataDir('berth-e2e-desktop-');
-  const args = [ROOT, ...SANDBOX, '--data-dir', dataDir, '--port', String(port), ...(o.extra ?? [])];
-  const app = await electron.launch({ args, env: cleanEnv(), timeout: 60_000 });
+  const args = [...(packaged ? [] : [ROOT]), ...SANDBOX, '--data-dir', dataDir, '--port', String(port), ...(o.extra ?? [])];
+  const app = await electron.launch({ executablePath: electronPath!, args, env: cleanEnv(), timeout: 60_000 });
   apps.push(app);
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await health(port))?.state === 'serving', `the desktop app to serve ${url}`, 30_000);
@@ -89,6 +103,20 @@ describe.skipIf(!electronPath)('the desktop app (Electron)', () => {
     expect(session).toMatchObject({ authenticated: true });
     // No Node in the page.
     expect(await page.evaluate(() => typeof (globalThis as { require?: unknown }).require)).toBe('undefined');
+  });
+
+  it('has its tray menu, whose status line says it serves on its port', async () => {
+    const r = await launch();
+    const menu = await waitFor(async () => {
+      const m = await r.app.evaluate(({ Menu }) => {
+        const item = (id: string) => Menu.getApplicationMenu()?.getMenuItemById(id) ?? null;
+        return { status: item('status')?.label ?? '', noTray: item('no-tray')?.label ?? null, quit: !!item('quit') };
+      });
+      return m.status === `Serving on :${r.port}` ? m : null;
+    }, 'the tray menu to say it serves');
+    expect(menu.quit).toBe(true);
+    // Windows and macOS always have a place for the icon; a Linux session may not (the menu then says why).
+    if (process.platform !== 'linux') expect(menu.noTray).toBeNull();
   });
 
   it('a second launch leaves one instance, and brings the first one\'s window back', async () => {

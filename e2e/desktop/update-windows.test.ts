@@ -1,0 +1,103 @@
+/**
+ * A real Berth NSIS install updating itself on Windows: the version N
+ * installer, as electron-builder built it, installs silently (/S) for this
+ * user; N starts from the install folder; N+1 is published on a local update
+ * location (the URL both builds have baked in); Berth's own API checks,
+ * downloads and installs it, as the tray's "Restart to update" does. The
+ * installer electron-updater starts closes N, installs over the same folder
+ * and starts N+1 through the shell. The port is watched from outside.
+ *
+ * What it proves: N+1 serves on the same port; N is gone and exactly one
+ * Berth main process is left; the two never answered by turns; no EADDRINUSE
+ * anywhere in the log. The time the port went without an answer (N's exit,
+ * the install, N+1's start) is printed, not bounded: it is the installer's.
+ *
+ * The installer starts N+1 without Berth's arguments and possibly without its
+ * environment, so this test uses the real per-user locations
+ * (%LOCALAPPDATA%\Programs\berth, %APPDATA%\Berth): it runs only where Berth
+ * is not installed, as on a fresh CI runner, and uninstalls it afterwards.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { alive, freePort, readToken, waitFor } from '../../test/helpers';
+import { berthMainPids, downloadUpdate, installUpdate, logCount, logTail, serveDirectory, servingVersion, stopBerth, updateBuilds, userEnv, watchPort, writeSettings } from './update-rig';
+
+const programs = path.join(process.env.LOCALAPPDATA ?? '', 'Programs', 'berth');
+const dataDir = path.join(process.env.APPDATA ?? '', 'Berth');
+
+const builds = updateBuilds('win32', 'e2e/desktop/update-windows.test.ts', () => {
+  if (!process.env.LOCALAPPDATA || !process.env.APPDATA) return 'LOCALAPPDATA or APPDATA is not set';
+  const ranHere = ['settings.json', 'auth-token'].some((f) => fs.existsSync(path.join(dataDir, f)));
+  if (fs.existsSync(programs) || ranHere) return `Berth is installed or has run as this user (${programs}, ${dataDir}); this test installs Berth and uses those folders`;
+  return null;
+});
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function run(file: string, args: string[]): Promise<number | string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { stdio: 'ignore', windowsHide: true });
+    child.once('error', reject);
+    child.once('exit', (code, sig) => resolve(code ?? sig ?? -1));
+  });
+}
+
+describe.skipIf(!builds)('NSIS update on Windows (real Electron, real electron-updater)', () => {
+  it('N updates itself to N+1: same port, one process, N gone, no EADDRINUSE', async () => {
+    const b = builds!;
+    const port = await freePort();
+    writeSettings(dataDir, { port });
+    const exe = path.join(programs, 'Berth.exe');
+
+    // A silent per-user install, as an administrator would script it.
+    expect(await run(path.join(b.old.dir, b.old.artifact), ['/S'])).toBe(0);
+    expect(fs.existsSync(exe)).toBe(true);
+    cleanups.push(async () => {
+      for (const pid of berthMainPids()) if (alive(pid)) process.kill(pid);
+      const uninstaller = path.join(programs, 'Uninstall Berth.exe');
+      if (fs.existsSync(uninstaller)) await run(uninstaller, ['/S']);
+    });
+
+    const location = await serveDirectory(b.new.dir, { port: Number(new URL(b.updateUrl).port), log: (l) => console.log(`update location: ${l}`) });
+    cleanups.push(() => location.close());
+
+    // Started as from the Start menu: no arguments; Berth's own settings give the port.
+    const n = spawn(exe, [], { env: userEnv(), stdio: 'ignore', detached: true });
+    n.unref();
+    const before = await servingVersion(port, b.old.version, undefined, 90_000).catch((err: Error) => {
+      throw new Error(`${err.message}\n--- log ---\n${logTail(dataDir)}`);
+    });
+    expect(berthMainPids()).toEqual([before.pid]);
+    const token = readToken(dataDir);
+
+    await downloadUpdate(port, token, b.new.version);
+    const watch = watchPort({ port });
+    await installUpdate(port, token);
+    const after = await servingVersion(port, b.new.version, before).catch((err: Error) => {
+      throw new Error(`${err.message}\n--- log ---\n${logTail(dataDir)}`);
+    });
+    await waitFor(() => !alive(before.pid), `Berth ${b.old.version} (pid ${before.pid}) to exit`, 30_000);
+    await waitFor(() => watch.attempts.filter((a) => a.ok && a.instance === after.instance).length >= 50, 'N+1 to answer 50 times');
+    const seen = await watch.stop();
+    const size = fs.statSync(path.join(b.new.dir, b.new.artifact)).size;
+    console.log(`NSIS update ${b.old.version} -> ${b.new.version}: port without an answer for ${seen.longestOutageMs} ms (N exits, the installer runs, N+1 starts); ${seen.attempts} attempts, failures ${JSON.stringify(seen.failures)}; downloaded ${location.bytesSent(b.new.artifact)} of ${size} bytes`);
+
+    expect(after.pid).not.toBe(before.pid);
+    expect(seen.served.map((s) => s.version)).toEqual([b.old.version, b.new.version]);
+    expect(seen.interleaved).toBe(false);
+    expect(berthMainPids()).toEqual([after.pid]);
+    // The same install folder: a firewall rule or shortcut for Berth.exe keeps working.
+    const installed = execFileSync('powershell.exe', ['-NoProfile', '-Command', `(Get-Item '${exe}').VersionInfo.ProductVersion`], { encoding: 'utf8' }).trim();
+    // electron-builder writes the version into the executable (as x.y.z or x.y.z.0).
+    expect(installed.startsWith(b.new.version), installed).toBe(true);
+    expect(logCount(dataDir, 'EADDRINUSE')).toBe(0);
+
+    await stopBerth(port, token);
+    await waitFor(() => berthMainPids().length === 0, 'every Berth process to exit', 30_000);
+  }, 600_000);
+});
