@@ -14,8 +14,32 @@
 import { BerthError, ExitCode } from '../errors';
 import { probePort } from '../instance/probe';
 import { newSecret, removeHandoffNote, writeHandoffNote, type Handoff, type HandoffNote } from './handoff';
-import type { ServerHost } from './host';
+import type { History, HistoryEntry } from './history';
+import type { Listener } from './listener';
 import type { RelaunchPlan, SocketSuccessor, Started } from './plans';
+import type { HostState } from './states';
+
+/** What the engine needs of the host (ServerHost is one): its state, its listener, and where it serves. */
+export interface HandoverHost {
+  readonly opts: { readonly dataDir: string; readonly version: string; readonly handoffDeadline?: number };
+  readonly instance: string;
+  readonly host: string;
+  readonly port: number;
+  readonly url: string;
+  readonly history: History;
+  readonly relaunchAddress: { host: string; port: number };
+  readonly currentListener: Listener | null;
+  readonly log: { info(m: string): void; error(m: string): void };
+  setState(s: HostState): void;
+  record(entry: Omit<HistoryEntry, 'at'>): HistoryEntry;
+  expectProof(secret: string): { proven: Promise<void>; cancel: () => void };
+  release(): Listener | null;
+  adopt(listener: Listener): void;
+  drainListener(listener: Listener): Promise<void>;
+  claimListener(host: string, port: number): Promise<Listener>;
+  settled(): Promise<void>;
+  emit(event: 'exit', code: number): boolean;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -33,7 +57,7 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export async function runRelaunch(host: ServerHost, plan: RelaunchPlan): Promise<void> {
+export async function runRelaunch(host: HandoverHost, plan: RelaunchPlan): Promise<void> {
   const o = host.opts;
   const deadline = o.handoffDeadline ?? 10_000;
   const listener = host.currentListener!;
@@ -149,7 +173,7 @@ function closeNote(dataDir: string, note: HandoffNote): void {
 }
 
 /** The successor serves: drain what we still have, then tell the owner to exit. */
-async function finish(host: ServerHost, listener: ReturnType<ServerHost['release']>, drained?: Promise<void>): Promise<void> {
+async function finish(host: HandoverHost, listener: Listener | null, drained?: Promise<void>): Promise<void> {
   if (listener) {
     host.release();
     await host.drainListener(listener);
@@ -161,7 +185,7 @@ async function finish(host: ServerHost, listener: ReturnType<ServerHost['release
 }
 
 /** Wait until a Berth other than us serves where the successor should; null when it does, else why not. */
-async function successorServes(host: ServerHost, s: Started, target: { host: string; port: number }, deadline: number): Promise<string | null> {
+async function successorServes(host: HandoverHost, s: Started, target: { host: string; port: number }, deadline: number): Promise<string | null> {
   let exitCode: number | null | undefined;
   void s.exited.then((c) => (exitCode = c));
   const until = performance.now() + deadline;
@@ -180,7 +204,7 @@ async function successorServes(host: ServerHost, s: Started, target: { host: str
  * the probe. A Berth serving there after all is the successor, late: we are
  * done. Anything else holding the port is a conflict.
  */
-async function serveAgain(host: ServerHost, failure: string): Promise<never | void> {
+async function serveAgain(host: HandoverHost, failure: string): Promise<never | void> {
   removeHandoffNote(host.opts.dataDir, host.instance);
   try {
     host.adopt(await host.claimListener(host.host, host.port));

@@ -1,5 +1,3 @@
-import type { HandoffNote } from './handoff';
-
 export interface HistoryEntry {
   kind: 'start' | 'restart' | 'relaunch' | 'move';
   at: string;
@@ -23,8 +21,11 @@ export class History {
     return e;
   }
 
-  /** Carry on a predecessor's history, with the relaunch that made us completed by what we measured. */
-  continueFrom(note: HandoffNote, listenedAt: number, pid: number, version: string, how: string): void {
+  /**
+   * Carry on a predecessor's history (from its handoff note), with the
+   * relaunch that made us completed by what we measured.
+   */
+  continueFrom(note: { history: HistoryEntry[]; closedAt: number | null; version: string; pid: number }, listenedAt: number, pid: number, version: string, how: string): void {
     const change = note.version && note.version !== version ? `updated ${note.version} -> ${version}, ` : '';
     this.entries.push(...note.history.filter((h) => !(h.kind === 'relaunch' && h.downtimeMs === null && !h.failed)));
     this.add({
