@@ -21,7 +21,10 @@ const maxMs = Math.min(Number(opts.maxMs ?? 600_000), 30 * 60_000);
 const retryBudgetMs = Number(opts.retryBudgetMs ?? 10_000);
 const attemptTimeoutMs = Number(opts.attemptTimeoutMs ?? 5_000);
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections });
+// A client drops a keep-alive socket it has left idle before the server would (Berth closes idle ones after 5 s):
+// otherwise a machine too busy to run this process for 5 s makes the server close a socket just as a request is
+// written on it, a reset that says nothing about Berth's restarts.
+const agent = new http.Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections, timeout: 4000 });
 const stats = {
   connections,
   logical: 0,

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -63,6 +64,21 @@ export async function health(port: number, host = '127.0.0.1'): Promise<Health |
   } catch {
     return null;
   }
+}
+
+/**
+ * POST with the token on a connection of its own: a pooled keep-alive one may
+ * be the one a relaunching Berth has just closed.
+ */
+export function postFresh(port: number, urlPath: string, token: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: urlPath, method: 'POST', agent: false, headers: { Authorization: `Bearer ${token}` } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 export interface BerthProcess {

@@ -165,7 +165,8 @@ async function bindUntil(deadline: number, tryListen: () => Promise<boolean>, pr
  */
 async function selfCheck(opts: ClaimOptions): Promise<void> {
   const address = probeAddresses(opts.host)[0]!;
-  const seen = await observe(address, opts.port, opts.probeTimeout ?? 2000);
+  // Our own server answering: only a busy machine makes it slow, so a short probe timeout is not used here.
+  const seen = await observe(address, opts.port, Math.max(opts.probeTimeout ?? 2000, 2000));
   const health = seen.kind === 'http' && seen.statusCode === 200 ? parseHealth(seen.body) : null;
   if (health?.instance === opts.instance) return;
   await opts.unlisten().catch(() => undefined);

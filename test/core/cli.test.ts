@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { alive, freePort, health, killBerth, readToken, runBerth, startServe, tempDataDir, waitFor, type BerthProcess } from '../helpers';
+import { alive, freePort, health, killBerth, postFresh, readToken, runBerth, startServe, tempDataDir, waitFor, type BerthProcess } from '../helpers';
 import { closeServer, foreignHttp, silentTcp } from './fixtures';
 
 const procs: BerthProcess[] = [];
@@ -107,8 +107,7 @@ describe('berth relaunch', () => {
       let current = { pid: first.info.pid, instance: first.info.instance };
       const seen = new Set([current.instance]);
       for (let i = 0; i < 20; i++) {
-        const res = await fetch(`http://127.0.0.1:${port}/api/relaunch`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
-        expect(res.status).toBe(202);
+        expect(await postFresh(port, '/api/relaunch', token)).toBe(202);
         const next = await waitFor(async () => {
           const h = await health(port);
           return h && h.instance !== current.instance && h.state === 'serving' ? h : null;

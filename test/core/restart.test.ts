@@ -3,8 +3,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { memoryLogSink } from '../../app/log';
 import fs from 'node:fs';
-import http from 'node:http';
-import { freePort, health, readToken, ROOT, startServe, tempDataDir, waitFor } from '../helpers';
+import { freePort, health, postFresh, readToken, ROOT, startServe, tempDataDir, waitFor } from '../helpers';
 import { makeHost } from './fixtures';
 import { timeWaitCount } from '../support/tcp-states';
 import type { ServerHost } from '../../app/lifecycle/host';
@@ -26,18 +25,6 @@ function startLoad(port: number, urlPath: string, keepalive: number, fresh: numb
     child.once('exit', () => resolve(JSON.parse(out.trim().split('\n').pop()!))),
   );
   return { ready, summary, stop: () => child.stdin.end() };
-}
-
-/** POST on a connection of its own: a pooled one may be the one the old server just closed. */
-function postFresh(port: number, urlPath: string, token: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: urlPath, method: 'POST', agent: false, headers: { Authorization: `Bearer ${token}` } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode!));
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 describe('in-place restart under keep-alive load', () => {
