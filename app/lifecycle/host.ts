@@ -6,6 +6,7 @@ import type { LogSink, Logger } from '../log';
 import { claimPort, type ClaimResult } from '../instance/claim';
 import { probePort, urlFor, type ProbeResult } from '../instance/probe';
 import { createWebServer, type ApiRoutes, type WebServer } from '../server/web';
+import { listenerOf } from '../server/exposure';
 import { UiFiles } from '../server/ui-files';
 import type { Relauncher, Successor } from './relaunch';
 import { historyAfterHandoff, leaveHandoffNote, takeHandoffNote } from './handoff-note';
@@ -45,6 +46,10 @@ export interface HostStatus {
   startup: StartupProbe[];
   handoffFrom: string | null;
   logFile: string | null;
+  /** Other machines can reach this listener (it is not on loopback only): the Status page says so. */
+  exposed: boolean;
+  /** The address the listener really holds, e.g. "0.0.0.0:8787" (url is where to open it on this machine). */
+  listenAddress: string;
 }
 
 export interface HostOptions {
@@ -190,6 +195,7 @@ export class ServerHost extends EventEmitter<HostEvents> {
       startup: this.startup.slice(),
       handoffFrom: this.opts.handoffFrom ?? null,
       logFile: this.opts.logs.file,
+      ...listenerOf(this.web?.app.server ?? null, this._host, this._port),
     };
   }
 

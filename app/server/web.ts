@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { BerthError } from '../errors';
 import type { Logger } from '../log';
 import type { BerthHealth } from '../instance/verdict';
 import { HANDOFF_HEADER } from '../instance/probe';
@@ -177,6 +178,12 @@ export function createWebServer(opts: WebServerOptions): WebServer {
     },
   });
   app.setErrorHandler(async (err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    // Berth's own errors are written for people (a save that failed says which file and why): pass them on.
+    if (err instanceof BerthError) {
+      const status = Number(err.details.httpStatus) || 500;
+      if (status >= 500) opts.log.error(err.message);
+      return reply.code(status).send({ error: String(err.details.error ?? 'error'), message: err.message, ...(err.details.file ? { file: err.details.file } : {}) });
+    }
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
     if (status >= 500) opts.log.error({ err }, 'request failed');
     return reply.code(status).send({ error: err.code ?? 'error', message: status >= 500 ? 'Internal error; see the log.' : err.message });
