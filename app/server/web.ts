@@ -8,7 +8,11 @@ import type { UiFile, UiFiles } from './ui-files';
 import { COOKIE_NAME, bearerToken, cookieValue, isAllowedHost, sameOriginLocation, siteOf, tokenMatches } from './security';
 
 export interface RouteContext {
-  /** preHandler for anything that reads private state or changes it. */
+  /**
+   * For anything that reads private state or changes it. Routes name it as
+   * their preHandler, and the server runs it earlier, as the route's first
+   * onRequest hook: the token is checked before the body is read or parsed.
+   */
   requireToken: (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
   /** Register a long-lived response (an event stream) to be ended when the server drains. */
   onDrain: (fn: () => void) => void;
@@ -118,6 +122,16 @@ export function createWebServer(opts: WebServerOptions): WebServer {
       return reply.code(401).header('WWW-Authenticate', 'Bearer realm="berth"').send({ error: 'unauthorized', message: UNAUTHORIZED_MESSAGE });
     }
   };
+  // Sign-in before work: wherever a route asks for requireToken, it runs in the first hook that sees the
+  // request (onRequest, after the Host and cross-site checks), so a request without the token is answered
+  // 401 before its body is read, let alone parsed.
+  app.addHook('onRoute', (route) => {
+    const pre = [route.preHandler ?? []].flat();
+    if (!pre.includes(requireToken)) return;
+    const rest = pre.filter((h) => h !== requireToken);
+    route.preHandler = rest.length ? rest : undefined;
+    route.onRequest = [requireToken, ...[route.onRequest ?? []].flat()];
+  });
 
   app.get('/health', async (req, reply) => {
     reply.header('Cache-Control', 'no-store');
