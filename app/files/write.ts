@@ -49,12 +49,12 @@ function writeAll(fd: number, data: Buffer): void {
  * temp is created exclusively (O_EXCL never follows a planted link), and is
  * removed again on any failure: a full disk leaves nothing behind.
  */
-function writeTemp(file: string, data: string, mode: number): string {
+function writeTemp(file: string, data: string, mode: number, durable: boolean): string {
   const tmp = tempName(file);
   const fd = fs.openSync(tmp, 'wx', mode);
   try {
     writeAll(fd, Buffer.from(data, 'utf8'));
-    fs.fsyncSync(fd);
+    if (durable) fs.fsyncSync(fd);
   } catch (err) {
     fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
@@ -70,16 +70,26 @@ function writeTemp(file: string, data: string, mode: number): string {
   return tmp;
 }
 
+export interface WriteOptions {
+  /**
+   * fsync the file and its folder (default true). False for a file whose loss
+   * in a power cut costs little and whose write sits on a hot path (the
+   * handoff note, written between closing the listener and the successor's bind).
+   */
+  durable?: boolean;
+}
+
 /**
  * Write a file so that a crash at any moment leaves either the old content or
  * the new, never a torn or empty file: write a temp file beside it, fsync it,
  * rename it over the target, then fsync the folder so the rename itself is
  * durable. Every failure removes the temp file before it is reported.
  */
-export function writeFileAtomic(file: string, data: string, mode = 0o600): void {
+export function writeFileAtomic(file: string, data: string, mode = 0o600, opts: WriteOptions = {}): void {
+  const durable = opts.durable ?? true;
   const dir = path.dirname(file);
   removeStaleTemps(dir, path.basename(file));
-  const tmp = writeTemp(file, data, mode);
+  const tmp = writeTemp(file, data, mode, durable);
   try {
     // rename replaces a link at `file` itself; it never writes through it.
     fs.renameSync(tmp, file);
@@ -87,7 +97,7 @@ export function writeFileAtomic(file: string, data: string, mode = 0o600): void 
     fs.rmSync(tmp, { force: true });
     throw err;
   }
-  syncDir(dir);
+  if (durable) syncDir(dir);
 }
 
 /**
@@ -99,7 +109,7 @@ export function writeFileAtomic(file: string, data: string, mode = 0o600): void 
 export function createFileAtomic(file: string, data: string, mode = 0o600): void {
   const dir = path.dirname(file);
   removeStaleTemps(dir, path.basename(file));
-  const tmp = writeTemp(file, data, mode);
+  const tmp = writeTemp(file, data, mode, true);
   try {
     try {
       fs.linkSync(tmp, file);

@@ -160,6 +160,14 @@ describe('writing one of Berth\'s files', () => {
     disk.free();
   });
 
+  it('a write that need not survive a power cut (durable: false) is still atomic and leaves no temp file', () => {
+    const dir = tempDataDir();
+    writeFileAtomic(path.join(dir, 'handoff-history.json'), '{"a":1}', 0o600, { durable: false });
+    writeFileAtomic(path.join(dir, 'handoff-history.json'), '{"a":2}', 0o600, { durable: false });
+    expect(fs.readdirSync(dir)).toEqual(['handoff-history.json']);
+    expect(fs.readFileSync(path.join(dir, 'handoff-history.json'), 'utf8')).toBe('{"a":2}');
+  });
+
   it('an exclusive create never replaces what is there', () => {
     const dir = tempDataDir();
     createFileAtomic(path.join(dir, 'auth-token'), 'first\n');
