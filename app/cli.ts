@@ -8,6 +8,8 @@ import { ensureToken, readToken } from './server/token';
 import { probePort, type ProbeResult } from './instance/probe';
 import { refusalFor } from './instance/claim';
 import { handoffFromArgs, readHandoffNote, takeHandoffEnv, type Handoff } from './lifecycle/handoff';
+import { checkListenHost, exposureWarning } from './server/exposure';
+import { visible } from './terminal-text';
 import path from 'node:path';
 
 // The server, logger and updater load only when `serve` gets past its first
@@ -160,6 +162,8 @@ async function serve(config: ResolvedConfig, flags: Flags, out: Output): Promise
   if (inheritedFd !== null && !(Number.isInteger(inheritedFd) && inheritedFd >= 3)) throw new BerthError('--listen-fd must be a descriptor number of 3 or more', ExitCode.usage);
   const probeTimeout = ms(flags['probe-timeout'], 'probe-timeout');
   const successor = !!claimed || !!readHandoffNote(config.dataDir);
+  // A name must stand for this machine only, and a network address is said out loud below.
+  const exposure = await checkListenHost(config.host);
 
   // First look: a running Berth or another program on the port is answered before the server code loads.
   // (claimPort probes again before binding, so a race after this look is still caught.)
@@ -173,6 +177,7 @@ async function serve(config: ResolvedConfig, flags: Flags, out: Output): Promise
   const logs = createLogSink({ dir: path.join(config.dataDir, 'logs'), console: process.stderr });
   const log = logs.root.child({ scope: 'cli' });
   for (const w of config.warnings) log.warn(w);
+  if (exposure.exposed) log.warn(exposureWarning(config, exposure));
   if (refusal) {
     log.info(`probe ${first!.address}:${first!.port}: ${first!.verdict} -> exit`);
     log.error({ console: false, exitCode: refusal.exitCode }, refusal.message);
@@ -215,9 +220,12 @@ async function serve(config: ResolvedConfig, flags: Flags, out: Output): Promise
   }
   installSignalHandlers({ stop: () => berth.host.stopAndExit(0), log });
   const s = berth.host.status();
-  out.result(`Berth ${s.version} is serving on ${s.url} (pid ${s.pid}). Open it signed in with: berth open`, {
+  const where = s.exposed ? `${s.listenAddress}, open to other machines (on this one: ${s.url})` : s.url;
+  out.result(`Berth ${s.version} is serving on ${where} (pid ${s.pid}). Open it signed in with: berth open`, {
     event: 'serving',
     url: s.url,
+    listenAddress: s.listenAddress,
+    exposed: s.exposed,
     pid: s.pid,
     version: s.version,
     instance: s.instance,
@@ -302,7 +310,7 @@ async function stop(config: ResolvedConfig, out: Output): Promise<number> {
   }
   const target = await runningBerth(config);
   const res = await callApi(target, tokenFor(config), 'POST', '/api/stop');
-  if (res.status !== 202) throw new BerthError(`Berth refused to stop (HTTP ${res.status}: ${String(res.body.message ?? '')})`, ExitCode.unexpected);
+  if (res.status !== 202) throw new BerthError(`Berth refused to stop (HTTP ${res.status}: ${visible(String(res.body.message ?? ''))})`, ExitCode.unexpected);
   for (let i = 0; i < 150; i++) {
     if ((await probePort(config.host, config.port, { timeout: 500 })).verdict === 'free') {
       out.result(`Stopped Berth (pid ${target.running.pid})`, { stopped: true, pid: target.running.pid });
@@ -318,7 +326,7 @@ async function restart(config: ResolvedConfig, app: boolean, out: Output): Promi
   const token = tokenFor(config);
   const before = Date.now();
   const res = await callApi(target, token, 'POST', app ? '/api/relaunch' : '/api/restart');
-  if (res.status !== 202) throw new BerthError(`Berth refused to restart (HTTP ${res.status}: ${String(res.body.message ?? '')})`, ExitCode.unexpected);
+  if (res.status !== 202) throw new BerthError(`Berth refused to restart (HTTP ${res.status}: ${visible(String(res.body.message ?? ''))})`, ExitCode.unexpected);
   for (let i = 0; i < 300; i++) {
     await sleep(50);
     const p = await probePort(config.host, config.port, { timeout: 500 });

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { BerthError, ExitCode } from './errors';
 import { defaultDataDir } from './paths';
-import { type Settings, loadSettings, validateHost, validatePort } from './settings/settings';
+import { trustDataDir } from './files/trust';
+import { type Settings, isLoopbackHost, loadSettings, validateHost, validatePort } from './settings/settings';
 
 export interface ConfigInput {
   flags: { host?: string; port?: string | number; dataDir?: string };
@@ -16,8 +17,15 @@ export interface ResolvedConfig {
   dataDir: string;
   settings: Settings;
   sources: { host: Source; port: Source; dataDir: Source };
+  /** Where the host came from, in words ("--host", "BERTH_HOST", "the settings file"). */
+  hostFrom: string;
+  /** What allowed a non-loopback host from the settings file or the environment; null when none was needed. */
+  remoteAllowedBy: string | null;
   warnings: string[];
 }
+
+/** The opt-in that lets settings.json or BERTH_HOST put Berth beyond loopback. */
+export const ALLOW_REMOTE_ENV = 'BERTH_ALLOW_REMOTE';
 
 /** Where the data directory is: flag > BERTH_DATA_DIR > the OS default. (It cannot come from settings, which live in it.) */
 export function resolveDataDir(input: ConfigInput): { dataDir: string; source: Source } {
@@ -26,9 +34,14 @@ export function resolveDataDir(input: ConfigInput): { dataDir: string; source: S
   return { dataDir: defaultDataDir(), source: 'default' };
 }
 
-/** Config precedence: flags > environment > settings file > defaults. Bad values are a usage error (exit 2). */
+/**
+ * Config precedence: flags > environment > settings file > defaults. Bad
+ * values are a usage error (exit 2), and so is a data directory Berth must
+ * not trust (files/trust.ts), checked before anything in it is read.
+ */
 export function resolveConfig(input: ConfigInput): ResolvedConfig {
   const { dataDir, source: dataDirSource } = resolveDataDir(input);
+  const trust = trustDataDir(dataDir);
   const loaded = loadSettings(dataDir);
   const pick = <T>(flag: T | undefined, envName: string, fromSettings: T, isDefault: boolean) => {
     if (flag !== undefined && flag !== '') return { value: flag, source: 'flag' as Source, label: `--${envName.slice(6).toLowerCase()}` };
@@ -42,12 +55,37 @@ export function resolveConfig(input: ConfigInput): ResolvedConfig {
   if (hostError) throw new BerthError(`Host from ${host.label} ${hostError}: ${JSON.stringify(host.value)}`, ExitCode.usage);
   const portError = validatePort(port.value);
   if (portError) throw new BerthError(`Port from ${port.label} ${portError}: ${JSON.stringify(port.value)}`, ExitCode.usage);
+  const hostValue = String(host.value).trim();
+  const settingsFile = path.join(dataDir, 'settings.json');
+  const remoteAllowedBy = host.source === 'env' || host.source === 'settings' ? remoteOptIn(hostValue, host.label, loaded.settings, input.env, settingsFile) : null;
   return {
-    host: String(host.value).trim(),
+    host: hostValue,
     port: Number(port.value),
     dataDir,
     settings: loaded.settings,
     sources: { host: host.source, port: port.source, dataDir: dataDirSource },
-    warnings: loaded.warnings,
+    hostFrom: host.label,
+    remoteAllowedBy,
+    warnings: [...trust.warnings, ...loaded.warnings],
   };
+}
+
+/**
+ * Listening beyond loopback must be a visible choice. A --host flag is one;
+ * a host from settings.json or BERTH_HOST (which a file or a stale shell can
+ * carry along unseen) needs the opt-in too. Host names other than localhost
+ * count as beyond loopback here: what they resolve to is checked before
+ * binding (server/exposure.ts).
+ */
+function remoteOptIn(host: string, from: string, settings: Settings, env: NodeJS.ProcessEnv, settingsFile: string): string | null {
+  if (isLoopbackHost(host)) return null;
+  if (env[ALLOW_REMOTE_ENV] === '1') return ALLOW_REMOTE_ENV;
+  if (settings.allowRemote) return `"allowRemote": true in ${settingsFile}`;
+  throw new BerthError(
+    `Host ${host} from ${from} would let other machines reach Berth, and that needs an explicit choice: ` +
+      `confirm it on the Settings page, set "allowRemote": true in ${settingsFile}, set ${ALLOW_REMOTE_ENV}=1, or pass --host ${host}. ` +
+      `To stay on this machine, remove it (Berth then listens on 127.0.0.1).`,
+    ExitCode.usage,
+    { host, from },
+  );
 }

@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import type * as RotatingFileStream from 'rotating-file-stream' with { 'resolution-mode': 'import' };
+import { currentRunner, factsOf, judgeEntry } from './files/trust';
+import { visible } from './terminal-text';
 
 // rotating-file-stream ships CommonJS too, but its types are declared for ESM only.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -64,7 +66,8 @@ function consoleStream(out: NodeJS.WritableStream) {
         if (e.console === false) return;
         const t = new Date(e.time).toTimeString().slice(0, 8);
         const lvl = (LEVEL_NAMES[e.level] ?? 'info').toUpperCase().padEnd(5);
-        out.write(`${t} ${lvl} ${e.scope ? e.scope + ': ' : ''}${e.msg}\n`);
+        // One entry, one line, and nothing a terminal would act on, whatever text reached the message.
+        out.write(`${t} ${lvl} ${e.scope ? e.scope + ': ' : ''}${visible(String(e.msg), 4000)}\n`);
       } catch {
         out.write(line);
       }
@@ -102,14 +105,18 @@ export function createLogSink(opts: LogOptions): LogSink {
   const problems: string[] = [];
   if (opts.dir) {
     try {
-      fs.mkdirSync(opts.dir, { recursive: true });
+      // 0700 for the logs folder and for a data directory created on the way (the first thing a start creates).
+      fs.mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
       fs.accessSync(opts.dir, fs.constants.W_OK);
+      const refused = logPlaceProblem(opts.dir, problems);
+      if (refused) throw Object.assign(new Error(refused), { code: 'untrusted' });
       fileStream = createStream('berth.log', { path: opts.dir, size: '5M', rotate: 5, mode: 0o600 });
       fileStream.on('error', () => undefined); // a full disk must not take the server down
       streams.push({ level: opts.level ?? 'info', stream: fileStream });
       file = path.join(opts.dir, 'berth.log');
     } catch (err) {
-      problems.push(`Logs cannot be written to ${opts.dir} (${(err as NodeJS.ErrnoException).code ?? err}); keeping them in memory only.`);
+      const code = (err as NodeJS.ErrnoException).code;
+      problems.push(code === 'untrusted' ? `${(err as Error).message} Keeping logs in memory only.` : `Logs cannot be written to ${opts.dir} (${code ?? err}); keeping them in memory only.`);
     }
   }
   if (opts.console) streams.push({ level: opts.consoleLevel ?? 'info', stream: consoleStream(opts.console) });
@@ -128,6 +135,32 @@ export function createLogSink(opts: LogOptions): LogSink {
         fileStream.end(() => resolve());
       }),
   };
+}
+
+/**
+ * Whether logs may go to `dir`: the folder must be Berth's own (the start-up
+ * check refuses the whole data directory otherwise; this covers a sink made
+ * before that check). A berth.log that is a link, a FIFO or someone else's
+ * file is set aside, so log lines never go where someone else pointed them.
+ * Returns why the folder is refused, or null.
+ */
+function logPlaceProblem(dir: string, notes: string[]): string | null {
+  const runner = currentRunner();
+  const folder = judgeEntry(dir, factsOf(fs.lstatSync(dir)), runner, { expect: 'dir' });
+  if (folder) return `${folder.message} To fix it: ${folder.fix}.`;
+  const file = path.join(dir, 'berth.log');
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(file);
+  } catch {
+    return null;
+  }
+  const problem = judgeEntry(file, factsOf(st), runner, { expect: 'file' });
+  if (!problem) return null;
+  const aside = `${file}.aside-${Date.now()}`;
+  fs.renameSync(file, aside);
+  notes.push(`${problem.message} It was moved to ${aside}; logging goes to a new ${file}.`);
+  return null;
 }
 
 /** A sink that keeps everything in memory: for tests and for code paths before the data dir is known. */

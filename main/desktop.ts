@@ -7,6 +7,8 @@ import { BerthError } from '../app/errors';
 import { handoffFromArgs, takeHandoffEnv, type Handoff } from '../app/lifecycle/handoff';
 import { createLogSink, type LogSink, type Logger } from '../app/log';
 import { appVersion, rendererDir } from '../app/paths';
+import { dataDirRefusal } from '../app/files/trust';
+import { checkListenHost, exposureWarning } from '../app/server/exposure';
 import { ensureToken } from '../app/server/token';
 import { loadSettings, saveSettings } from '../app/settings/settings';
 import { parseDesktopArgs, type DesktopArgs } from './args';
@@ -82,6 +84,7 @@ export async function startDesktop(opts: DesktopOptions): Promise<void> {
   if (env.APPIMAGE_EXIT_AFTER_INSTALL === 'true') return opts.electron.app.exit(0);
 
   const b = setupBasics(opts, env);
+  if (!b) return;
   const windowRequests = new WindowRequests();
   if (!(await setupSingleInstance(b))) return;
   setupSecondInstance(b, windowRequests);
@@ -91,7 +94,18 @@ export async function startDesktop(opts: DesktopOptions): Promise<void> {
   await b.e.app.whenReady();
   const config = setupConfig(b);
   if (!config) return b.lifecycle.quit('bad configuration');
-  const token = ensureToken(b.dataDir);
+  let token: ReturnType<typeof ensureToken>;
+  try {
+    token = ensureToken(b.dataDir);
+    // A name must stand for this machine, and listening beyond it is said out loud.
+    const exposure = await checkListenHost(config.host);
+    if (exposure.exposed) b.log.warn(exposureWarning(config, exposure));
+  } catch (err) {
+    const message = err instanceof BerthError ? err.message : String(err);
+    b.log.error(`cannot start: ${message}`);
+    b.e.dialog.showErrorBox('Berth cannot start', message);
+    return b.lifecycle.quit('bad configuration');
+  }
   if (token.warning) b.log.warn(token.warning);
 
   let tray: TrayController | null = null;
@@ -125,7 +139,7 @@ export async function startDesktop(opts: DesktopOptions): Promise<void> {
   await setupServer(b, config, berth, { window, windowRequests, token: token.token, noTray: () => tray?.noTrayReason ?? null, render });
 }
 
-function setupBasics(opts: DesktopOptions, env: NodeJS.ProcessEnv): Basics {
+function setupBasics(opts: DesktopOptions, env: NodeJS.ProcessEnv): Basics | null {
   const { app } = opts.electron;
   const platform = opts.platform ?? process.platform;
   const argv = opts.argv ?? process.argv;
@@ -134,6 +148,14 @@ function setupBasics(opts: DesktopOptions, env: NodeJS.ProcessEnv): Basics {
   const wanted = resolveDataDir({ flags: { dataDir: args.dataDir }, env });
   if (wanted.source !== 'default') app.setPath('userData', wanted.dataDir);
   const dataDir = app.getPath('userData');
+  // Nothing is read from, or written into, a data folder someone else could have prepared (this dialog works before ready).
+  const refusal = dataDirRefusal(dataDir);
+  if (refusal) {
+    process.stderr.write(`berth: ${refusal}\n`);
+    opts.electron.dialog.showErrorBox('Berth cannot use its data folder', refusal);
+    app.exit(2);
+    return null;
+  }
   // Installers drop our arguments, so an update's successor may learn its predecessor from the environment, or from the note alone.
   const envHandoff = takeHandoffEnv(env);
   const successorOf = args.handoff ?? envHandoff?.instance ?? null;

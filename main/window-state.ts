@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../app/settings/atomic';
+import { readOwnFile } from '../app/files/read';
 
 /** Where the window was, in a small JSON file in userData (separate from settings.json, which people edit). */
 export const WINDOW_STATE_FILE = 'window-state.json';
@@ -44,7 +45,9 @@ function overlap(a: Rect, b: Rect): { width: number; height: number } {
 export function loadWindowState(dir: string, displays: readonly Rect[]): WindowState {
   let raw: unknown;
   try {
-    raw = JSON.parse(fs.readFileSync(path.join(dir, WINDOW_STATE_FILE), 'utf8'));
+    // Only a regular file of ours, and a small one: anything else means default placement.
+    const read = readOwnFile(path.join(dir, WINDOW_STATE_FILE), { maxBytes: 64 * 1024 });
+    raw = read.state === 'read' ? JSON.parse(read.text) : null;
   } catch {
     return { ...DEFAULT_WINDOW };
   }
@@ -70,7 +73,7 @@ export function loadWindowState(dir: string, displays: readonly Rect[]): WindowS
 }
 
 export function saveWindowState(dir: string, state: WindowState): void {
-  fs.mkdirSync(dir, { recursive: true });
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const data: WindowState = { width: Math.round(state.width), height: Math.round(state.height), maximized: state.maximized };
   if (state.x !== undefined && state.y !== undefined) {
     data.x = Math.round(state.x);

@@ -120,6 +120,7 @@ try {
   await step('corrupt settings', faults.corruptSettings);
   await step('token faults', faults.tokenFaults);
   await step(`SIGKILL during save x${P.saveKills}`, async () => (await faults.killDuringSave({ times: P.saveKills })).row);
+  for (const [name, fn] of faults.trustCases) await step(name, fn);
   report.faults = faultRows;
   failures += faultRows.filter((f) => !f.ok).length;
 

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { visible } from '../terminal-text';
 import { classify, type Observation, type Verdict } from './verdict';
 
 export interface ProbeOptions {
@@ -108,7 +109,9 @@ function fromBytes(buf: Buffer, timedOut: boolean): Observation {
   const server = /\r\nserver:\s*([^\r\n]*)/i.exec(head)?.[1]?.trim();
   let body = end >= 0 ? buf.subarray(end + 4) : Buffer.alloc(0);
   if (/\r\ntransfer-encoding:\s*chunked/i.test(head)) body = dechunk(body);
-  return { kind: 'http', statusCode: Number(status[1]), statusLine: firstLine.trim(), server, body: body.toString('utf8') };
+  // The peer's words are escaped as they come in: whoever prints them (a message, `berth status`, a log line) prints them safely.
+  const statusLine = visible(firstLine.trim(), 200);
+  return { kind: 'http', statusCode: Number(status[1]), statusLine, server: server === undefined ? undefined : visible(server, 200), body: body.toString('utf8') };
 }
 
 /**

@@ -1,7 +1,13 @@
 /**
  * What a probe of the port saw, and what Berth makes of it. `classify` is a
  * pure function so every verdict is tested directly, without sockets.
+ *
+ * Everything in an observation came off the network, from whatever holds the
+ * port. A verdict's text (`what`, `statusLine`, `server`, a peer's health
+ * fields) is escaped here, where it is made, so every message, status line
+ * and log line built from it is safe to print on a terminal.
  */
+import { visible } from '../terminal-text';
 
 export type Observation =
   | { kind: 'refused' }
@@ -48,7 +54,7 @@ export function parseHealth(body: string): BerthHealth | null {
   if (h.app !== 'berth') return null;
   if (typeof h.instance !== 'string' || typeof h.pid !== 'number' || typeof h.version !== 'string') return null;
   if (h.state !== 'serving' && h.state !== 'draining') return null;
-  return { app: 'berth', version: h.version, pid: h.pid, instance: h.instance, state: h.state, startedAt: String(h.startedAt ?? '') };
+  return { app: 'berth', version: visible(h.version, 64), pid: h.pid, instance: visible(h.instance, 64), state: h.state, startedAt: visible(String(h.startedAt ?? ''), 64) };
 }
 
 export function classify(obs: Observation, ctx: { url: string; handoffFrom?: string | null }): Verdict {
@@ -61,12 +67,13 @@ export function classify(obs: Observation, ctx: { url: string; handoffFrom?: str
     case 'closed':
       return { verdict: 'silent', what: 'a process accepted the connection and closed it without answering' };
     case 'not-http':
-      return { verdict: 'foreign', what: `a program that does not speak HTTP (it sent ${JSON.stringify(obs.firstLine.slice(0, 60))})` };
+      return { verdict: 'foreign', what: `a program that does not speak HTTP (it sent "${visible(obs.firstLine, 60)}")` };
     case 'http': {
       const health = obs.statusCode === 200 ? parseHealth(obs.body) : null;
       if (!health) {
-        const server = obs.server ? ` (Server: ${obs.server})` : '';
-        return { verdict: 'foreign', what: `another web server: "${obs.statusLine}"${server}`, statusLine: obs.statusLine, server: obs.server };
+        const statusLine = visible(obs.statusLine, 120);
+        const server = obs.server === undefined ? undefined : visible(obs.server, 120);
+        return { verdict: 'foreign', what: `another web server: "${statusLine}"${server ? ` (Server: ${server})` : ''}`, statusLine, server };
       }
       const running: RunningBerth = { ...health, url: ctx.url };
       if (ctx.handoffFrom && health.instance === ctx.handoffFrom) return { verdict: 'predecessor', running, reason: 'handoff' };

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { ApiRoutes } from '../server/web';
 import { levelValue, type Level, type LogSink } from '../log';
 import { BerthError } from '../errors';
-import { loadSettings, saveSettings, validateSettings, type Settings } from '../settings/settings';
+import { loadSettings, rememberRemoteChoice, saveSettings, validateSettings, type Settings } from '../settings/settings';
 import type { ServerHost } from './host';
 import { replacementPlan } from './plans';
 
@@ -78,8 +78,10 @@ const settingsRoutes: RouteGroup =
 
     api.put('/settings', { preHandler: requireToken }, async (req, reply) => {
       const current = loadSettings(deps.dataDir).settings;
-      const { value, errors } = validateSettings(req.body, current);
+      const { value: valid, errors } = validateSettings(req.body, current);
       if (errors.length) return reply.code(400).send({ error: 'invalid-settings', message: errors.map((e) => e.message).join('; '), errors });
+      // The page asked before sending a network address: this save is the opt-in the next start needs.
+      const value = rememberRemoteChoice(valid, req.body);
       saveSettings(deps.dataDir, value);
       deps.onSettingsSaved?.(value);
       // Move only when this save changed the address. A server started with --port or BERTH_PORT runs

@@ -15,6 +15,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { readOwnFile } from '../files/read';
+import { writeFileAtomic } from '../files/write';
 import type { HistoryEntry } from './history';
 
 export interface Handoff {
@@ -116,35 +118,17 @@ function notePath(dataDir: string): string {
  * lost to a power cut costs one relaunch, which then starts fresh.
  */
 export function writeHandoffNote(dataDir: string, note: HandoffNote): void {
-  const file = notePath(dataDir);
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    fs.writeFileSync(tmp, JSON.stringify(note), { mode: 0o600, flag: 'wx' });
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
+  writeFileAtomic(notePath(dataDir), JSON.stringify(note), 0o600, { durable: false });
 }
 
 /** The note, if there is a usable one: a regular file of ours, not too big, not too old, well formed. */
 export function readHandoffNote(dataDir: string, now = Date.now()): HandoffNote | null {
-  const file = notePath(dataDir);
-  let fd: number;
-  try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0));
-  } catch {
-    return null;
-  }
-  let text: string;
-  try {
-    const st = fs.fstatSync(fd);
-    const mine = typeof process.getuid !== 'function' || st.uid === process.getuid();
-    if (!st.isFile() || !mine || (process.platform !== 'win32' && (st.mode & 0o077) !== 0) || st.size > NOTE_MAX_BYTES) return null;
-    text = fs.readFileSync(fd, 'utf8');
-  } finally {
-    fs.closeSync(fd);
-  }
+  // Opened without following links, and only if it is a regular file of ours that no one else can read.
+  const got = readOwnFile(notePath(dataDir), { maxBytes: NOTE_MAX_BYTES, secret: true });
+  if (got.state !== 'read') return null;
+  // A secret others could have read is no proof of anything.
+  if (process.platform !== 'win32' && (got.stat.mode & 0o077) !== 0) return null;
+  const text = got.text;
   let n: Partial<HandoffNote>;
   try {
     n = JSON.parse(text) as Partial<HandoffNote>;

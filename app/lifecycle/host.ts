@@ -5,6 +5,7 @@ import type { LogSink, Logger } from '../log';
 import { claimPort } from '../instance/claim';
 import { urlFor, type ProbeResult } from '../instance/probe';
 import type { ApiRoutes } from '../server/web';
+import { listenerOf } from '../server/exposure';
 import { Generations, retire } from './generations';
 import { checkHandoffProof, handoffProof, readHandoffNote, removeHandoffNote, type ProvenHandoff } from './handoff';
 import { runRelaunch } from './handover';
@@ -41,6 +42,10 @@ export interface HostStatus {
   startup: StartupProbe[];
   handoffFrom: string | null;
   logFile: string | null;
+  /** Other machines can reach this listener (it is not on loopback only): the Status page says so. */
+  exposed: boolean;
+  /** The address the listener really holds, e.g. "0.0.0.0:8787" (url is where to open it on this machine). */
+  listenAddress: string;
 }
 
 export interface HostOptions {
@@ -167,6 +172,7 @@ export class ServerHost extends EventEmitter<HostEvents> {
       startup: this.startup.slice(),
       handoffFrom: this.opts.handoff?.instance ?? null,
       logFile: this.opts.logs.file,
+      ...listenerOf(this.listener?.server ?? null, this._host, this._port),
     };
   }
 

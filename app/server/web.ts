@@ -1,5 +1,6 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { BerthError } from '../errors';
 import type { Logger } from '../log';
 import type { BerthHealth } from '../instance/verdict';
 import { HANDOFF_HEADER } from '../instance/probe';
@@ -7,7 +8,11 @@ import type { UiFile, UiFiles } from './ui-files';
 import { COOKIE_NAME, bearerToken, cookieValue, isAllowedHost, sameOriginLocation, siteOf, tokenMatches } from './security';
 
 export interface RouteContext {
-  /** preHandler for anything that reads private state or changes it. */
+  /**
+   * For anything that reads private state or changes it. Routes name it as
+   * their preHandler, and the server runs it earlier, as the route's first
+   * onRequest hook: the token is checked before the body is read or parsed.
+   */
   requireToken: (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
   /** Register a long-lived response (an event stream) to be ended when the server drains. */
   onDrain: (fn: () => void) => void;
@@ -109,6 +114,16 @@ export function createWebApp(opts: WebAppOptions): WebApp {
       return reply.code(401).header('WWW-Authenticate', 'Bearer realm="berth"').send({ error: 'unauthorized', message: UNAUTHORIZED_MESSAGE });
     }
   };
+  // Sign-in before work: wherever a route asks for requireToken, it runs in the first hook that sees the
+  // request (onRequest, after the Host and cross-site checks), so a request without the token is answered
+  // 401 before its body is read, let alone parsed.
+  app.addHook('onRoute', (route) => {
+    const pre = [route.preHandler ?? []].flat();
+    if (!pre.includes(requireToken)) return;
+    const rest = pre.filter((h) => h !== requireToken);
+    route.preHandler = rest.length ? rest : undefined;
+    route.onRequest = [requireToken, ...[route.onRequest ?? []].flat()];
+  });
 
   app.get('/health', async (req, reply) => {
     reply.header('Cache-Control', 'no-store');
@@ -170,6 +185,12 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     },
   });
   app.setErrorHandler(async (err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    // Berth's own errors are written for people (a save that failed says which file and why): pass them on.
+    if (err instanceof BerthError) {
+      const status = Number(err.details.httpStatus) || 500;
+      if (status >= 500) opts.log.error(err.message);
+      return reply.code(status).send({ error: String(err.details.error ?? 'error'), message: err.message, ...(err.details.file ? { file: err.details.file } : {}) });
+    }
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
     if (status >= 500) opts.log.error({ err }, 'request failed');
     return reply.code(status).send({ error: err.code ?? 'error', message: status >= 500 ? 'Internal error; see the log.' : err.message });

@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BerthError, ExitCode, errorCode } from '../errors';
-import { writeFileAtomic } from './atomic';
+import { readOwnFile, sizeWords } from '../files/read';
+import { FileRefused } from '../files/trust';
+import { describeFsError, httpStatusForFsError, writeFileAtomic } from '../files/write';
 
 export type UpdateChannel = 'latest' | 'beta';
 
@@ -9,6 +11,12 @@ export interface Settings {
   host: string;
   port: number;
   launchAtLogin: boolean;
+  /**
+   * Listening beyond loopback was chosen on purpose: the Settings page sets it
+   * when you confirm a network address. Without it, a non-loopback host from
+   * settings.json or BERTH_HOST is refused (config.ts).
+   */
+  allowRemote: boolean;
   update: {
     channel: UpdateChannel;
     autoCheck: boolean;
@@ -26,6 +34,7 @@ export function defaultSettings(): Settings {
     host: DEFAULT_HOST,
     port: DEFAULT_PORT,
     launchAtLogin: false,
+    allowRemote: false,
     update: { channel: 'latest', autoCheck: true, url: null, allowPrerelease: false },
   };
 }
@@ -94,6 +103,10 @@ export function validateSettings(input: unknown, base: Settings = defaultSetting
     if (typeof o.launchAtLogin !== 'boolean') errors.push({ field: 'launchAtLogin', message: 'Launch at login must be true or false' });
     else value.launchAtLogin = o.launchAtLogin;
   }
+  if ('allowRemote' in o) {
+    if (typeof o.allowRemote !== 'boolean') errors.push({ field: 'allowRemote', message: 'allowRemote must be true or false' });
+    else value.allowRemote = o.allowRemote;
+  }
   if ('update' in o) {
     const u = o.update;
     if (typeof u !== 'object' || u === null || Array.isArray(u)) {
@@ -130,51 +143,122 @@ export interface LoadedSettings {
   present: string[];
 }
 
+/** A settings file is a few hundred bytes; anything past this is not one, and is not read. */
+export const MAX_SETTINGS_BYTES = 1024 * 1024;
+
+/** The last settings read from each file, with the file's identity then: a GET reads the file only once per change. */
+const cache = new Map<string, { key: string; loaded: LoadedSettings }>();
+let fileReads = 0;
+
+/** How many times settings files were actually read and parsed (the rest came from the cache). */
+export function settingsFileReads(): number {
+  return fileReads;
+}
+
+function identity(st: fs.Stats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.mode}:${st.uid}`;
+}
+
+function copyOf(l: LoadedSettings): LoadedSettings {
+  return { settings: structuredClone(l.settings), warnings: l.warnings.slice(), file: l.file, present: l.present.slice() };
+}
+
+/** Rename a file that cannot be settings out of the way, keeping every byte. `was`/`is` say why, in both tenses. */
+function setAside(file: string, why: { was: string; is: string }, warnings: string[]): void {
+  const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  try {
+    fs.renameSync(file, aside);
+    warnings.push(`${file} ${why.was}; it was kept as ${aside} and default settings are in use.`);
+  } catch (err) {
+    warnings.push(`${file} ${why.is} and could not be set aside (${errorCode(err) ?? String(err)}); default settings are in use.`);
+  }
+}
+
 /**
- * Read settings. Never throws for bad content: a file that is not JSON is
- * renamed aside (nothing is deleted) and defaults are used; invalid fields
- * fall back to their defaults, each with a warning.
+ * Read settings. Bad content never throws: a file that is not JSON, or is
+ * far too large to be settings, is renamed aside (nothing is deleted) and
+ * defaults are used; invalid fields fall back to their defaults, each with a
+ * warning. A file Berth must not trust (a link, a FIFO, someone else's, one
+ * others can write) throws FileRefused. The result is cached until the file
+ * changes (its inode, size, times, mode or owner).
  */
 export function loadSettings(dataDir: string): LoadedSettings {
   const file = path.join(dataDir, SETTINGS_FILE);
   const warnings: string[] = [];
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if (errorCode(err) === 'ENOENT') return { settings: defaultSettings(), warnings, file, present: [] };
-    warnings.push(`Could not read ${file} (${errorCode(err) ?? String(err)}); using default settings.`);
-    return { settings: defaultSettings(), warnings, file, present: [] };
+  const defaults = (): LoadedSettings => ({ settings: defaultSettings(), warnings, file, present: [] });
+  const cached = cache.get(file);
+  if (cached) {
+    let now: string | null = null;
+    try {
+      now = identity(fs.lstatSync(file));
+    } catch {
+      // gone: read again below
+    }
+    if (now === cached.key) return copyOf(cached.loaded);
+    cache.delete(file);
+  }
+  fileReads++;
+  const read = readOwnFile(file, { maxBytes: MAX_SETTINGS_BYTES });
+  switch (read.state) {
+    case 'missing':
+      return defaults();
+    case 'refused':
+      throw new FileRefused(read.problem);
+    case 'failed':
+      warnings.push(`Could not read ${file}: ${read.cause}; using default settings.`);
+      return defaults();
+    case 'too-large':
+      {
+        const size = `${sizeWords(read.size)}, far more than a settings file may be (${sizeWords(read.limit)})`;
+        setAside(file, { was: `was ${size}, so it was not read`, is: `is ${size}, so it was not read,` }, warnings);
+      }
+      return defaults();
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(read.text);
   } catch {
-    const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    try {
-      fs.renameSync(file, aside);
-      warnings.push(`${file} was not valid JSON; it was kept as ${aside} and default settings are in use.`);
-    } catch (err) {
-      warnings.push(`${file} is not valid JSON and could not be set aside (${errorCode(err) ?? String(err)}); default settings are in use.`);
-    }
-    return { settings: defaultSettings(), warnings, file, present: [] };
+    setAside(file, { was: 'was not valid JSON', is: 'is not valid JSON' }, warnings);
+    return defaults();
   }
   const { value, errors } = validateSettings(parsed);
   for (const e of errors) warnings.push(`${file}: ${e.message}; using the default.`);
   const present = typeof parsed === 'object' && parsed !== null ? Object.keys(parsed) : [];
-  return { settings: value, warnings, file, present };
+  const loaded: LoadedSettings = { settings: value, warnings, file, present };
+  cache.set(file, { key: identity(read.stat), loaded: copyOf(loaded) });
+  return loaded;
 }
+
+/**
+ * The opt-in to listen beyond loopback follows the address a save chose: a
+ * save (the Settings page asks first) that sets a network address records
+ * allowRemote, and one that goes back to loopback clears it.
+ */
+export function rememberRemoteChoice(saved: Settings, body: unknown): Settings {
+  const setsHost = typeof body === 'object' && body !== null && 'host' in body;
+  if (!setsHost) return saved;
+  return { ...saved, allowRemote: !isLoopbackHost(saved.host) };
+}
+
+const SAVE_HINTS: Record<string, string> = {
+  ENOSPC: 'Free some space, then save again.',
+  EDQUOT: 'Free some space, then save again.',
+  EROFS: 'The data directory is on a read-only file system.',
+  EPERM: 'Check that the file and its folder are writable and not immutable (lsattr).',
+};
 
 export function saveSettings(dataDir: string, settings: Settings): void {
   const file = path.join(dataDir, SETTINGS_FILE);
   try {
-    fs.mkdirSync(dataDir, { recursive: true });
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     writeFileAtomic(file, JSON.stringify(settings, null, 2) + '\n');
   } catch (err) {
-    throw new BerthError(
-      `Could not save settings to ${file}: ${errorCode(err) ?? String(err)}. Check that the data directory is writable.`,
-      ExitCode.unexpected,
-      { code: errorCode(err) },
-    );
+    const hint = SAVE_HINTS[errorCode(err) ?? ''] ?? 'Check that the data directory is writable.';
+    throw new BerthError(`Could not save settings to ${file}: ${describeFsError(err)}. ${hint}`, ExitCode.unexpected, {
+      code: errorCode(err),
+      file,
+      error: 'save-failed',
+      httpStatus: httpStatusForFsError(err),
+    });
   }
 }

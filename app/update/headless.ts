@@ -40,7 +40,7 @@ export interface NodeUpdaterOptions {
 export function makeNodeUpdater(kind: 'AppImageUpdater' | 'NsisUpdater', opts: NodeUpdaterOptions): AppUpdater {
   const updatesDir = path.join(opts.dataDir, 'updates');
   const configPath = path.join(updatesDir, 'app-update.yml');
-  fs.mkdirSync(updatesDir, { recursive: true });
+  fs.mkdirSync(updatesDir, { recursive: true, mode: 0o700 });
   // JSON is valid YAML, and electron-updater reads this file with a YAML parser.
   writeFileAtomic(configPath, JSON.stringify({ provider: 'generic', url: opts.feedUrl, updaterCacheDirName: UPDATER_CACHE_DIR_NAME }, null, 2) + '\n', 0o644);
   // eslint-disable-next-line @typescript-eslint/no-require-imports

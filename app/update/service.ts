@@ -5,6 +5,7 @@ import type { AppUpdater, ProgressInfo, UpdateInfo } from 'electron-updater';
 import { BerthError, ExitCode } from '../errors';
 import type { Logger } from '../log';
 import { writeFileAtomic } from '../settings/atomic';
+import { readOwnFile } from '../files/read';
 import type { Settings, UpdateChannel } from '../settings/settings';
 import { DEFAULT_BLOCKER_WAIT_MS, RestartBlockers } from './blockers';
 import { startInstaller } from './installer';
@@ -146,7 +147,9 @@ export class UpdateService extends EventEmitter<UpdateServiceEvents> {
   /** The channel the running version was installed from (recorded at install), else what its version says. */
   installedChannel(): UpdateChannel {
     try {
-      const saved = JSON.parse(fs.readFileSync(path.join(this.opts.dataDir, STATE_FILE), 'utf8')) as { version?: string; channel?: string };
+      const read = readOwnFile(path.join(this.opts.dataDir, STATE_FILE), { maxBytes: 64 * 1024 });
+      if (read.state === 'refused') this.log.warn(`${read.problem.message} It is ignored. To fix it: ${read.problem.fix}`);
+      const saved = (read.state === 'read' ? JSON.parse(read.text) : {}) as { version?: string; channel?: string };
       if (saved.version === this.opts.currentVersion && (saved.channel === 'latest' || saved.channel === 'beta')) return saved.channel;
     } catch {
       // No record (first install, or an install Berth did not do): the version decides.
@@ -312,7 +315,7 @@ export class UpdateService extends EventEmitter<UpdateServiceEvents> {
 
   private recordChannel(version: string): void {
     try {
-      fs.mkdirSync(this.opts.dataDir, { recursive: true });
+      fs.mkdirSync(this.opts.dataDir, { recursive: true, mode: 0o700 });
       writeFileAtomic(path.join(this.opts.dataDir, STATE_FILE), JSON.stringify({ version, channel: this.readSettings().channel }) + '\n');
     } catch (err) {
       // Only the downgrade rule after a channel switch depends on it; the install goes on.

@@ -5,6 +5,8 @@ import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import {
   LIB, alive, api, health, jsonLines, logText, procs, rawExchange, readText, readToken, runBerth, runNode, sleep, startServe, stopBerth,
@@ -18,11 +20,14 @@ function row(name, expected, observed, ok, extra = {}) {
   return { name, expected, observed, ok: !!ok, ...extra };
 }
 
-/** `berth serve` without --json, so warnings reach stderr; resolves once its own pid answers /health. */
+/**
+ * `berth serve` without --json, so warnings reach stderr; resolves once its own pid answers /health and it
+ * has said it serves (its signal handlers are in place from then on: a SIGTERM before would simply kill it).
+ */
 async function serveHuman(port, dataDir, extra = [], opts = {}) {
   const p = runBerth(['serve', '--port', String(port), '--data-dir', dataDir, ...extra], opts);
   await Promise.race([
-    waitFor(async () => (await health(port))?.pid === p.pid, `berth serve pid ${p.pid} to serve`, 20_000),
+    waitFor(async () => p.stdout().includes(' is serving on ') && (await health(port))?.pid === p.pid, `berth serve pid ${p.pid} to serve`, 20_000),
     p.exited.then((code) => {
       throw new Error(`berth serve exited ${code} before serving:\n${p.stdout()}\n${p.stderr()}`);
     }),
@@ -259,14 +264,15 @@ export function readOnlyMethod() {
 function makeReadOnly(dir, method) {
   if (method === 'chattr') execFileSync('chattr', ['-R', '+i', dir]);
   else {
-    for (const f of fs.readdirSync(dir)) fs.chmodSync(path.join(dir, f), 0o444);
-    fs.chmodSync(dir, 0o555);
+    // Owner-only bits: Berth would tighten anything more open (a change to the folder this case forbids).
+    for (const f of fs.readdirSync(dir)) fs.chmodSync(path.join(dir, f), 0o400);
+    fs.chmodSync(dir, 0o500);
   }
 }
 
 function makeWritable(dir, method) {
   if (method === 'chattr') tryRun('chattr', ['-R', '-i', dir]);
-  else fs.chmodSync(dir, 0o755);
+  else fs.chmodSync(dir, 0o700);
 }
 
 const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
@@ -290,12 +296,10 @@ export async function readOnlyDataDir() {
     const dataDir = tempDir('berth-fault-ro-');
     try {
       for (const [f, text] of Object.entries(c.files)) fs.writeFileSync(path.join(dataDir, f), text, { mode: 0o600 });
-      if (how.method === 'nobody') {
-        fs.chmodSync(dataDir, 0o755);
-        for (const f of Object.keys(c.files)) fs.chownSync(path.join(dataDir, f), 65534, 65534);
-      }
-      const before = snapshot(dataDir);
+      // The folder and its files belong to the user Berth runs as (it refuses anyone else's).
+      if (how.method === 'nobody') for (const f of ['', ...Object.keys(c.files)]) fs.chownSync(path.join(dataDir, f), 65534, 65534);
       makeReadOnly(dataDir, how.method);
+      const before = snapshot(dataDir);
       const p = await serveHuman(port, dataDir, [], { wrap: how.method === 'nobody' ? NOBODY : undefined, marker: dataDir }).catch((err) => ({ failed: String(err) }));
       if (p.failed) {
         rows.push(row(c.name, 'serves with a warning; nothing changed', p.failed.slice(0, 200), false));
@@ -468,3 +472,450 @@ function runBerthLike(dataDir) {
   const p = runNode(path.join(FIXTURES, 'settings-saver.cjs'), [dataDir], { marker: dataDir });
   return { ...p, out: p.stdout, done: () => p.child.exitCode !== null || p.child.signalCode !== null };
 }
+
+// ---------------------------------------------------------------------------
+// Trust: the data directory and its files must belong to the user running
+// Berth, and no one else may be able to change them (app/files/trust.ts).
+// Ownership is checked for root too, so most cases run as root; where root
+// would write through a permission that stops a user, Berth runs as `nobody`.
+
+const NOBODY_ID = 65534;
+const isRoot = () => process.getuid?.() === 0;
+const me = () => os.userInfo().username;
+const firstLine = (text) => text.split('\n').find((l) => l.trim())?.trim().slice(0, 160) ?? '';
+
+/** Start `berth serve` (human output) and wait until it serves or exits; `code` is its exit code, or null while it serves. */
+async function serveOrExit(port, dataDir, extra = [], opts = {}, ms = 20_000) {
+  const p = runBerth(['serve', '--port', String(port), '--data-dir', dataDir, ...extra], { marker: dataDir, ...opts });
+  let code = null;
+  void p.exited.then((c) => (code = c));
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (code !== null) return { p, served: false, code };
+    if (p.stdout().includes(' is serving on ') && (await health(port, '127.0.0.1', 500))?.pid === p.pid) return { p, served: true, code: null };
+    await sleep(25);
+  }
+  return { p, served: false, code: 'still running' };
+}
+
+/**
+ * A tiny tmpfs (root only), for a full disk and a read-only file system:
+ * `fill()` writes until ENOSPC, `free()` gives the space back. `dir` is null
+ * (with the reason) where nothing can be mounted.
+ */
+export function smallDisk({ sizeKiB = 8, uid } = {}) {
+  const dir = tempDir('berth-disk-');
+  const options = [`size=${sizeKiB}k`, 'mode=0700', ...(uid === undefined ? [] : [`uid=${uid}`, `gid=${uid}`])].join(',');
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir], { stdio: 'pipe' });
+  } catch (err) {
+    rmDir(dir);
+    return { dir: null, reason: `cannot mount a small tmpfs here (${String(err.stderr ?? err.message).trim().slice(0, 120)}), and a full disk needs one` };
+  }
+  const filler = path.join(dir, '.filler');
+  return {
+    dir,
+    fill() {
+      const fd = fs.openSync(filler, 'a');
+      try {
+        for (;;) fs.writeSync(fd, Buffer.alloc(1024));
+      } catch (err) {
+        if (err.code !== 'ENOSPC') throw err;
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
+    free() {
+      fs.rmSync(filler, { force: true });
+    },
+    readOnly(on) {
+      execFileSync('mount', ['-o', `remount,${on ? 'ro' : 'rw'}`, dir], { stdio: 'pipe' });
+    },
+    unmount() {
+      if (!tryRun('umount', [dir])) tryRun('umount', ['-l', dir]);
+      rmDir(dir);
+    },
+  };
+}
+
+const temps = (dir) => fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'));
+
+/** The attack from the report, and the folders Berth must refuse or fix. */
+export async function untrustedDataDir() {
+  if (!isRoot()) return [row('data folder of another account', 'exit 2 with the fix', 'skipped: making files of another account needs root', true, { skipped: true })];
+  const rows = [];
+  {
+    const port = await freePort();
+    const dataDir = tempDir('berth-trust-open-');
+    const token = path.join(dataDir, 'auth-token');
+    const settings = path.join(dataDir, 'settings.json');
+    try {
+      fs.writeFileSync(token, crypto.randomBytes(32).toString('base64url') + '\n', { mode: 0o644 });
+      fs.writeFileSync(settings, '{"host": "0.0.0.0"}\n', { mode: 0o644 });
+      for (const f of [token, settings]) fs.chownSync(f, NOBODY_ID, NOBODY_ID);
+      fs.chmodSync(dataDir, 0o777);
+      const r = await serveOrExit(port, dataDir);
+      const msg = r.p.stderr();
+      const st = fs.statSync(token);
+      const untouched = st.uid === NOBODY_ID && (st.mode & 0o777) === 0o644;
+      rows.push(
+        row(
+          'world-writable data folder; token and "host": "0.0.0.0" planted by another account',
+          'exit 2 with the chmod to run; the token is not adopted; nothing listens',
+          `exit ${r.code}${r.served ? ' (it SERVED)' : ''}; planted token ${untouched ? 'untouched' : 'ADOPTED'}; "${firstLine(msg.split('\n').slice(1).join('\n'))}"`,
+          r.code === 2 && msg.includes(`chmod 700 '${dataDir}'`) && untouched && !(await health(port)),
+        ),
+      );
+      await procs.killAll();
+      fs.chmodSync(dataDir, 0o700);
+      const r2 = await serveOrExit(port, dataDir);
+      const msg2 = r2.p.stderr();
+      rows.push(
+        row(
+          'folder fixed, files still planted by another account',
+          'exit 2 naming both files, each with its fix (rm the token, chown the settings)',
+          `exit ${r2.code}${r2.served ? ' (it SERVED)' : ''}; token fix ${msg2.includes(`sudo rm '${token}'`) ? 'given' : 'MISSING'}; settings fix ${msg2.includes(`sudo chown ${me()} '${settings}'`) ? 'given' : 'MISSING'}`,
+          r2.code === 2 && msg2.includes(`sudo rm '${token}'`) && msg2.includes(`sudo chown ${me()} '${settings}'`) && !(await health(port)),
+        ),
+      );
+    } finally {
+      await procs.killAll();
+      rmDir(dataDir);
+    }
+  }
+  {
+    const port = await freePort();
+    const dataDir = tempDir('berth-trust-theirs-');
+    try {
+      fs.chownSync(dataDir, NOBODY_ID, NOBODY_ID);
+      const r = await serveOrExit(port, dataDir);
+      const fix = `sudo chown -R ${me()} '${dataDir}' && chmod 700 '${dataDir}'`;
+      rows.push(
+        row('data folder that belongs to another account', 'exit 2 with the chown to run', `exit ${r.code}; fix ${r.p.stderr().includes(fix) ? 'given' : 'MISSING'}`, r.code === 2 && r.p.stderr().includes(fix)),
+      );
+    } finally {
+      await procs.killAll();
+      rmDir(dataDir);
+    }
+  }
+  {
+    // The same from the other side: Berth runs as an ordinary user, the folder is root's.
+    const port = await freePort();
+    const dataDir = tempDir('berth-trust-root-');
+    try {
+      fs.chmodSync(dataDir, 0o755);
+      const r = await serveOrExit(port, dataDir, [], { wrap: NOBODY });
+      const fix = `sudo chown -R nobody '${dataDir}'`;
+      rows.push(
+        row('as user nobody: data folder that belongs to root', 'exit 2 with the chown to run', `exit ${r.code}; fix ${r.p.stderr().includes(fix) ? 'given' : 'MISSING'}: "${firstLine(r.p.stderr().split('\n').slice(1).join('\n'))}"`, r.code === 2 && r.p.stderr().includes(fix)),
+      );
+    } finally {
+      await procs.killAll();
+      rmDir(dataDir);
+    }
+  }
+  {
+    const port = await freePort();
+    const dataDir = tempDir('berth-trust-loose-');
+    const fresh = path.join(tempDir('berth-trust-fresh-'), 'a', 'Berth');
+    try {
+      fs.chmodSync(dataDir, 0o755);
+      const p = await serveHuman(port, dataDir);
+      const mode = (fs.statSync(dataDir).mode & 0o777).toString(8);
+      const said = p.stderr().includes(`The data folder ${dataDir} was open to other users (mode 0755); it is now 0700.`);
+      await stopBerth(p);
+      rows.push(row('our data folder, readable by others (0755)', 'tightened to 0700, and said so; serves', `mode now ${mode}; ${said ? 'said so' : 'SILENT'}`, mode === '700' && said));
+      const q = await serveHuman(port, fresh);
+      const modes = [fresh, path.join(fresh, 'logs')].map((d) => (fs.statSync(d).mode & 0o777).toString(8));
+      await stopBerth(q);
+      rows.push(row('a fresh data folder', 'created 0700 (and its logs folder)', `data folder ${modes[0]}, logs ${modes[1]}`, modes.every((m) => m === '700')));
+    } finally {
+      await procs.killAll();
+      rmDir(dataDir);
+      rmDir(path.dirname(path.dirname(fresh)));
+    }
+  }
+  return rows;
+}
+
+/** Links, FIFOs and oversized files where Berth keeps its own: refused or set aside, never followed, never a hang. */
+export async function unsafeFiles() {
+  const rows = [];
+  const inDir = async (prefix, fn) => {
+    const port = await freePort();
+    const dataDir = tempDir(prefix);
+    try {
+      await fn(port, dataDir);
+    } finally {
+      await procs.killAll();
+      rmDir(dataDir);
+    }
+  };
+  await inDir('berth-unsafe-fifo-', async (port, dataDir) => {
+    execFileSync('mkfifo', [path.join(dataDir, 'settings.json')]);
+    const r = await serveOrExit(port, dataDir);
+    const said = /settings\.json is a named pipe \(FIFO\)/.test(r.p.stderr());
+    rows.push(row('settings.json is a FIFO at start', 'exit 2 at once, naming it (no hang)', `exit ${r.code}; ${said ? 'named' : 'NOT named'}`, r.code === 2 && said));
+  });
+  await inDir('berth-unsafe-fifo-live-', async (port, dataDir) => {
+    const p = await serveHuman(port, dataDir);
+    const token = readToken(dataDir);
+    execFileSync('mkfifo', [path.join(dataDir, 'settings.json')]);
+    const res = await api(port, token, 'GET', '/api/settings').catch((err) => ({ status: err.code, json: null }));
+    const still = (await health(port))?.pid === p.pid;
+    rows.push(
+      row(
+        'settings.json becomes a FIFO while serving; GET /api/settings',
+        'an error naming the file, at once; the server keeps serving',
+        `HTTP ${res.status}: "${String(res.json?.message ?? '').slice(0, 90)}"; server ${still ? 'serving' : 'STALLED'}`,
+        res.status === 500 && /named pipe \(FIFO\)/.test(res.json?.message ?? '') && still,
+      ),
+    );
+  });
+  await inDir('berth-unsafe-link-', async (port, dataDir) => {
+    const outside = tempDir('berth-unsafe-outside-');
+    try {
+      fs.writeFileSync(path.join(outside, 'token'), crypto.randomBytes(32).toString('base64url') + '\n', { mode: 0o600 });
+      fs.symlinkSync(path.join(outside, 'token'), path.join(dataDir, 'auth-token'));
+      const r = await serveOrExit(port, dataDir);
+      const said = /auth-token is a symbolic link/.test(r.p.stderr());
+      rows.push(row('auth-token is a symbolic link to a token elsewhere', 'exit 2; the linked token is not adopted', `exit ${r.code}${r.served ? ' (it SERVED)' : ''}; ${said ? 'named' : 'NOT named'}`, r.code === 2 && said));
+    } finally {
+      rmDir(outside);
+    }
+  });
+  await inDir('berth-unsafe-log-', async (port, dataDir) => {
+    const outside = tempDir('berth-unsafe-outside-');
+    const target = path.join(outside, 'precious.txt');
+    try {
+      fs.writeFileSync(target, 'precious\n');
+      fs.mkdirSync(path.join(dataDir, 'logs'), { mode: 0o700 });
+      fs.symlinkSync(target, path.join(dataDir, 'logs', 'berth.log'));
+      const p = await serveHuman(port, dataDir);
+      await stopBerth(p);
+      const intact = fs.readFileSync(target, 'utf8') === 'precious\n';
+      const aside = fs.readdirSync(path.join(dataDir, 'logs')).some((f) => f.startsWith('berth.log.aside-'));
+      const real = fs.lstatSync(path.join(dataDir, 'logs', 'berth.log')).isFile();
+      rows.push(row('logs/berth.log is a symbolic link to another file', 'the link is set aside and said so; the other file is untouched', `other file ${intact ? 'untouched' : 'WRITTEN'}; link ${aside ? 'set aside' : 'NOT set aside'}; new log ${real ? 'is a file' : 'MISSING'}`, intact && aside && real && /It was moved to/.test(p.stderr())));
+    } finally {
+      rmDir(outside);
+    }
+  });
+  await inDir('berth-unsafe-big-', async (port, dataDir) => {
+    const big = '{"pad":"' + 'x'.repeat(40 * 1000 * 1000) + '"}';
+    fs.writeFileSync(path.join(dataDir, 'settings.json'), big, { mode: 0o600 });
+    const p = await serveHuman(port, dataDir);
+    const s = await api(port, readToken(dataDir), 'GET', '/api/settings');
+    const aside = fs.readdirSync(dataDir).find((f) => f.startsWith('settings.json.corrupt-'));
+    const kept = aside ? fs.statSync(path.join(dataDir, aside)).size === big.length : false;
+    const said = /settings\.json was 40\.0 MB, far more than a settings file may be/.test(p.stderr());
+    await stopBerth(p);
+    rows.push(row('a 40 MB settings.json', 'not read: kept aside whole, defaults used, said so', `aside ${kept ? 'whole' : 'MISSING'}; defaults ${s.json?.settings?.port === 8787 ? 'in use' : 'NOT used'}; ${said ? 'said so' : 'SILENT'}`, kept && said && s.json?.settings?.port === 8787));
+  });
+  return rows;
+}
+
+/** A full disk: the first start, the start after, and saves that cannot be written. */
+export async function fullDisk({ saves = 21 } = {}) {
+  const disk = smallDisk();
+  if (!disk.dir) return [row('full disk', 'clear messages; no empty or temp files', `skipped: ${disk.reason}`, true, { skipped: true })];
+  const rows = [];
+  const port = await freePort();
+  const dataDir = path.join(disk.dir, 'data');
+  try {
+    fs.mkdirSync(dataDir, { mode: 0o700 });
+    disk.fill();
+    const a = await serveHuman(port, dataDir);
+    await stopBerth(a);
+    const left = fs.readdirSync(dataDir);
+    const said = /Could not create .*auth-token: the disk is full \(ENOSPC\); using a token kept in memory/.test(a.stderr());
+    rows.push(
+      row(
+        'first start on a full disk',
+        'serves with a token in memory and says the disk is full; leaves no auth-token and no temp file',
+        `auth-token ${left.includes('auth-token') ? `LEFT (${fs.statSync(path.join(dataDir, 'auth-token')).size} bytes)` : 'not left'}; temp files ${temps(dataDir).length}; ${said ? 'said why' : 'SILENT'}`,
+        !left.includes('auth-token') && temps(dataDir).length === 0 && said,
+      ),
+    );
+    disk.free();
+    const b = await serveHuman(port, dataDir);
+    const token = readToken(dataDir);
+    const misleading = /Could not (read|create)|did not hold a valid token/.test(b.stderr());
+    rows.push(row('the next start, with space again', 'makes the token, no misleading message', `token ${/^[\w-]{43}$/.test(token) ? 'made' : 'MISSING'}; message ${misleading ? `MISLEADING: "${firstLine(b.stderr())}"` : 'none'}`, /^[\w-]{43}$/.test(token) && !misleading));
+    disk.fill();
+    const statuses = new Map();
+    let named = 0;
+    const settingsFile = path.join(dataDir, 'settings.json');
+    for (let i = 0; i < saves; i++) {
+      const r = await api(port, token, 'PUT', '/api/settings', { launchAtLogin: i % 2 === 0 });
+      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+      if (r.json?.message?.startsWith(`Could not save settings to ${settingsFile}: the disk is full (ENOSPC).`)) named++;
+    }
+    const left2 = temps(dataDir).length;
+    rows.push(
+      row(
+        `${saves} settings saves on a full disk`,
+        'each answered 507 naming the file and the cause; no temp files left',
+        `statuses ${JSON.stringify(Object.fromEntries(statuses))}; ${named}/${saves} named file and cause; temp files left ${left2}`,
+        statuses.get(507) === saves && named === saves && left2 === 0,
+      ),
+    );
+    await stopBerth(b);
+  } finally {
+    await procs.killAll();
+    disk.unmount();
+  }
+  return rows;
+}
+
+/** Saves that cannot be written say what failed and where. */
+export async function saveFailures() {
+  const rows = [];
+  const put = (port, token) => api(port, token, 'PUT', '/api/settings', { launchAtLogin: true });
+  const judge = (name, r, re, file, status = 500) =>
+    row(name, `HTTP ${status} naming the file and the cause`, `HTTP ${r.status}: "${String(r.json?.message ?? r.text).slice(0, 110)}"`, r.status === status && String(r.json?.message).includes(file) && re.test(r.json?.message ?? ''));
+  if (isRoot() && tryRun('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', '0'])) {
+    // Root writes through a read-only folder: run Berth as nobody, in a folder of nobody's.
+    const port = await freePort();
+    const dataDir = tempDir('berth-save-ro-');
+    try {
+      fs.chownSync(dataDir, NOBODY_ID, NOBODY_ID);
+      const p = await serveHuman(port, dataDir, [], { wrap: NOBODY, marker: dataDir });
+      fs.chmodSync(dataDir, 0o500);
+      const r = await put(port, readToken(dataDir));
+      rows.push(judge('as user nobody: save into a read-only data folder', r, /permission denied \(EACCES\)/, path.join(dataDir, 'settings.json')));
+      fs.chmodSync(dataDir, 0o700);
+      await stopBerth(p);
+    } finally {
+      fs.chmodSync(dataDir, 0o700);
+      await procs.killAll();
+      rmDir(dataDir);
+    }
+  } else rows.push(row('as user nobody: save into a read-only data folder', 'HTTP 500 naming the file and the cause', 'skipped: needs root and setpriv to run as nobody', true, { skipped: true }));
+  if (readOnlyMethod().method === 'chattr') {
+    const port = await freePort();
+    const dataDir = tempDir('berth-save-immutable-');
+    const file = path.join(dataDir, 'settings.json');
+    try {
+      fs.writeFileSync(file, '{}\n', { mode: 0o600 });
+      const p = await serveHuman(port, dataDir);
+      execFileSync('chattr', ['+i', file]);
+      const r = await put(port, readToken(dataDir));
+      tryRun('chattr', ['-i', file]);
+      rows.push(judge('save over an immutable settings.json (chattr +i)', r, /not permitted .*immutable.*\(EPERM\)/, file));
+      await stopBerth(p);
+    } finally {
+      tryRun('chattr', ['-i', file]);
+      await procs.killAll();
+      rmDir(dataDir);
+    }
+  } else rows.push(row('save over an immutable settings.json (chattr +i)', 'HTTP 500 naming the file and the cause', 'skipped: no chattr +i here', true, { skipped: true }));
+  const disk = smallDisk({ sizeKiB: 64 });
+  if (disk.dir) {
+    const port = await freePort();
+    const dataDir = path.join(disk.dir, 'data');
+    try {
+      fs.mkdirSync(dataDir, { mode: 0o700 });
+      const token = crypto.randomBytes(32).toString('base64url');
+      fs.writeFileSync(path.join(dataDir, 'auth-token'), token + '\n', { mode: 0o600 });
+      disk.readOnly(true);
+      const p = await serveHuman(port, dataDir);
+      const r = await put(port, token);
+      rows.push(judge('save on a read-only file system', r, /the file system is read-only \(EROFS\)/, path.join(dataDir, 'settings.json')));
+      await stopBerth(p);
+    } finally {
+      await procs.killAll();
+      disk.unmount();
+    }
+  } else rows.push(row('save on a read-only file system', 'HTTP 500 naming the file and the cause', `skipped: ${disk.reason}`, true, { skipped: true }));
+  return rows;
+}
+
+/** A host beyond loopback from the settings file or the environment: refused without the opt-in, said out loud with it. */
+export async function remoteHost() {
+  const rows = [];
+  const refused = async (name, { settings, env }, re) => {
+    const port = await freePort();
+    const dataDir = tempDir('berth-remote-');
+    try {
+      if (settings) fs.writeFileSync(path.join(dataDir, 'settings.json'), JSON.stringify(settings), { mode: 0o600 });
+      const r = await serveOrExit(port, dataDir, [], { env });
+      const msg = r.p.stderr();
+      rows.push(row(name, 'exit 2 with the reason, before listening', `exit ${r.code}${r.served ? ' (it SERVED)' : ''}: "${firstLine(msg).slice(0, 120)}"`, r.code === 2 && re.test(msg)));
+    } finally {
+      await procs.killAll();
+      rmDir(dataDir);
+    }
+  };
+  await refused('settings.json says "host": "0.0.0.0", no opt-in', { settings: { host: '0.0.0.0' } }, /Host 0\.0\.0\.0 from the settings file would let other machines reach Berth.*"allowRemote": true/);
+  await refused('BERTH_HOST=0.0.0.0, no opt-in', { env: { BERTH_HOST: '0.0.0.0' } }, /Host 0\.0\.0\.0 from BERTH_HOST would let other machines reach Berth.*BERTH_ALLOW_REMOTE=1/);
+  await refused('BERTH_HOST=192.0.2.1 (not this machine), opted in', { env: { BERTH_HOST: '192.0.2.1', BERTH_ALLOW_REMOTE: '1' } }, /Host 192\.0\.2\.1 is not an address of this machine/);
+  {
+    const port = await freePort();
+    const dataDir = tempDir('berth-remote-');
+    try {
+      const p = await startServe(port, dataDir, [], { env: { BERTH_HOST: '0.0.0.0', BERTH_ALLOW_REMOTE: '1' } });
+      const status = await api(port, readToken(dataDir), 'GET', '/api/status');
+      const warned = /Berth listens on every address of this machine \(0\.0\.0\.0\) port \d+ \(from BERTH_HOST, allowed by BERTH_ALLOW_REMOTE\)/.test(p.stderr());
+      const printed = p.info.listenAddress === `0.0.0.0:${port}` && p.info.exposed === true;
+      const shown = status.json?.exposed === true && status.json?.listenAddress === `0.0.0.0:${port}`;
+      await stopBerth(p);
+      rows.push(
+        row(
+          'BERTH_HOST=0.0.0.0 with BERTH_ALLOW_REMOTE=1',
+          'serves; warns; prints the real address; the status says exposed',
+          `printed ${p.info.listenAddress ?? 'NO listenAddress'} (exposed ${p.info.exposed}); warning ${warned ? 'shown' : 'MISSING'}; status exposed ${status.json?.exposed} at ${status.json?.listenAddress}`,
+          warned && printed && shown,
+        ),
+      );
+    } finally {
+      await procs.killAll();
+      rmDir(dataDir);
+    }
+  }
+  return rows;
+}
+
+/** A foreign program's status line and Server header full of escape sequences never reach the terminal raw. */
+export async function terminalEscapes() {
+  const port = await freePort();
+  const dataDir = tempDir('berth-escapes-');
+  const reply =
+    'HTTP/1.1 200 \x1b[2J\x1b]0;owned\x07OK\r\nServer: evil\x1b[31m\x9b1m\rX\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi';
+  const evil = net.createServer((s) => {
+    s.on('error', () => undefined);
+    s.once('data', () => s.end(Buffer.from(reply, 'latin1')));
+  });
+  await new Promise((r) => evil.listen(port, '127.0.0.1', r));
+  const raw = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
+  try {
+    const serve = runBerth(['serve', '--port', String(port), '--data-dir', dataDir]);
+    const serveCode = await exitWithin(serve, 20_000);
+    const status = runBerth(['status', '--port', String(port), '--data-dir', dataDir]);
+    const statusCode = await exitWithin(status, 20_000);
+    const serveText = serve.stderr() + serve.stdout();
+    const statusText = status.stdout() + status.stderr();
+    const logs = logText(dataDir);
+    const escaped = (t) => t.includes('\\x1b[2J') && t.includes('\\x07');
+    return row(
+      'foreign server with escape sequences in its status line and Server header',
+      'exit 4 and `berth status` print them escaped (\\x1b...), never raw',
+      `serve exit ${serveCode}, ${raw.test(serveText) ? 'RAW control bytes' : 'no raw control bytes'}; status exit ${statusCode}, ${raw.test(statusText) ? 'RAW control bytes' : 'no raw control bytes'}: "${firstLine(statusText).slice(0, 80)}"`,
+      serveCode === 4 && statusCode === 4 && !raw.test(serveText) && !raw.test(statusText) && escaped(serveText) && escaped(statusText) && !raw.test(logs),
+    );
+  } finally {
+    await new Promise((r) => evil.close(r));
+    await procs.killAll();
+    rmDir(dataDir);
+  }
+}
+
+/** Every trust case, in the order the soak's fault table prints them. */
+export const trustCases = [
+  ['untrusted data folder', untrustedDataDir],
+  ['links, FIFOs and oversized files', unsafeFiles],
+  ['full disk', () => fullDisk()],
+  ['saves that cannot be written', saveFailures],
+  ['host beyond loopback', remoteHost],
+  ['escape sequences from a foreign server', terminalEscapes],
+];

@@ -116,6 +116,16 @@ function cases(port, token) {
   add('token', '8 KiB Bearer', status([`Authorization: Bearer ${'z'.repeat(8192)}`]), 401);
   add('token', 'control: right Bearer', status([auth]), 200);
 
+  // Sign-in before work: a request without the token is refused before its body is read. Only the first
+  // 64 KiB of a declared 1 MiB body of nested arrays is sent, so a server that waited for the body (to
+  // parse it) would not answer at all, and the case would time out.
+  const nested = '['.repeat(64 * 1024);
+  const unsigned = (method, target) => req(method, target, [host, 'Content-Type: application/json', `Content-Length: ${1024 * 1024}`], nested);
+  add('sign-in', '1 MiB nested JSON, no token, body still arriving: PUT /api/settings', unsigned('PUT', '/api/settings'), 401, { timeoutMs: 10_000 });
+  add('sign-in', '1 MiB nested JSON, no token, body still arriving: POST /api/update/check', unsigned('POST', '/api/update/check'), 401, { timeoutMs: 10_000 });
+  add('sign-in', '1 MiB nested JSON, no token, body still arriving: POST /api/stop', unsigned('POST', '/api/stop'), 401, { timeoutMs: 10_000 });
+  add('sign-in', '1 MiB nested JSON, wrong cookie, body still arriving: PUT /api/settings', req('PUT', '/api/settings', [host, `Cookie: berth_token=${wrong}`, 'Content-Type: application/json', `Content-Length: ${1024 * 1024}`], nested), 401, { timeoutMs: 10_000 });
+
   // Sign-in links must not turn into a redirect to another site.
   for (const [name, target] of [
     ['//evil.test', '//evil.test/?token=x'],
@@ -203,7 +213,7 @@ export async function runHostile({ port, token, slowCount = 50, slowBody = true,
       if (group) survived = survived && (await health(port))?.pid === before.pid;
       group = c.group;
     }
-    const r = await rawExchange({ port, parts: c.parts, timeoutMs: 15_000 });
+    const r = await rawExchange({ port, parts: c.parts, timeoutMs: c.timeoutMs ?? 15_000 });
     const problems = judge(c, r);
     rows.push({ group: c.group, name: c.name, expect: c.expect.join('/'), status: r.status ?? r.why, ok: problems.length === 0, detail: problems.join('; ') });
   }

@@ -1,6 +1,10 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostOfHeader, isAllowedHost, siteOf, tokenMatches } from '../../app/server/security';
+import { checkListenHost, exposureWarning, listenerOf } from '../../app/server/exposure';
+import { classify, parseHealth } from '../../app/instance/verdict';
+import { visible } from '../../app/terminal-text';
+import type { ApiRoutes } from '../../app/server/web';
 import { freePort, readToken } from '../helpers';
 import { makeHost } from './fixtures';
 import type { ServerHost } from '../../app/lifecycle/host';
@@ -132,5 +136,108 @@ describe('security at the server', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+});
+
+describe('sign-in before work', () => {
+  let host: ServerHost;
+  let port: number;
+  let token: string;
+  /** Bodies Fastify began to read for /api routes: counted where parsing starts. */
+  const seen = { preParsing: 0 };
+  const counter: ApiRoutes = (api) => {
+    api.addHook('preParsing', async () => {
+      seen.preParsing++;
+    });
+  };
+  beforeAll(async () => {
+    port = await freePort();
+    host = makeHost(port, { routes: [counter] });
+    await host.start();
+    token = readToken(host.status().dataDir);
+  });
+  afterAll(() => host.stop());
+
+  const nested = '['.repeat(512 * 1024) + ']'.repeat(512 * 1024);
+
+  it('a 1 MB deeply nested JSON body without the token gets 401 before the body is read, on every route that needs the token', async () => {
+    for (const [method, path] of [
+      ['PUT', '/api/settings'],
+      ['POST', '/api/restart'],
+      ['POST', '/api/stop'],
+      ['GET', '/api/status'],
+    ] as const) {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`, { method, headers: { 'Content-Type': 'application/json' }, body: method === 'GET' ? undefined : nested });
+      expect(res.status, `${method} ${path}`).toBe(401);
+    }
+    expect(seen.preParsing).toBe(0);
+    expect(host.status().history.filter((h) => h.kind === 'restart')).toHaveLength(0);
+    // Control: with the token the same body is read (and refused for what it is).
+    const signed = await fetch(`http://127.0.0.1:${port}/api/settings`, { method: 'PUT', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` }, body: nested });
+    expect(signed.status).toBe(400);
+    expect(seen.preParsing).toBe(1);
+  });
+});
+
+describe('text from the network, on a terminal', () => {
+  it('control characters, escape sequences, line breaks and direction marks become visible escapes', () => {
+    expect(visible('ok \x1b[2J\x1b]0;t\x07 \r\n\t\x9b1m \u202e')).toBe('ok \\x1b[2J\\x1b]0;t\\x07 \\r\\n\\t\\x9b1m \\u202e');
+    expect(visible('plain text, with "quotes" and ünïcode')).toBe('plain text, with "quotes" and ünïcode');
+    expect(visible('x'.repeat(10), 4)).toBe('xxxx…');
+  });
+
+  it('a foreign status line and Server header are escaped where the verdict is made', () => {
+    const v = classify({ kind: 'http', statusCode: 404, statusLine: 'HTTP/1.1 404 \x1b[31mNo', server: 'evil\x1b]0;x\x07', body: '' }, { url: 'http://127.0.0.1:1' });
+    expect(v).toMatchObject({ verdict: 'foreign', statusLine: 'HTTP/1.1 404 \\x1b[31mNo', server: 'evil\\x1b]0;x\\x07' });
+    expect(v.verdict === 'foreign' && v.what).toBe('another web server: "HTTP/1.1 404 \\x1b[31mNo" (Server: evil\\x1b]0;x\\x07)');
+    const fake = parseHealth(JSON.stringify({ app: 'berth', version: '1\x1b[2J', pid: 1, instance: 'i\n', state: 'serving', startedAt: 'now' }));
+    expect(fake).toMatchObject({ version: '1\\x1b[2J', instance: 'i\\n' });
+  });
+});
+
+describe('listening beyond loopback (decisions)', () => {
+  const interfaces = () => ({
+    lo: [{ address: '127.0.0.1', family: 'IPv4', internal: true }],
+    eth0: [
+      { address: '192.168.1.20', family: 'IPv4', internal: false },
+      { address: 'fe80::1', family: 'IPv6', internal: false },
+    ],
+  }) as never;
+  const lookup = (table: Record<string, string[]>) => async (h: string) => {
+    if (!table[h]) throw Object.assign(new Error('nope'), { code: 'ENOTFOUND' });
+    return table[h]!;
+  };
+
+  it('a host name must resolve only to addresses of this machine', async () => {
+    const deps = { interfaces, lookup: lookup({ 'me.lan': ['192.168.1.20'], 'loop.lan': ['127.0.1.1'], 'evil.test': ['203.0.113.9', '127.0.0.1'] }) };
+    expect(await checkListenHost('me.lan', deps)).toEqual({ exposed: true, addresses: ['192.168.1.20'] });
+    expect(await checkListenHost('loop.lan', deps)).toEqual({ exposed: false, addresses: ['127.0.1.1'] });
+    await expect(checkListenHost('evil.test', deps)).rejects.toThrow(/Host evil\.test resolves to 203\.0\.113\.9, which is not an address of this machine/);
+    await expect(checkListenHost('gone.test', deps)).rejects.toThrow(/could not be resolved \(ENOTFOUND\)/);
+    await expect(checkListenHost('192.0.2.1', deps)).rejects.toMatchObject({ exitCode: 2 });
+    expect(await checkListenHost('0.0.0.0', deps)).toEqual({ exposed: true, addresses: ['192.168.1.20'] });
+    expect(await checkListenHost('127.0.0.1', deps)).toEqual({ exposed: false, addresses: ['127.0.0.1'] });
+  });
+
+  it('the status reports the real listening address and whether it is exposed', () => {
+    const server = (address: string, family: string) => ({ listening: true, address: () => ({ address, family, port: 8787 }) }) as never;
+    expect(listenerOf(server('0.0.0.0', 'IPv4'), '0.0.0.0', 8787)).toEqual({ exposed: true, listenAddress: '0.0.0.0:8787' });
+    expect(listenerOf(server('::', 'IPv6'), '::', 8787)).toEqual({ exposed: true, listenAddress: '[::]:8787' });
+    expect(listenerOf(server('127.0.0.1', 'IPv4'), '127.0.0.1', 8787)).toEqual({ exposed: false, listenAddress: '127.0.0.1:8787' });
+    expect(listenerOf(null, 'localhost', 8787)).toEqual({ exposed: false, listenAddress: 'localhost:8787' });
+    expect(exposureWarning({ host: '0.0.0.0', port: 8787, hostFrom: 'the settings file', remoteAllowedBy: '"allowRemote": true in /d/settings.json' }, { exposed: true, addresses: ['192.168.1.20'] })).toBe(
+      'Berth listens on every address of this machine (0.0.0.0) port 8787 (from the settings file, allowed by "allowRemote": true in /d/settings.json): other machines on your network can reach it at http://192.168.1.20:8787. Every change still needs the sign-in token.',
+    );
+  });
+
+  it('a server on loopback says so in its status', async () => {
+    const port = await freePort();
+    const host = makeHost(port);
+    await host.start();
+    try {
+      expect(host.status()).toMatchObject({ exposed: false, listenAddress: `127.0.0.1:${port}` });
+    } finally {
+      await host.stop();
+    }
   });
 });

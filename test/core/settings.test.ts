@@ -1,7 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defaultSettings, loadSettings, saveSettings, validateSettings } from '../../app/settings/settings';
+import { defaultSettings, loadSettings, rememberRemoteChoice, saveSettings, settingsFileReads, validateSettings } from '../../app/settings/settings';
 import { resolveConfig } from '../../app/config';
 import { defaultDataDir } from '../../app/paths';
 import { ensureToken } from '../../app/server/token';
@@ -49,6 +50,83 @@ describe('settings', () => {
     fs.writeFileSync(blocker, 'x');
     expect(() => saveSettings(path.join(blocker, 'sub'), defaultSettings())).toThrow(/Could not save settings to .*Check that the data directory is writable/);
     expect(loadSettings(dir).settings).toEqual(defaultSettings());
+  });
+});
+
+describe('settings file limits', () => {
+  it('is read once per change, not on every load', () => {
+    const dir = tempDataDir();
+    saveSettings(dir, { ...defaultSettings(), port: 9100 });
+    const before = settingsFileReads();
+    for (let i = 0; i < 50; i++) expect(loadSettings(dir).settings.port).toBe(9100);
+    expect(settingsFileReads() - before).toBe(1);
+    // A copy each time: a caller changing what it got does not change the next load.
+    loadSettings(dir).settings.port = 1;
+    expect(loadSettings(dir).settings.port).toBe(9100);
+    saveSettings(dir, { ...defaultSettings(), port: 9101 });
+    expect(loadSettings(dir).settings.port).toBe(9101);
+    expect(settingsFileReads() - before).toBe(2);
+  });
+
+  it('a 40 MB file is not read: it is kept aside whole, with a message that says why', () => {
+    const dir = tempDataDir();
+    const file = path.join(dir, 'settings.json');
+    const big = JSON.stringify({ port: 9200, pad: 'x'.repeat(40 * 1000 * 1000) });
+    fs.writeFileSync(file, big);
+    const loaded = loadSettings(dir);
+    expect(loaded.settings).toEqual(defaultSettings());
+    expect(loaded.warnings).toEqual([expect.stringMatching(/settings\.json was 40\.0 MB, far more than a settings file may be \(1\.0 MB\), so it was not read; it was kept as .*corrupt-/)]);
+    const aside = fs.readdirSync(dir).find((f) => f.startsWith('settings.json.corrupt-'))!;
+    expect(fs.statSync(path.join(dir, aside)).size).toBe(big.length);
+  });
+
+  it.skipIf(process.platform === 'win32')('a settings file that is a FIFO or a link throws a refusal naming it (no hang, no follow)', () => {
+    const dir = tempDataDir();
+    const file = path.join(dir, 'settings.json');
+    execFileSync('mkfifo', [file]);
+    expect(() => loadSettings(dir)).toThrow(/settings\.json is a named pipe \(FIFO\), not a regular file\. Berth will not read it\. To fix it: mv /);
+    fs.rmSync(file);
+    fs.symlinkSync('/etc/hostname', file);
+    expect(() => loadSettings(dir)).toThrow(/settings\.json is a symbolic link/);
+  });
+
+  it('a save that cannot be written names the file and the cause, for the API to pass on', () => {
+    const dir = tempDataDir();
+    fs.mkdirSync(path.join(dir, 'settings.json'));
+    let err: (Error & { details?: Record<string, unknown> }) | undefined;
+    try {
+      saveSettings(dir, defaultSettings());
+    } catch (e) {
+      err = e as typeof err;
+    }
+    expect(err?.message).toMatch(new RegExp(`^Could not save settings to ${path.join(dir, 'settings.json').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: a folder is in the way \\(EISDIR\\)`));
+    expect(err?.details).toMatchObject({ error: 'save-failed', httpStatus: 500, code: 'EISDIR' });
+    expect(fs.readdirSync(dir)).toEqual(['settings.json']);
+  });
+});
+
+describe('listening beyond loopback', () => {
+  it('a network host from the settings file or BERTH_HOST needs the opt-in; a --host flag is one', () => {
+    const dir = tempDataDir();
+    fs.writeFileSync(path.join(dir, 'settings.json'), JSON.stringify({ host: '0.0.0.0' }));
+    expect(() => resolveConfig({ flags: { dataDir: dir }, env: {} })).toThrow(/Host 0\.0\.0\.0 from the settings file would let other machines reach Berth/);
+    const other = tempDataDir();
+    expect(() => resolveConfig({ flags: { dataDir: other }, env: { BERTH_HOST: '::' } })).toThrow(/from BERTH_HOST .*BERTH_ALLOW_REMOTE=1/);
+    expect(() => resolveConfig({ flags: { dataDir: other }, env: { BERTH_HOST: 'myhost.lan' } })).toThrow(/needs an explicit choice/);
+    expect(resolveConfig({ flags: { dataDir: other }, env: { BERTH_HOST: '::', BERTH_ALLOW_REMOTE: '1' } })).toMatchObject({ host: '::', remoteAllowedBy: 'BERTH_ALLOW_REMOTE' });
+    expect(resolveConfig({ flags: { dataDir: other, host: '0.0.0.0' }, env: {} })).toMatchObject({ host: '0.0.0.0', remoteAllowedBy: null, hostFrom: '--host' });
+    expect(resolveConfig({ flags: { dataDir: other }, env: { BERTH_HOST: '127.0.0.2' } })).toMatchObject({ host: '127.0.0.2', remoteAllowedBy: null });
+    fs.writeFileSync(path.join(dir, 'settings.json'), JSON.stringify({ host: '0.0.0.0', allowRemote: true }));
+    expect(resolveConfig({ flags: { dataDir: dir }, env: {} })).toMatchObject({ host: '0.0.0.0', remoteAllowedBy: `"allowRemote": true in ${path.join(dir, 'settings.json')}` });
+  });
+
+  it('a save that sets a network address records the opt-in; one back to loopback clears it', () => {
+    const base = defaultSettings();
+    expect(rememberRemoteChoice({ ...base, host: '0.0.0.0' }, { host: '0.0.0.0' }).allowRemote).toBe(true);
+    expect(rememberRemoteChoice({ ...base, host: '127.0.0.1', allowRemote: true }, { host: '127.0.0.1' }).allowRemote).toBe(false);
+    // A save that does not touch the host leaves the choice as it was.
+    expect(rememberRemoteChoice({ ...base, host: '0.0.0.0', allowRemote: false }, { launchAtLogin: true }).allowRemote).toBe(false);
+    expect(validateSettings({ allowRemote: 'yes' }).errors).toEqual([{ field: 'allowRemote', message: 'allowRemote must be true or false' }]);
   });
 });
 

@@ -312,6 +312,19 @@ describe('the desktop shell, started for real with stand-in Electron objects', (
     expect(fe.app.names().slice(-3)).toEqual(['releaseSingleInstanceLock', 'relaunch', 'exit']);
   });
 
+  it('a data folder others can write to is refused with a dialog that says how to fix it, before anything is read or written there', async () => {
+    const dataDir = tempDataDir('berth-desktop-');
+    fs.chmodSync(dataDir, 0o777);
+    const { fe, started } = launch({ locks: new LockRegistry(), dataDir, port: await freePort() });
+    await started;
+    expect(fe.errorBoxes).toHaveLength(1);
+    expect(fe.errorBoxes[0]).toMatch(/^Berth cannot use its data folder: .*can be changed by other users/s);
+    expect(fe.errorBoxes[0]).toContain(`To fix it: chmod 700 '${dataDir}'`);
+    expect(fe.app.ended).toBe('exit');
+    expect(fe.app.exitCode).toBe(2);
+    expect(fs.readdirSync(dataDir)).toEqual([]);
+  });
+
   it('a bad BERTH_PORT is a clear error box, not a crash', async () => {
     const { fe, started } = launch({ locks: new LockRegistry(), dataDir: tempDataDir('berth-desktop-'), env: { BERTH_PORT: 'eighty' } });
     await started;
