@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { writeFileAtomic } from '../app/settings/atomic';
+import { writeFileAtomic } from '../app/files/write';
 import type { LoginItem } from './login-item';
 
 /**

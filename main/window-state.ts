@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../app/settings/atomic';
+import { writeFileAtomic } from '../app/files/write';
 import { readOwnFile } from '../app/files/read';
 
 /** Where the window was, in a small JSON file in userData (separate from settings.json, which people edit). */

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { errorCode, isRunning } from '../errors';
+import { errorCode } from '../errors';
+import { isRunning } from '../processes';
 
 const CAUSES: Record<string, string> = {
   ENOSPC: 'the disk is full',

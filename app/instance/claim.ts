@@ -1,4 +1,5 @@
-import { BerthError, ExitCode, errorCode, isRunning } from '../errors';
+import { BerthError, ExitCode, errorCode } from '../errors';
+import { isRunning } from '../processes';
 import type { Logger } from '../log';
 import { observe, probeAddresses, probePort, type ProbeResult } from './probe';
 import { parseHealth } from './verdict';

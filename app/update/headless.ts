@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { AppUpdater } from 'electron-updater';
 import type { LogSink } from '../log';
 import { packageRoot } from '../paths';
-import { writeFileAtomic } from '../settings/atomic';
+import { writeFileAtomic } from '../files/write';
 import { loadSettings, type Settings } from '../settings/settings';
 import { NodeAppAdapter, useNodeHttp } from './node-adapter';
 import { UpdateService, type UpdateHooks } from './service';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { AppUpdater, ProgressInfo, UpdateInfo } from 'electron-updater';
 import { BerthError, ExitCode } from '../errors';
 import type { Logger } from '../log';
-import { writeFileAtomic } from '../settings/atomic';
+import { writeFileAtomic } from '../files/write';
 import { readOwnFile } from '../files/read';
 import type { Settings, UpdateChannel } from '../settings/settings';
 import { DEFAULT_BLOCKER_WAIT_MS, RestartBlockers } from './blockers';

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { holdsPort, listeningInodes, refuseToTerminate } from '../../app/instance/holder';
 import type { ProbeResult } from '../../app/instance/probe';
 import { cookieValue, sameOriginLocation } from '../../app/server/security';
-import { removeStaleTemps, writeFileAtomic } from '../../app/settings/atomic';
+import { removeStaleTemps, writeFileAtomic } from '../../app/files/write';
 import { ServerHost } from '../../app/lifecycle/host';
 import { memoryLogSink } from '../../app/log';
 import { rendererDir } from '../../app/paths';
