@@ -51,7 +51,8 @@ async function watchWhile(port: number, instance: string, during: Promise<unknow
   void during.finally(() => (done = true)).catch(() => undefined);
   const seen = { probes: 0, other: [] as string[] };
   while (!done) {
-    const p = await probePort('127.0.0.1', port, { timeout: 1000 });
+    // A generous timeout: on a busy machine a slow answer is still an answer from this instance.
+    const p = await probePort('127.0.0.1', port, { timeout: 10_000 });
     seen.probes++;
     const who = p.verdict === 'duplicate' || p.verdict === 'predecessor' ? p.running.instance : p.verdict;
     if (who !== instance) seen.other.push(who);

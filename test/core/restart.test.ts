@@ -71,7 +71,7 @@ describe('in-place restart under keep-alive load', () => {
     expect(client.acknowledged).toBe(server.finished);
     expect(client.completed).toBe(client.acknowledged);
     console.log(`200 in-place restarts: ${client.completed} requests answered, none retried`);
-  });
+  }, 180_000);
 });
 
 describe('close and rebind into TIME_WAIT (the relaunch path where the socket cannot be handed over)', () => {
@@ -119,5 +119,5 @@ describe('close and rebind into TIME_WAIT (the relaunch path where the socket ca
         }
       }
     }
-  });
+  }, 240_000);
 });
