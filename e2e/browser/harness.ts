@@ -6,21 +6,21 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, vi } from 'vitest';
+// Plain JavaScript, so a test can also run it in a child process with another environment.
+import { chooseChromium, launchChromium } from './chromium.mjs';
 import { ROOT, alive, freePort, health, killBerth, readToken, runBerth, sleep, tempDataDir, waitFor, type BerthProcess } from '../../test/helpers';
 
-// Debian's Chromium where it is installed (this project's machines); elsewhere (CI runners on
-// Windows and macOS) the Chromium that `npx playwright-core install chromium` fetched.
-export const CHROMIUM = process.env.BERTH_CHROMIUM ?? (fs.existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined);
 export const SCREENSHOTS = path.join(ROOT, 'test-results', 'screenshots');
 
-export function launchBrowser(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+/** Debian's Chromium, Playwright's, or the npm package's: see chromium.mjs. */
+export async function launchBrowser(): Promise<Browser> {
+  return launchChromium(await chooseChromium());
 }
+
+// A busy 2-core machine runs these beside other suites: a page may take a few seconds to catch up.
+vi.setConfig({ expect: { poll: { timeout: 10_000, interval: 50 } } });
 
 /** A page size that shows a whole page of the console in the screenshots. */
 export const VIEWPORT = { width: 1200, height: 900 };
@@ -183,3 +183,28 @@ export async function recordLinkStates(page: Page): Promise<() => Promise<string
 }
 
 export { freePort, health, sleep, waitFor };
+
+const AXE_SOURCE = fs.readFileSync(path.join(ROOT, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+
+export interface AxeFinding {
+  id: string;
+  impact: string;
+  help: string;
+  nodes: string[];
+}
+
+/**
+ * Run axe-core in the page and return its serious and critical findings.
+ * Playwright evaluates through the DevTools protocol, which the page's CSP
+ * (script-src 'self') does not govern, so the page under test stays as served.
+ */
+export async function axeFindings(page: Page): Promise<AxeFinding[]> {
+  await page.evaluate(AXE_SOURCE);
+  return page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[]; failureSummary: string }[] }[] }> } }).axe;
+    const result = await axe.run(document, { resultTypes: ['violations'] });
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => `${n.target.join(' ')}: ${n.failureSummary.replace(/\s+/g, ' ')}`) }));
+  });
+}

@@ -1,19 +1,40 @@
 /**
  * The one event stream (/api/events) and what the page does when it drops:
- * show "Reconnecting…", retry with backoff, and once back, reload if a
- * different Berth answers (a relaunch or an update) or follow the server to
- * a new port (a settings change). An in-process restart keeps the instance,
- * so the page just carries on with fresh data.
+ * retry with backoff, and once back, reload if a different Berth answers (a
+ * relaunch or an update) or follow the server to a new port (a settings
+ * change). An in-process restart keeps the instance, so the page just
+ * carries on with fresh data.
+ *
+ * How long the link has been down is its own signal (`outage`): a planned
+ * restart is back within milliseconds and should show nothing, so the page
+ * says "Reconnecting…" only after a second, and "Berth is not running" after
+ * about ten.
  */
 import type { HostStatus, LogEntry, Session, UpdateState } from './api';
 
 export type LinkState = 'connecting' | 'live' | 'reconnecting' | 'stopped' | 'signed-out';
+
+/** none: live (or a blip under a second); down: unreachable for a second or more; gone: for about 10 s, or stopped on request. */
+export type Outage = 'none' | 'down' | 'gone';
+
+/** A restart that is back within this long shows no banner and dims nothing. */
+export const OUTAGE_GRACE_MS = 1000;
+/** After this long without an answer, the page says Berth is not running and how to start it. */
+export const GONE_AFTER_MS = 10_000;
 
 interface Events {
   status: HostStatus;
   log: LogEntry;
   update: UpdateState;
   link: LinkState;
+  outage: Outage;
+}
+
+/** The address to go to after a move, marked so the page there can confirm the move (see arrivedFrom). */
+export function withArrival(target: string, fromPort: string): string {
+  const url = new URL(target);
+  url.searchParams.set('moved-from', fromPort || '80');
+  return url.href;
 }
 
 type Listener<T> = (value: T) => void;
@@ -71,11 +92,14 @@ export class LiveLink {
   private baseline: { instance: string; version: string } | null = null;
   private stopExpected = false;
   private leaving = false;
+  outage: Outage = 'none';
+  private outageTimers: number[] = [];
   private readonly listeners: { [K in keyof Events]: Set<Listener<Events[K]>> } = {
     status: new Set(),
     log: new Set(),
     update: new Set(),
     link: new Set(),
+    outage: new Set(),
   };
 
   constructor(private readonly nav: { reload: () => void; go: (url: string) => void } = { reload: () => location.reload(), go: (url) => location.replace(url) }) {}
@@ -97,6 +121,7 @@ export class LiveLink {
   /** The page is about to leave for another address (a port change): stop reconnecting here. */
   leave(): void {
     this.leaving = true;
+    this.clearOutageTimers();
     window.clearTimeout(this.timer);
     this.source?.close();
     this.source = null;
@@ -114,8 +139,30 @@ export class LiveLink {
 
   private setState(s: LinkState): void {
     if (this.state === s) return;
+    const wasDown = this.state === 'reconnecting' || this.state === 'stopped';
     this.state = s;
     this.emit('link', s);
+    if (s === 'live' || s === 'signed-out') this.setOutage('none');
+    else if (s === 'stopped') this.setOutage('gone');
+    else if (s === 'reconnecting' && !wasDown) {
+      this.clearOutageTimers();
+      this.outageTimers = [
+        window.setTimeout(() => this.setOutage('down'), OUTAGE_GRACE_MS),
+        window.setTimeout(() => this.setOutage('gone'), GONE_AFTER_MS),
+      ];
+    }
+  }
+
+  private clearOutageTimers(): void {
+    for (const t of this.outageTimers) window.clearTimeout(t);
+    this.outageTimers = [];
+  }
+
+  private setOutage(o: Outage): void {
+    if (o === 'none' || o === 'gone') this.clearOutageTimers();
+    if (this.outage === o) return;
+    this.outage = o;
+    this.emit('outage', o);
   }
 
   private connect(): void {
@@ -176,7 +223,7 @@ export class LiveLink {
     const target = movedTo(location, s);
     if (target) {
       this.leave();
-      this.nav.go(target);
+      this.nav.go(withArrival(target, location.port));
       return;
     }
     this.status = s;
