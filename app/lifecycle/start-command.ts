@@ -20,9 +20,13 @@ function given(args: readonly string[], name: string): boolean {
   return args.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
 }
 
-/** A shell word: plain when safe, otherwise in double quotes (which both POSIX shells and cmd.exe read). */
+/**
+ * A shell word: plain when safe, otherwise in double quotes, which POSIX
+ * shells, PowerShell and cmd.exe all read. Backslashes stay as they are
+ * (Windows paths); a quote, $ or backquote is escaped for POSIX shells.
+ */
 export function shellWord(value: string): string {
-  return /^[\w@%+=:,./\\-]+$/.test(value) ? value : `"${value.replace(/(["\\$`])/g, '\\$1')}"`;
+  return /^[\w@%+=:,./\\-]+$/.test(value) ? value : `"${value.replace(/(["$`])/g, '\\$1')}"`;
 }
 
 export function startCommand(input: StartCommandInput): string {

@@ -1,6 +1,7 @@
 /**
- * The browser suite's harness: Debian's Chromium through playwright-core, and
- * a real `berth serve` per test with a fresh data directory on a free port.
+ * The browser suite's harness: a Chromium through playwright-core (Debian's,
+ * Playwright's or the npm package's: chromium.mjs), axe-core, and a real
+ * `berth serve` per test with a fresh data directory on a free port.
  * The port comes from the settings file (not --port), the way a person sets
  * it, so a relaunched Berth reads it back the same way.
  */
@@ -60,14 +61,26 @@ export interface RunningBerth {
 const started: RunningBerth[] = [];
 const strayPids = new Set<number>();
 
-/** Start `berth serve` with a fresh data dir; the port is written to its settings file. */
+/**
+ * Start `berth serve` with a fresh data dir; the port is written to its settings file.
+ * `updatable`: run as an installed AppImage (a stand-in file), so updates and their
+ * settings are on; a plain `berth serve` from a checkout cannot update itself.
+ */
 export async function startBerth(
-  opts: { settings?: Record<string, unknown>; args?: string[]; env?: NodeJS.ProcessEnv; port?: number; dataDir?: string } = {},
+  opts: { settings?: Record<string, unknown> | null; args?: string[]; env?: NodeJS.ProcessEnv; port?: number; dataDir?: string; updatable?: boolean } = {},
 ): Promise<RunningBerth> {
   const port = opts.port ?? (await freePort());
   const dataDir = opts.dataDir ?? tempDataDir('berth-browser-');
-  fs.writeFileSync(path.join(dataDir, 'settings.json'), JSON.stringify({ port, ...opts.settings }, null, 2));
-  const proc = runBerth(['serve', '--json', '--data-dir', dataDir, ...(opts.args ?? [])], { env: opts.env });
+  // null: keep the settings file already there (a Berth started again on the same data folder).
+  if (opts.settings !== null) fs.writeFileSync(path.join(dataDir, 'settings.json'), JSON.stringify({ port, ...opts.settings }, null, 2));
+  const env = { ...opts.env };
+  if (opts.updatable) {
+    const appImage = path.join(dataDir, 'install', 'Berth.AppImage');
+    fs.mkdirSync(path.dirname(appImage), { recursive: true });
+    fs.writeFileSync(appImage, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    env.APPIMAGE = appImage;
+  }
+  const proc = runBerth(['serve', '--json', '--data-dir', dataDir, ...(opts.args ?? [])], { env });
   const info = await Promise.race([
     waitFor(() => {
       const line = proc.stdout().split('\n').find((l) => l.includes('"event":"serving"'));
@@ -109,13 +122,24 @@ export function running(pid: number): boolean {
   }
 }
 
+/** Linux: whether `pid` is a Berth started on `dataDir` (from its command line); elsewhere assume so. */
+function servesDataDir(pid: number, dataDir: string): boolean {
+  try {
+    const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return args.some((a, i) => a === `--data-dir=${dataDir}` || (a === '--data-dir' && args[i + 1] === dataDir));
+  } catch {
+    return process.platform !== 'linux';
+  }
+}
+
 /** Stop every Berth this file started, including relaunched successors, and remove their data dirs. */
 export async function stopAll(): Promise<void> {
   for (const b of started.splice(0)) {
     await killBerth(b.proc);
-    // Whoever serves the port now (a successor) is ours too.
+    // Whoever serves the port now is ours too if it is a successor of ours (same data folder). The port
+    // may also have gone to another test's Berth meanwhile (other workers, other checkouts): never that one.
     const h = await health(b.port);
-    if (h) adoptPid(h.pid);
+    if (h && servesDataDir(h.pid, b.dataDir)) adoptPid(h.pid);
     strayPids.delete(b.proc.child.pid ?? -1);
     fs.rmSync(b.dataDir, { recursive: true, force: true, maxRetries: 3 });
   }

@@ -146,7 +146,7 @@ describe('pages', () => {
   });
 
   test('Settings shows the saved settings, explains bad input with the server’s messages, and saves', async () => {
-    const berth = await startBerth({ settings: { update: { channel: 'latest', autoCheck: true, url: null, allowPrerelease: false } } });
+    const berth = await startBerth({ updatable: true, settings: { update: { channel: 'latest', autoCheck: true, url: null, allowPrerelease: false } } });
     const context = await browser().newContext({ viewport: VIEWPORT });
     const { page, problems } = await openPage(context, () => [berth.origin]);
     await page.goto(berth.signInUrl('#/settings'));

@@ -17,6 +17,9 @@ export type LinkState = 'connecting' | 'live' | 'reconnecting' | 'stopped' | 'si
 /** none: live (or a blip under a second); down: unreachable for a second or more; gone: for about 10 s, or stopped on request. */
 export type Outage = 'none' | 'down' | 'gone';
 
+/** The first look after the server announced a restart (the `draining` event). */
+const PLANNED_RETRY_MS = 50;
+
 /** A restart that is back within this long shows no banner and dims nothing. */
 export const OUTAGE_GRACE_MS = 1000;
 /** After this long without an answer, the page says Berth is not running and how to start it. */
@@ -174,24 +177,27 @@ export class LiveLink {
       this.update = JSON.parse((e as MessageEvent<string>).data) as UpdateState;
       this.emit('update', this.update);
     });
-    // The server says it is going away (restart, relaunch, stop): don't wait for the socket to notice.
-    es.addEventListener('draining', () => this.lost());
+    // The server says it is going away (restart, relaunch, stop): don't wait for the socket to notice,
+    // and look again soon, since a planned restart is usually back within milliseconds.
+    es.addEventListener('draining', () => this.lost(PLANNED_RETRY_MS));
     es.onerror = () => this.lost();
   }
 
-  private lost(): void {
+  private lost(firstDelay?: number): void {
     if (this.source) {
       this.source.close();
       this.source = null;
     }
     if (this.leaving || this.state === 'signed-out') return;
     this.setState(this.stopExpected ? 'stopped' : 'reconnecting');
-    this.schedule();
+    this.schedule(firstDelay);
   }
 
-  private schedule(): void {
+  private schedule(delay?: number): void {
     window.clearTimeout(this.timer);
-    this.timer = window.setTimeout(() => void this.retry(), backoffDelay(this.attempt++));
+    const wait = delay ?? backoffDelay(this.attempt);
+    this.attempt++;
+    this.timer = window.setTimeout(() => void this.retry(), wait);
   }
 
   /** Ask /api/session first: it tells "not there yet" from "there, but this tab is not signed in". */
