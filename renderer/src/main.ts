@@ -125,6 +125,8 @@ function startShell(): void {
   function showOutage(outage: Outage) {
     document.documentElement.dataset.outage = outage;
     const state = live.state;
+    // Still trying, but no longer expecting it back on its own.
+    if (outage === 'gone' && state === 'reconnecting') setText(linkPill, 'Offline');
     if (outage === 'none') {
       if (!banner.classList.contains('ok')) banner.hidden = true;
     } else if (state === 'stopped') {

@@ -277,6 +277,9 @@ export const settingsPage: Page = {
       };
       keepButton.onclick = () => void submit({ ...patch, keepForNextStart: true });
       keepButton.hidden = false;
+      // The offers sit under the field that was refused.
+      if (err.body.errors?.[0]?.field === 'port') port.wrap.after(addressHelp);
+      else accessGroup.after(addressHelp);
       addressHelp.hidden = false;
     }
 
