@@ -105,8 +105,10 @@ const settingsRoutes: RouteGroup =
      */
     api.put('/settings', { preHandler: requireToken }, async (req, reply) => {
       const current = loadSettings(deps.dataDir).settings;
-      const { keepForNextStart, ...body } = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
-      const { value, errors } = validateSettings(req.body && typeof req.body === 'object' ? body : req.body, current);
+      // `keepForNextStart` is about this request, not a setting: it is taken off before validation.
+      const isObject = typeof req.body === 'object' && req.body !== null && !Array.isArray(req.body);
+      const { keepForNextStart, ...fields } = (isObject ? req.body : {}) as Record<string, unknown>;
+      const { value, errors } = validateSettings(isObject ? fields : req.body, current);
       if (errors.length) return reply.code(400).send({ error: 'invalid-settings', message: errors.map((e) => e.message).join('; '), errors });
       const save = () => {
         saveSettings(deps.dataDir, value);
