@@ -22,20 +22,36 @@ async function post(berth: RunningBerth, what: string) {
   expect(res.status).toBe(202);
 }
 
-/** Record whether the banner was ever shown and every value of <html data-outage>, from now on. */
-async function recordOutage(page: Page): Promise<() => Promise<{ bannerShown: boolean; outages: string[] }>> {
-  await page.evaluate(() => {
-    const w = window as unknown as { __outage: { bannerShown: boolean; outages: string[] } };
-    const banner = document.getElementById('banner')!;
-    w.__outage = { bannerShown: !banner.hidden, outages: [document.documentElement.dataset.outage ?? ''] };
-    new MutationObserver(() => {
-      if (!banner.hidden) w.__outage.bannerShown = true;
-      const o = document.documentElement.dataset.outage ?? '';
-      if (w.__outage.outages.at(-1) !== o) w.__outage.outages.push(o);
-    }).observe(document.documentElement, { attributes: true, subtree: true, attributeFilter: ['hidden', 'data-outage'] });
-  });
-  return () => page.evaluate(() => (window as unknown as { __outage: { bannerShown: boolean; outages: string[] } }).__outage);
+interface OutageRecord {
+  /** When (page clock, ms) the link went down and came back, and when the banner first showed. */
+  downAt: number | null;
+  upAt: number | null;
+  bannerAt: number | null;
+  outages: string[];
 }
+
+/** Record, from now on, when the link drops and returns, when the banner shows, and every value of <html data-outage>. */
+async function recordOutage(page: Page): Promise<() => Promise<OutageRecord>> {
+  await page.evaluate(() => {
+    const w = window as unknown as { __outage: OutageRecord };
+    const banner = document.getElementById('banner')!;
+    const html = document.documentElement;
+    w.__outage = { downAt: null, upAt: null, bannerAt: null, outages: [html.dataset.outage ?? ''] };
+    new MutationObserver(() => {
+      const r = w.__outage;
+      const now = performance.now();
+      if (!banner.hidden && r.bannerAt === null) r.bannerAt = now;
+      if (html.dataset.link === 'reconnecting' && r.downAt === null) r.downAt = now;
+      if (html.dataset.link === 'live' && r.downAt !== null && r.upAt === null) r.upAt = now;
+      const o = html.dataset.outage ?? '';
+      if (r.outages.at(-1) !== o) r.outages.push(o);
+    }).observe(html, { attributes: true, subtree: true, attributeFilter: ['hidden', 'data-outage', 'data-link'] });
+  });
+  return () => page.evaluate(() => (window as unknown as { __outage: OutageRecord }).__outage);
+}
+
+/** live.ts: OUTAGE_GRACE_MS. */
+const GRACE_MS = 1000;
 
 describe('states that are true', () => {
   test('a planned restart that is back at once shows no banner and dims nothing', async () => {
@@ -52,8 +68,18 @@ describe('states that are true', () => {
     await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
     // The stream really dropped and came back...
     expect(await linkStates()).toContain('reconnecting');
-    // ...and nobody was told, because there was nothing to tell.
-    expect(await outage()).toEqual({ bannerShown: false, outages: ['none'] });
+    const seen = await outage();
+    expect(seen.downAt).not.toBeNull();
+    expect(seen.upAt).not.toBeNull();
+    const away = seen.upAt! - seen.downAt!;
+    if (away < GRACE_MS) {
+      // ...within the grace (the usual case: the server swapped listeners in milliseconds), and nobody was told.
+      expect({ bannerAt: seen.bannerAt, outages: seen.outages }).toEqual({ bannerAt: null, outages: ['none'] });
+    } else {
+      // A machine too busy to reconnect within a second: the banner may show, but never before the grace ran out.
+      console.warn(`the page took ${Math.round(away)} ms to reconnect; checking only that the banner waited ${GRACE_MS} ms`);
+      if (seen.bannerAt !== null) expect(seen.bannerAt - seen.downAt!).toBeGreaterThanOrEqual(GRACE_MS - 20);
+    }
     expect(await page.locator('.pill').textContent()).toBe('Serving');
     expect(problems.errors).toEqual([]);
     await context.close();

@@ -17,7 +17,11 @@ export type LinkState = 'connecting' | 'live' | 'reconnecting' | 'stopped' | 'si
 /** none: live (or a blip under a second); down: unreachable for a second or more; gone: for about 10 s, or stopped on request. */
 export type Outage = 'none' | 'down' | 'gone';
 
-/** The first look after the server announced a restart (the `draining` event). */
+/**
+ * After the server announced a restart (the `draining` event), look again
+ * after 50 ms, then 100, 200...: a planned restart is usually back within
+ * milliseconds, and should be found well inside OUTAGE_GRACE_MS.
+ */
 const PLANNED_RETRY_MS = 50;
 
 /** A restart that is back within this long shows no banner and dims nothing. */
@@ -94,6 +98,8 @@ export class LiveLink {
   private timer: number | undefined;
   private baseline: { instance: string; version: string } | null = null;
   private stopExpected = false;
+  /** The server said it is restarting: retry quickly at first. */
+  private planned = false;
   private leaving = false;
   outage: Outage = 'none';
   private outageTimers: number[] = [];
@@ -179,23 +185,27 @@ export class LiveLink {
     });
     // The server says it is going away (restart, relaunch, stop): don't wait for the socket to notice,
     // and look again soon, since a planned restart is usually back within milliseconds.
-    es.addEventListener('draining', () => this.lost(PLANNED_RETRY_MS));
+    es.addEventListener('draining', () => {
+      this.planned = true;
+      this.lost();
+    });
     es.onerror = () => this.lost();
   }
 
-  private lost(firstDelay?: number): void {
+  private lost(): void {
     if (this.source) {
       this.source.close();
       this.source = null;
     }
     if (this.leaving || this.state === 'signed-out') return;
     this.setState(this.stopExpected ? 'stopped' : 'reconnecting');
-    this.schedule(firstDelay);
+    this.schedule();
   }
 
-  private schedule(delay?: number): void {
+  private schedule(): void {
     window.clearTimeout(this.timer);
-    const wait = delay ?? backoffDelay(this.attempt);
+    const backoff = backoffDelay(this.attempt);
+    const wait = this.planned ? Math.min(backoff, PLANNED_RETRY_MS * 2 ** this.attempt) : backoff;
     this.attempt++;
     this.timer = window.setTimeout(() => void this.retry(), wait);
   }
@@ -237,6 +247,7 @@ export class LiveLink {
       this.connects++;
       this.attempt = 0;
       this.stopExpected = false;
+      this.planned = false;
     }
     this.setState('live');
     this.emit('status', s);
