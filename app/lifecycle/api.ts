@@ -1,10 +1,13 @@
+import fs from 'node:fs';
 import type { ServerResponse } from 'node:http';
-import type { ApiRoutes } from '../server/web';
+import type { ApiRoutes, RouteContext } from '../server/web';
 import { levelValue, type Level, type LogSink } from '../log';
 import { BerthError } from '../errors';
 import { loadSettings, rememberRemoteChoice, saveSettings, validateSettings, type Settings } from '../settings/settings';
-import type { ServerHost } from './host';
+import { checkAddress, type AddressCheck } from './address-check';
+import type { HostStatus, ServerHost } from './host';
 import { replacementPlan } from './plans';
+import { startCommand } from './start-command';
 
 /**
  * Something that pushes named events into the one /api/events stream (the
@@ -21,6 +24,25 @@ export interface CoreApiDeps {
   onSettingsSaved?: (settings: Settings) => void;
   /** More events for the stream besides status and log, e.g. `updateEvents(updates)`. Read per connection, so it may grow later. */
   feeds?: EventFeed[];
+  /**
+   * How a person starts this Berth again, for a page that has lost it: the
+   * `berth serve` command line (headless), or null for the desktop app
+   * (started from the Start menu or Applications). Default: decided from this process.
+   */
+  startCommand?: (host: ServerHost) => string | null;
+}
+
+/** What /api/status and the `status` event carry: the host's status and how to start Berth again. */
+export type StatusWithStart = HostStatus & { startCommand: string | null };
+
+function ownStartCommand(host: ServerHost): string | null {
+  if (process.versions.electron) return null;
+  return startCommand({ args: process.argv.slice(2), env: process.env, host: host.host, port: host.port, dataDir: host.status().dataDir });
+}
+
+function statusOf(deps: CoreApiDeps): StatusWithStart {
+  const s = deps.host.status();
+  return { ...s, startCommand: (deps.startCommand ?? ownStartCommand)(deps.host) };
 }
 
 /** A group of routes built from the core's dependencies. */
@@ -38,9 +60,10 @@ export function sseWrite(res: ServerResponse, event: string, data: unknown): voi
 
 /** GET /api/status; POST /api/restart, /api/relaunch, /api/stop, /api/handoff. */
 const lifecycleRoutes: RouteGroup =
-  ({ host }) =>
+  (deps) =>
   (api, { requireToken, log }) => {
-    api.get('/status', { preHandler: requireToken }, async () => host.status());
+    const { host } = deps;
+    api.get('/status', { preHandler: requireToken }, async () => statusOf(deps));
 
     api.post('/restart', { preHandler: requireToken }, async (_req, reply) => {
       afterResponse(reply.raw, () => host.restart(), log);
@@ -69,49 +92,114 @@ const lifecycleRoutes: RouteGroup =
 /** GET/PUT /api/settings: validated (400 with one message per field), saved atomically; a new address moves the server. */
 const settingsRoutes: RouteGroup =
   (deps) =>
-  (api, { requireToken }) => {
+  (api, { requireToken, log }) => {
     const { host } = deps;
     api.get('/settings', { preHandler: requireToken }, async () => {
       const loaded = loadSettings(deps.dataDir);
       return { settings: loaded.settings, warnings: loaded.warnings, file: loaded.file };
     });
 
+    /**
+     * A new address is checked before anything is written: host of this computer, port free, bind
+     * works. One that fails is refused at its field (409 address-unavailable, with a free port to
+     * offer), unless the request says `keepForNextStart: true`: then it is saved, unused, for the
+     * next start. The server moves first and the file is written after, so settings.json never
+     * holds an address that was refused.
+     */
     api.put('/settings', { preHandler: requireToken }, async (req, reply) => {
       const current = loadSettings(deps.dataDir).settings;
-      const { value: valid, errors } = validateSettings(req.body, current);
+      // `keepForNextStart` is about this request, not a setting: it is taken off before validation.
+      const isObject = typeof req.body === 'object' && req.body !== null && !Array.isArray(req.body);
+      const { keepForNextStart, ...fields } = (isObject ? req.body : {}) as Record<string, unknown>;
+      const { value: valid, errors } = validateSettings(isObject ? fields : req.body, current);
       if (errors.length) return reply.code(400).send({ error: 'invalid-settings', message: errors.map((e) => e.message).join('; '), errors });
       // The page asked before sending a network address: this save is the opt-in the next start needs.
       const value = rememberRemoteChoice(valid, req.body);
-      saveSettings(deps.dataDir, value);
-      deps.onSettingsSaved?.(value);
+      const save = () => {
+        saveSettings(deps.dataDir, value);
+        deps.onSettingsSaved?.(value);
+      };
       // Move only when this save changed the address. A server started with --port or BERTH_PORT runs
       // elsewhere than the settings file says; saving the update channel must not move it.
       const addressChanged = value.host !== current.host || value.port !== current.port;
       const moving = addressChanged && (value.host !== host.host || value.port !== host.port);
-      if (moving) {
-        try {
-          await host.moveTo(value.host, value.port);
-        } catch (err) {
-          // The server stays where it is; the saved settings take effect on the next start.
-          const running = err instanceof BerthError ? (err.details.running as { instance?: string } | undefined) : undefined;
-          if (running?.instance === host.instance) {
-            // The new address overlaps the one we hold (127.0.0.1 -> 0.0.0.0 on the same port): only a fresh start can switch.
-            host.intendAddress(value.host, value.port);
-            const message = `Berth cannot listen on ${value.host} port ${value.port} while it serves ${host.url} on the same port. The new address is saved; restart the app to use it.`;
-            return reply.code(409).send({ error: 'restart-required', message, settings: value, url: host.url });
-          }
-          const message = err instanceof BerthError ? err.message : String(err);
-          return reply.code(409).send({ error: 'move-refused', message, settings: value, url: host.url });
-        }
+      if (!moving) {
+        save();
+        return { settings: value, url: host.url, moved: false };
       }
-      return { settings: value, url: host.url, moved: moving };
+      const where = `${value.host}:${value.port}`;
+      const check = await checkAddress(value.host, value.port, { instance: host.instance });
+      if (check.kind === 'ours') {
+        // The new address overlaps the one we hold (127.0.0.1 -> 0.0.0.0 on the same port): only a fresh start can switch.
+        record(host, log, check, where, 'saved; a restart of the app switches to it');
+        save();
+        host.intendAddress(value.host, value.port);
+        const message = `Berth cannot listen on ${value.host} port ${value.port} while it serves ${host.url} on the same port. The new address is saved; restart the app to use it.`;
+        return reply.code(409).send({ error: 'restart-required', message, settings: value, url: host.url });
+      }
+      if (check.kind === 'problem') {
+        if (keepForNextStart === true) {
+          record(host, log, check, where, `kept for the next start; still serving ${host.url}`);
+          save();
+          return { settings: value, url: host.url, moved: false, kept: true, message: `${check.message} Saved anyway: Berth stays on ${host.url} and tries ${where} the next time it starts.` };
+        }
+        record(host, log, check, where, `not moved, not saved: ${check.message}`);
+        return reply.code(409).send(refusal(check, current, host.url));
+      }
+      try {
+        await host.moveTo(value.host, value.port);
+      } catch (err) {
+        // Taken in the moment between the check and the move: still nothing saved.
+        const message = err instanceof BerthError ? err.message : String(err);
+        host.recordProbe({ verdict: check.probe.verdict, what: 'taken after the check', action: `not moved, not saved: ${message}`, address: where, ms: 0 });
+        return reply.code(409).send({ error: 'address-unavailable', message, errors: [{ field: 'port', message }], settings: current, url: host.url });
+      }
+      save();
+      return { settings: value, url: host.url, moved: true };
     });
   };
 
-/** GET /api/logs?level=info&limit=200: the tail of the in-memory log. */
+/** The check's outcome in the Status page's "Port checks", and in the log. */
+function record(host: ServerHost, log: RouteContext['log'], check: Exclude<AddressCheck, { kind: 'ok' }>, where: string, action: string): void {
+  const probe = check.probe;
+  if (!probe) {
+    // The host is not an address of this computer: nothing was probed, no packet left the machine.
+    host.recordProbe({ verdict: 'no-address', what: check.kind === 'problem' ? check.message : '', action, address: where, ms: 0 });
+    log.info(`address check ${where}: not an address of this computer -> ${action}`);
+    return;
+  }
+  let what: string;
+  if (probe.verdict === 'free') what = check.kind === 'problem' && check.code ? `nothing answered, but the bind failed (${check.code})` : 'nothing';
+  else if (probe.verdict === 'foreign' || probe.verdict === 'silent') what = probe.what;
+  else what = `Berth ${probe.running.version} pid ${probe.running.pid} (${probe.running.state})`;
+  host.recordProbe({ verdict: probe.verdict, what, action, address: `${probe.address}:${probe.port}`, ms: Math.round(probe.ms * 10) / 10 });
+  log.info(`probe ${probe.address}:${probe.port}: ${probe.verdict} (${what}) -> ${action}`);
+}
+
+function refusal(check: Extract<AddressCheck, { kind: 'problem' }>, current: Settings, url: string) {
+  const offer = check.freePort ? ` Port ${check.freePort} is free.` : '';
+  return {
+    error: 'address-unavailable',
+    message: `Not saved: ${check.message}${offer}`,
+    errors: [{ field: check.field, message: check.message }],
+    freePort: check.freePort ?? null,
+    settings: current,
+    url,
+  };
+}
+
+/** GET /api/logs?level=info&limit=200: the tail of the in-memory log. GET /api/logs/download: the log file. */
 const logRoutes: RouteGroup =
   ({ logs }) =>
   (api, { requireToken }) => {
+    api.get('/logs/download', { preHandler: requireToken }, async (_req, reply) => {
+      const day = new Date().toISOString().slice(0, 10);
+      reply.header('Content-Disposition', `attachment; filename="berth-${day}.log"`).type('text/plain; charset=utf-8');
+      if (logs.file && fs.existsSync(logs.file)) return reply.send(fs.createReadStream(logs.file));
+      // No file (the data folder is not writable): the lines kept in memory, in the file's own format.
+      return reply.send(logs.ring.tail(1000).map((e) => JSON.stringify(e)).join('\n') + '\n');
+    });
+
     api.get('/logs', { preHandler: requireToken }, async (req) => {
       const q = req.query as { level?: string; limit?: string };
       const level = (['trace', 'debug', 'info', 'warn', 'error', 'fatal'].includes(q.level ?? '') ? q.level : 'info') as Level;
@@ -142,9 +230,9 @@ const eventRoutes: RouteGroup =
       const send = (event: string, data: unknown) => {
         if (!res.writableEnded) sseWrite(res, event, data);
       };
-      send('status', host.status());
+      send('status', statusOf(deps));
       const minLevel = levelValue('info');
-      const onChange = (s: unknown) => send('status', s);
+      const onChange = () => send('status', statusOf(deps));
       const offLog = logs.ring.subscribe((e) => {
         if (levelValue(e.level) >= minLevel) send('log', e);
       });

@@ -18,7 +18,8 @@ export type { HostState } from './states';
 export type { HistoryEntry } from './history';
 
 export interface StartupProbe {
-  verdict: ProbeResult['verdict'];
+  /** 'no-address': the host is not an address of this computer, so nothing was probed. */
+  verdict: ProbeResult['verdict'] | 'no-address';
   what: string;
   action: string;
   address: string;
@@ -416,6 +417,13 @@ export class ServerHost extends EventEmitter<HostEvents> {
       // Let the old listener answer a little longer, so open pages learn where we went.
       setTimeout(() => void this.drainListener(old), 1500).unref();
     });
+  }
+
+  /** A look at an address this host did not take (a settings check): listed with the other port checks. */
+  recordProbe(entry: StartupProbe): void {
+    this.startup.push(entry);
+    if (this.startup.length > 20) this.startup.shift();
+    this.emit('change', this.status());
   }
 
   /**

@@ -15,15 +15,46 @@ const TYPES: Record<string, string> = {
   '.webmanifest': 'application/manifest+json',
 };
 
+export type ContentEncoding = 'br' | 'gzip';
+
 export interface UiFile {
   type: string;
   body: Buffer;
   /** Vite's hashed assets never change under one name; everything else is revalidated. */
   immutable: boolean;
+  /** The same bytes compressed at build time (name.br, name.gz beside the file), where that made them smaller. */
+  encoded: Partial<Record<ContentEncoding, Buffer>>;
+}
+
+/** Build-time compressed copies sit beside the file they compress, under these suffixes. */
+const SUFFIXES: Record<ContentEncoding, string> = { br: '.br', gzip: '.gz' };
+
+/**
+ * Which of the `available` encodings a client's Accept-Encoding asks for,
+ * best first (brotli beats gzip at equal preference); null for the plain bytes.
+ * "br;q=0" refuses brotli, and "*" stands for any encoding not named.
+ */
+export function pickEncoding(acceptEncoding: string | undefined, available: ContentEncoding[]): ContentEncoding | null {
+  if (!acceptEncoding || available.length === 0) return null;
+  const q = new Map<string, number>();
+  for (const part of acceptEncoding.split(',')) {
+    const [name, ...params] = part.trim().toLowerCase().split(';');
+    if (!name) continue;
+    const qParam = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    const value = qParam ? Number(qParam.slice(2)) : 1;
+    q.set(name, Number.isFinite(value) ? value : 0);
+  }
+  const weight = (e: ContentEncoding) => q.get(e) ?? (e === 'gzip' ? q.get('x-gzip') : undefined) ?? q.get('*') ?? 0;
+  let best: ContentEncoding | null = null;
+  for (const e of (['br', 'gzip'] as const).filter((x) => available.includes(x))) {
+    if (weight(e) > 0 && (best === null || weight(e) > weight(best))) best = e;
+  }
+  return best;
 }
 
 /**
- * The built web UI, as the fixed set of files the build wrote. Requests are
+ * The built web UI, as the fixed set of files the build wrote, each with the
+ * brotli and gzip copies the build made of it (renderer/vite.config.mts). Requests are
  * looked up by exact path in this table, so no request path, however encoded,
  * can reach a file outside it: traversal is impossible by construction. The
  * build is a handful of small files, so they are read once, when first asked for.
@@ -40,9 +71,13 @@ export class UiFiles {
         const full = path.join(dir, e.name);
         const urlPath = `${prefix}/${e.name}`;
         if (e.isDirectory()) walk(full, urlPath);
-        else if (e.isFile()) {
+        else if (e.isFile() && !Object.values(SUFFIXES).some((suffix) => e.name.endsWith(suffix))) {
           const type = TYPES[path.extname(e.name).toLowerCase()] ?? 'application/octet-stream';
-          table.set(urlPath, { type, body: fs.readFileSync(full), immutable: urlPath.startsWith('/assets/') });
+          const encoded: UiFile['encoded'] = {};
+          for (const [encoding, suffix] of Object.entries(SUFFIXES) as [ContentEncoding, string][]) {
+            if (fs.existsSync(full + suffix)) encoded[encoding] = fs.readFileSync(full + suffix);
+          }
+          table.set(urlPath, { type, body: fs.readFileSync(full), immutable: urlPath.startsWith('/assets/'), encoded });
         }
       }
     };
@@ -50,7 +85,13 @@ export class UiFiles {
     return table;
   }
 
-  /** The file for a request path (query string already removed), or undefined. */
+  /** The bytes to send for a file and what they are encoded with, by the request's Accept-Encoding. */
+  static body(file: UiFile, acceptEncoding: string | undefined): { body: Buffer; encoding: ContentEncoding | null } {
+    const encoding = pickEncoding(acceptEncoding, Object.keys(file.encoded) as ContentEncoding[]);
+    return encoding ? { body: file.encoded[encoding]!, encoding } : { body: file.body, encoding: null };
+  }
+
+  /** The file for a request path (query string already removed), or undefined. The .br/.gz copies have no path of their own. */
   get(urlPath: string): UiFile | undefined {
     this.table ??= this.load();
     return this.table.get(urlPath === '/' ? '/index.html' : urlPath);

@@ -4,7 +4,7 @@ import { BerthError } from '../errors';
 import type { Logger } from '../log';
 import type { BerthHealth } from '../instance/verdict';
 import { HANDOFF_HEADER } from '../instance/probe';
-import type { UiFile, UiFiles } from './ui-files';
+import { UiFiles, type UiFile } from './ui-files';
 import { COOKIE_NAME, bearerToken, cookieValue, isAllowedHost, sameOriginLocation, siteOf, tokenMatches } from './security';
 
 export interface RouteContext {
@@ -125,6 +125,9 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     route.onRequest = [requireToken, ...[route.onRequest ?? []].flat()];
   });
 
+  // The one sign-in cookie, set from ?token= and from the signed-out page's token field.
+  const signIn = (reply: FastifyReply) => reply.header('Set-Cookie', `${COOKIE_NAME}=${encodeURIComponent(opts.token)}; Path=/; HttpOnly; SameSite=Strict`);
+
   app.get('/health', async (req, reply) => {
     reply.header('Cache-Control', 'no-store');
     const handoff = req.headers[HANDOFF_HEADER.toLowerCase()];
@@ -144,6 +147,15 @@ export function createWebApp(opts: WebAppOptions): WebApp {
         const given = bearerToken(req.headers.authorization) ?? cookieValue(req.headers.cookie);
         return { authenticated: tokenMatches(given, opts.token), message: UNAUTHORIZED_MESSAGE };
       });
+      // The signed-out page's token field (as Jupyter's): the same cookie ?token= sets. Cross-site posts are refused above.
+      api.post('/session', async (req, reply) => {
+        const given = (req.body as { token?: unknown } | null)?.token;
+        if (typeof given !== 'string' || !tokenMatches(given.trim(), opts.token)) {
+          return reply.code(403).send({ error: 'wrong-token', message: 'That is not this Berth’s token.' });
+        }
+        signIn(reply);
+        return { authenticated: true, message: '' };
+      });
       const ctx: RouteContext = { requireToken, onDrain: (fn) => drainHooks.add(fn), log: opts.log };
       for (const routes of opts.routes) routes(api, ctx);
       api.setNotFoundHandler(async (req, reply) => reply.code(404).send({ error: 'not-found', message: `No API route ${req.method} ${req.url}` }));
@@ -157,30 +169,34 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     if (req.method !== 'GET' || typeof q?.token !== 'string' || req.url.startsWith('/api/')) return;
     const url = new URL(req.url, 'http://berth.local');
     url.searchParams.delete('token');
-    const clean = sameOriginLocation(url.pathname, url.search);
-    if (tokenMatches(q.token, opts.token)) {
-      reply.header('Set-Cookie', `${COOKIE_NAME}=${encodeURIComponent(opts.token)}; Path=/; HttpOnly; SameSite=Strict`);
-    }
-    return reply.code(303).header('Location', clean).send();
+    // A wrong token lands on the signed-out page, which says so (?signin=rejected).
+    if (tokenMatches(q.token, opts.token)) signIn(reply);
+    else url.searchParams.set('signin', 'rejected');
+    return reply.code(303).header('Location', sameOriginLocation(url.pathname, url.search)).send();
   });
 
   const ui = opts.ui;
-  const sendUi = (reply: FastifyReply, file: UiFile) =>
-    reply
+  const sendUi = (req: FastifyRequest, reply: FastifyReply, file: UiFile) => {
+    const { body, encoding } = UiFiles.body(file, req.headers['accept-encoding']);
+    // Caches must keep one copy per encoding.
+    if (Object.keys(file.encoded).length) reply.header('Vary', 'Accept-Encoding');
+    if (encoding) reply.header('Content-Encoding', encoding);
+    return reply
       .header('Content-Security-Policy', CSP)
       .header('Cache-Control', file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache')
       .type(file.type)
-      .send(file.body);
+      .send(body);
+  };
   app.route({
     method: ['GET', 'HEAD'],
     url: '/*',
     handler: async (req, reply) => {
       const pathname = req.url.split('?', 1)[0]!;
       const file = ui.get(pathname);
-      if (file) return sendUi(reply, file);
+      if (file) return sendUi(req, reply, file);
       // Client-side routes (#/settings...) and deep links load the one page.
       const index = ui.get('/');
-      if (index && (req.headers.accept ?? '').includes('text/html') && !pathname.startsWith('/api/')) return sendUi(reply, index);
+      if (index && (req.headers.accept ?? '').includes('text/html') && !pathname.startsWith('/api/')) return sendUi(req, reply, index);
       return reply.code(404).send({ error: 'not-found', message: index ? `Nothing at ${pathname}` : 'The web UI is not built; run `npm run build`.' });
     },
   });

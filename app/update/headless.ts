@@ -79,16 +79,21 @@ export function headlessUpdaterFor(opts: { dataDir: string; version: string; env
   };
 }
 
-/** electron-updater's logger interface over our log sink, in its own scope so its lines are easy to find. */
+/**
+ * electron-updater's logger interface over our log sink, in its own scope so
+ * its lines are easy to find. It logs failures as "Error: <stack>": the
+ * console gets the first line, the log file the whole text (as `detail`).
+ */
 export function libraryLogger(logs: LogSink) {
   const log = logs.root.child({ scope: 'electron-updater' });
-  const text = (m: unknown) => (m instanceof Error ? (m.stack ?? m.message) : String(m));
-  return {
-    info: (m?: unknown) => log.info(text(m)),
-    warn: (m?: unknown) => log.warn(text(m)),
-    error: (m?: unknown) => log.error(text(m)),
-    debug: (m: string) => log.debug(m),
+  const line = (level: 'info' | 'warn' | 'error') => (m?: unknown) => {
+    const text = m instanceof Error ? (m.stack ?? m.message) : String(m);
+    const [first = '', ...rest] = text.split('\n');
+    const msg = first.replace(/^(Error: )+/, '');
+    if (rest.length || msg !== first) log[level]({ detail: text }, msg);
+    else log[level](msg);
   };
+  return { info: line('info'), warn: line('warn'), error: line('error'), debug: (m: string) => log.debug(m) };
 }
 
 export interface HeadlessUpdatesOptions {

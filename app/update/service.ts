@@ -10,7 +10,7 @@ import type { Settings, UpdateChannel } from '../settings/settings';
 import { DEFAULT_BLOCKER_WAIT_MS, RestartBlockers } from './blockers';
 import { startInstaller } from './installer';
 import type { InstallStep } from '../lifecycle/plans';
-import { channelOfVersion, describeUpdateError, downgradeAllowed, type UpdateStatus } from './state';
+import { channelOfVersion, describeUpdateError, downgradeAllowed, isUnconfiguredFeed, noUpdateServerMessage, type UpdateStatus } from './state';
 
 /**
  * How the process that hosts the server hands the port to the new version:
@@ -208,6 +208,11 @@ export class UpdateService extends EventEmitter<UpdateServiceEvents> {
       return this.status();
     }
     const url = settings.url ?? this.opts.buildFeedUrl ?? null;
+    if (!settings.url && isUnconfiguredFeed(this.opts.buildFeedUrl)) {
+      // Nothing to ask: no request, no network error.
+      this.set({ ...this.base(), checkedAt: new Date().toISOString(), state: 'error', error: noUpdateServerMessage(this.opts.currentVersion) });
+      return this.status();
+    }
     this.set({ ...this.base(), state: 'checking' });
     this.lastUpdaterError = null;
     let info: UpdateInfo;

@@ -63,6 +63,24 @@ export interface ErrorContext {
 }
 
 /**
+ * Whether a feed URL is the placeholder a build without an update server
+ * carries: a `.invalid` name (RFC 2606) never resolves, so asking it only
+ * produces a network error that would send the person to check their network.
+ */
+export function isUnconfiguredFeed(url: string | null | undefined): boolean {
+  if (!url) return false;
+  try {
+    return new URL(url).hostname.endsWith('.invalid');
+  } catch {
+    return false;
+  }
+}
+
+export function noUpdateServerMessage(currentVersion: string): string {
+  return `No update server is configured for this build. Enter one under Settings (Update server), or install a release of Berth, which has one built in. Berth ${currentVersion} keeps running.`;
+}
+
+/**
  * Turn an electron-updater error into a sentence a person can act on. Every
  * message says that the running version is untouched, because it is.
  */
@@ -72,6 +90,8 @@ export function describeUpdateError(err: unknown, ctx: ErrorContext): string {
   const server = ctx.url ? `the update server (${ctx.url})` : 'the update server';
   const keep = `Berth ${ctx.currentVersion} keeps running.`;
   const code = e.code ?? '';
+  // The feed named in the error may be the build's placeholder even where ctx.url is unknown (the desktop reads app-update.yml).
+  if (isUnconfiguredFeed(ctx.url) || /\b[a-z0-9.-]+\.invalid\b/i.test(raw)) return noUpdateServerMessage(ctx.currentVersion);
   if (code === 'ERR_UPDATER_CHANNEL_FILE_NOT_FOUND') {
     const file = /channel "([^"]+)"/.exec(e.message ?? '')?.[1];
     return `${cap(server)} has no ${file ?? 'update information for this channel'} (HTTP 404). Check the update URL and channel in Settings. ${keep}`;

@@ -1,26 +1,27 @@
 /**
- * The browser suite's harness: Debian's Chromium through playwright-core, and
- * a real `berth serve` per test with a fresh data directory on a free port.
+ * The browser suite's harness: a Chromium through playwright-core (Debian's,
+ * Playwright's or the npm package's: chromium.mjs), axe-core, and a real
+ * `berth serve` per test with a fresh data directory on a free port.
  * The port comes from the settings file (not --port), the way a person sets
  * it, so a relaunched Berth reads it back the same way.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, vi } from 'vitest';
+// Plain JavaScript, so a test can also run it in a child process with another environment.
+import { chooseChromium, launchChromium } from './chromium.mjs';
 import { ROOT, alive, freePort, health, killBerth, readToken, runBerth, sleep, tempDataDir, waitFor, type BerthProcess } from '../../test/helpers';
 
-// Debian's Chromium where it is installed (this project's machines); elsewhere (CI runners on
-// Windows and macOS) the Chromium that `npx playwright-core install chromium` fetched.
-export const CHROMIUM = process.env.BERTH_CHROMIUM ?? (fs.existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined);
 export const SCREENSHOTS = path.join(ROOT, 'test-results', 'screenshots');
 
-export function launchBrowser(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
+/** Debian's Chromium, Playwright's, or the npm package's: see chromium.mjs. */
+export async function launchBrowser(): Promise<Browser> {
+  return launchChromium(await chooseChromium());
 }
+
+// A busy 2-core machine runs these beside other suites: a page may take a few seconds to catch up.
+vi.setConfig({ expect: { poll: { timeout: 10_000, interval: 50 } } });
 
 /** A page size that shows a whole page of the console in the screenshots. */
 export const VIEWPORT = { width: 1200, height: 900 };
@@ -60,14 +61,26 @@ export interface RunningBerth {
 const started: RunningBerth[] = [];
 const strayPids = new Set<number>();
 
-/** Start `berth serve` with a fresh data dir; the port is written to its settings file. */
+/**
+ * Start `berth serve` with a fresh data dir; the port is written to its settings file.
+ * `updatable`: run as an installed AppImage (a stand-in file), so updates and their
+ * settings are on; a plain `berth serve` from a checkout cannot update itself.
+ */
 export async function startBerth(
-  opts: { settings?: Record<string, unknown>; args?: string[]; env?: NodeJS.ProcessEnv; port?: number; dataDir?: string } = {},
+  opts: { settings?: Record<string, unknown> | null; args?: string[]; env?: NodeJS.ProcessEnv; port?: number; dataDir?: string; updatable?: boolean } = {},
 ): Promise<RunningBerth> {
   const port = opts.port ?? (await freePort());
   const dataDir = opts.dataDir ?? tempDataDir('berth-browser-');
-  fs.writeFileSync(path.join(dataDir, 'settings.json'), JSON.stringify({ port, ...opts.settings }, null, 2));
-  const proc = runBerth(['serve', '--json', '--data-dir', dataDir, ...(opts.args ?? [])], { env: opts.env });
+  // null: keep the settings file already there (a Berth started again on the same data folder).
+  if (opts.settings !== null) fs.writeFileSync(path.join(dataDir, 'settings.json'), JSON.stringify({ port, ...opts.settings }, null, 2));
+  const env = { ...opts.env };
+  if (opts.updatable) {
+    const appImage = path.join(dataDir, 'install', 'Berth.AppImage');
+    fs.mkdirSync(path.dirname(appImage), { recursive: true });
+    fs.writeFileSync(appImage, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    env.APPIMAGE = appImage;
+  }
+  const proc = runBerth(['serve', '--json', '--data-dir', dataDir, ...(opts.args ?? [])], { env });
   const info = await Promise.race([
     waitFor(() => {
       const line = proc.stdout().split('\n').find((l) => l.includes('"event":"serving"'));
@@ -109,13 +122,24 @@ export function running(pid: number): boolean {
   }
 }
 
+/** Linux: whether `pid` is a Berth started on `dataDir` (from its command line); elsewhere assume so. */
+function servesDataDir(pid: number, dataDir: string): boolean {
+  try {
+    const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return args.some((a, i) => a === `--data-dir=${dataDir}` || (a === '--data-dir' && args[i + 1] === dataDir));
+  } catch {
+    return process.platform !== 'linux';
+  }
+}
+
 /** Stop every Berth this file started, including relaunched successors, and remove their data dirs. */
 export async function stopAll(): Promise<void> {
   for (const b of started.splice(0)) {
     await killBerth(b.proc);
-    // Whoever serves the port now (a successor) is ours too.
+    // Whoever serves the port now is ours too if it is a successor of ours (same data folder). The port
+    // may also have gone to another test's Berth meanwhile (other workers, other checkouts): never that one.
     const h = await health(b.port);
-    if (h) adoptPid(h.pid);
+    if (h && servesDataDir(h.pid, b.dataDir)) adoptPid(h.pid);
     strayPids.delete(b.proc.child.pid ?? -1);
     fs.rmSync(b.dataDir, { recursive: true, force: true, maxRetries: 3 });
   }
@@ -183,3 +207,28 @@ export async function recordLinkStates(page: Page): Promise<() => Promise<string
 }
 
 export { freePort, health, sleep, waitFor };
+
+const AXE_SOURCE = fs.readFileSync(path.join(ROOT, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+
+export interface AxeFinding {
+  id: string;
+  impact: string;
+  help: string;
+  nodes: string[];
+}
+
+/**
+ * Run axe-core in the page and return its serious and critical findings.
+ * Playwright evaluates through the DevTools protocol, which the page's CSP
+ * (script-src 'self') does not govern, so the page under test stays as served.
+ */
+export async function axeFindings(page: Page): Promise<AxeFinding[]> {
+  await page.evaluate(AXE_SOURCE);
+  return page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[]; failureSummary: string }[] }[] }> } }).axe;
+    const result = await axe.run(document, { resultTypes: ['violations'] });
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => `${n.target.join(' ')}: ${n.failureSummary.replace(/\s+/g, ' ')}`) }));
+  });
+}

@@ -97,7 +97,7 @@ describe('lifecycle from the page', () => {
   });
 
   test('a settings change survives a relaunch', async () => {
-    const berth = await startBerth();
+    const berth = await startBerth({ updatable: true });
     const context = await browser().newContext({ viewport: VIEWPORT });
     const { page, problems } = await openPage(context, () => [berth.origin]);
     await page.goto(berth.signInUrl('#/settings'));

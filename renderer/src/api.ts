@@ -3,12 +3,15 @@
  * (set once from ?token=) rides along on every same-origin request, so no
  * token ever reaches this code.
  */
-import type { HostStatus, HistoryEntry, StartupProbe } from '../../app/lifecycle/host';
+import type { HostStatus as CoreStatus, HistoryEntry, StartupProbe } from '../../app/lifecycle/host';
 import type { FieldError, Settings } from '../../app/settings/settings';
 import type { LogEntry, Level } from '../../app/log';
 import type { UpdateStatus } from '../../app/update/state';
 
-export type { HostStatus, HistoryEntry, StartupProbe, FieldError, Settings, LogEntry, Level };
+export type { HistoryEntry, StartupProbe, FieldError, Settings, LogEntry, Level };
+
+/** GET /api/status and the `status` event: the host's status, and how to start this Berth again (null: the desktop app). */
+export type HostStatus = CoreStatus & { startCommand: string | null };
 
 /** The update state: GET /api/update and the `update` event. */
 export type UpdateState = UpdateStatus;
@@ -23,6 +26,9 @@ export interface SavedSettings {
   settings: Settings;
   url: string;
   moved: boolean;
+  /** Saved with keepForNextStart although Berth could not move there now. */
+  kept?: boolean;
+  message?: string;
 }
 
 export interface Session {
@@ -39,6 +45,16 @@ export class ApiError extends Error {
     super(body.message ?? `HTTP ${status}`);
     this.name = 'ApiError';
   }
+}
+
+/**
+ * Words for a request that failed: the server's own message, or, when Berth
+ * did not answer at all, plain words instead of the browser's "TypeError:
+ * Failed to fetch".
+ */
+export function problemText(err: unknown, what = 'This'): string {
+  if (err instanceof ApiError) return err.message;
+  return `${what} could not be loaded because Berth is not answering. It loads by itself once Berth is back.`;
 }
 
 /** Called when any request comes back 401: the shell switches to the signed-out view. */
@@ -73,6 +89,7 @@ export async function call<T>(method: 'GET' | 'POST' | 'PUT', path: string, body
 
 export const api = {
   session: () => call<Session>('GET', '/api/session'),
+  signIn: (token: string) => call<Session>('POST', '/api/session', { token }),
   status: () => call<HostStatus>('GET', '/api/status'),
   restart: () => call<{ accepted: string }>('POST', '/api/restart'),
   relaunch: () => call<{ accepted: string }>('POST', '/api/relaunch'),
@@ -81,6 +98,7 @@ export const api = {
   saveSettings: (patch: unknown) => call<SavedSettings>('PUT', '/api/settings', patch),
   logs: (level: Level, limit = 300) => call<{ file: string | null; entries: LogEntry[] }>('GET', `/api/logs?level=${level}&limit=${limit}`),
   update: () => call<UpdateState>('GET', '/api/update'),
+  logDownloadUrl: '/api/logs/download',
   checkForUpdate: () => call<unknown>('POST', '/api/update/check'),
   installUpdate: () => call<unknown>('POST', '/api/update/install'),
 };

@@ -50,3 +50,21 @@ let idCounter = 0;
 export function uid(prefix: string): string {
   return `${prefix}-${++idCounter}`;
 }
+
+/** An address with a port (127.0.0.1:8787, http://[::1]:8787, localhost:8787). */
+const ADDRESS = /(?:https?:\/\/)?(?:\[[0-9a-f:.]+\]|[\w.-]+):\d{1,5}\b/gi;
+
+/**
+ * Text in which addresses never break across lines: each one is an
+ * unbreakable span, and the words around it wrap as usual.
+ */
+export function addressText(text: string): Child[] {
+  const parts: Child[] = [];
+  let last = 0;
+  for (const m of text.matchAll(ADDRESS)) {
+    parts.push(text.slice(last, m.index), h('span', { class: 'nobreak' }, m[0]));
+    last = m.index + m[0].length;
+  }
+  parts.push(text.slice(last));
+  return parts.filter((p) => p !== '');
+}

@@ -1,19 +1,47 @@
 /**
  * The one event stream (/api/events) and what the page does when it drops:
- * show "Reconnecting…", retry with backoff, and once back, reload if a
- * different Berth answers (a relaunch or an update) or follow the server to
- * a new port (a settings change). An in-process restart keeps the instance,
- * so the page just carries on with fresh data.
+ * retry with backoff, and once back, reload if a different Berth answers (a
+ * relaunch or an update) or follow the server to a new port (a settings
+ * change). An in-process restart keeps the instance, so the page just
+ * carries on with fresh data.
+ *
+ * How long the link has been down is its own signal (`outage`): a planned
+ * restart is back within milliseconds and should show nothing, so the page
+ * says "Reconnecting…" only after a second, and "Berth is not running" after
+ * about ten.
  */
 import type { HostStatus, LogEntry, Session, UpdateState } from './api';
 
 export type LinkState = 'connecting' | 'live' | 'reconnecting' | 'stopped' | 'signed-out';
+
+/** none: live (or a blip under a second); down: unreachable for a second or more; gone: for about 10 s, or stopped on request. */
+export type Outage = 'none' | 'down' | 'gone';
+
+/**
+ * After the server announced a restart (the `draining` event), look again
+ * after 50 ms, then 100, 200...: a planned restart is usually back within
+ * milliseconds, and should be found well inside OUTAGE_GRACE_MS.
+ */
+const PLANNED_RETRY_MS = 50;
+
+/** A restart that is back within this long shows no banner and dims nothing. */
+export const OUTAGE_GRACE_MS = 1000;
+/** After this long without an answer, the page says Berth is not running and how to start it. */
+export const GONE_AFTER_MS = 10_000;
 
 interface Events {
   status: HostStatus;
   log: LogEntry;
   update: UpdateState;
   link: LinkState;
+  outage: Outage;
+}
+
+/** The address to go to after a move, marked so the page there can confirm the move (see arrivedFrom). */
+export function withArrival(target: string, fromPort: string): string {
+  const url = new URL(target);
+  url.searchParams.set('moved-from', fromPort || '80');
+  return url.href;
 }
 
 type Listener<T> = (value: T) => void;
@@ -70,12 +98,17 @@ export class LiveLink {
   private timer: number | undefined;
   private baseline: { instance: string; version: string } | null = null;
   private stopExpected = false;
+  /** The server said it is restarting: retry quickly at first. */
+  private planned = false;
   private leaving = false;
+  outage: Outage = 'none';
+  private outageTimers: number[] = [];
   private readonly listeners: { [K in keyof Events]: Set<Listener<Events[K]>> } = {
     status: new Set(),
     log: new Set(),
     update: new Set(),
     link: new Set(),
+    outage: new Set(),
   };
 
   constructor(private readonly nav: { reload: () => void; go: (url: string) => void } = { reload: () => location.reload(), go: (url) => location.replace(url) }) {}
@@ -97,6 +130,7 @@ export class LiveLink {
   /** The page is about to leave for another address (a port change): stop reconnecting here. */
   leave(): void {
     this.leaving = true;
+    this.clearOutageTimers();
     window.clearTimeout(this.timer);
     this.source?.close();
     this.source = null;
@@ -114,8 +148,30 @@ export class LiveLink {
 
   private setState(s: LinkState): void {
     if (this.state === s) return;
+    const wasDown = this.state === 'reconnecting' || this.state === 'stopped';
     this.state = s;
     this.emit('link', s);
+    if (s === 'live' || s === 'signed-out') this.setOutage('none');
+    else if (s === 'stopped') this.setOutage('gone');
+    else if (s === 'reconnecting' && !wasDown) {
+      this.clearOutageTimers();
+      this.outageTimers = [
+        window.setTimeout(() => this.setOutage('down'), OUTAGE_GRACE_MS),
+        window.setTimeout(() => this.setOutage('gone'), GONE_AFTER_MS),
+      ];
+    }
+  }
+
+  private clearOutageTimers(): void {
+    for (const t of this.outageTimers) window.clearTimeout(t);
+    this.outageTimers = [];
+  }
+
+  private setOutage(o: Outage): void {
+    if (o === 'none' || o === 'gone') this.clearOutageTimers();
+    if (this.outage === o) return;
+    this.outage = o;
+    this.emit('outage', o);
   }
 
   private connect(): void {
@@ -127,8 +183,12 @@ export class LiveLink {
       this.update = JSON.parse((e as MessageEvent<string>).data) as UpdateState;
       this.emit('update', this.update);
     });
-    // The server says it is going away (restart, relaunch, stop): don't wait for the socket to notice.
-    es.addEventListener('draining', () => this.lost());
+    // The server says it is going away (restart, relaunch, stop): don't wait for the socket to notice,
+    // and look again soon, since a planned restart is usually back within milliseconds.
+    es.addEventListener('draining', () => {
+      this.planned = true;
+      this.lost();
+    });
     es.onerror = () => this.lost();
   }
 
@@ -144,7 +204,10 @@ export class LiveLink {
 
   private schedule(): void {
     window.clearTimeout(this.timer);
-    this.timer = window.setTimeout(() => void this.retry(), backoffDelay(this.attempt++));
+    const backoff = backoffDelay(this.attempt);
+    const wait = this.planned ? Math.min(backoff, PLANNED_RETRY_MS * 2 ** this.attempt) : backoff;
+    this.attempt++;
+    this.timer = window.setTimeout(() => void this.retry(), wait);
   }
 
   /** Ask /api/session first: it tells "not there yet" from "there, but this tab is not signed in". */
@@ -176,7 +239,7 @@ export class LiveLink {
     const target = movedTo(location, s);
     if (target) {
       this.leave();
-      this.nav.go(target);
+      this.nav.go(withArrival(target, location.port));
       return;
     }
     this.status = s;
@@ -184,6 +247,7 @@ export class LiveLink {
       this.connects++;
       this.attempt = 0;
       this.stopExpected = false;
+      this.planned = false;
     }
     this.setState('live');
     this.emit('status', s);

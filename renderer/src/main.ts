@@ -6,7 +6,7 @@ import './styles/app.css';
 import { api, whenUnauthorized } from './api';
 import { confirmAction } from './dialog';
 import { fill, h, setText } from './dom';
-import { LiveLink, type LinkState } from './live';
+import { LiveLink, type LinkState, type Outage } from './live';
 import { pages } from './pages/index';
 import type { Page, PageView } from './pages/page';
 import { signedOutView } from './signed-out';
@@ -31,10 +31,33 @@ function brand(version?: HTMLElement) {
   );
 }
 
+/**
+ * What the address said when this page loaded, read once and removed from
+ * the address bar: a rejected ?token= (the server adds signin=rejected) and
+ * a port move this tab followed (moved-from=8787).
+ */
+const arrival = (() => {
+  const url = new URL(location.href);
+  const notes = { tokenRejected: url.searchParams.get('signin') === 'rejected', movedFrom: url.searchParams.get('moved-from') };
+  if (url.searchParams.has('signin') || url.searchParams.has('moved-from')) {
+    url.searchParams.delete('signin');
+    url.searchParams.delete('moved-from');
+    history.replaceState(history.state, '', url.pathname + url.search + url.hash);
+  }
+  return notes;
+})();
+
 function showSignedOut(): void {
   document.documentElement.dataset.link = 'signed-out';
   document.title = 'Berth: open it from the app';
-  fill(app, h('header', { class: 'topbar' }, brand()), h('main', { id: 'main', class: 'main', tabindex: -1 }, signedOutView()));
+  fill(app, h('header', { class: 'topbar' }, brand()), h('main', { id: 'main', class: 'main', tabindex: -1 }, signedOutView({ tokenRejected: arrival.tokenRejected })));
+}
+
+/** How to start Berth again: the exact command for a headless Berth, the menus for the desktop app. */
+function howToStart(command: string | null | undefined): Node[] {
+  if (command) return [document.createTextNode('Start it again with '), h('code', { class: 'command' }, command), document.createTextNode('. This page reconnects by itself once it is back.')];
+  if (command === null) return [document.createTextNode('Start it again from the Start menu (Windows), Applications (macOS) or your applications menu (Linux). This page reconnects by itself once it is back.')];
+  return [document.createTextNode('Start it again from your applications menu, or with '), h('code', null, 'berth serve'), document.createTextNode('. This page reconnects by itself once it is back.')];
 }
 
 function pageFromHash(): Page {
@@ -51,6 +74,7 @@ function startShell(): void {
     { class: 'banner', id: 'banner', role: 'status', 'aria-live': 'polite', hidden: true },
     h('strong', { class: 'banner-title' }),
     h('span', { class: 'banner-detail' }),
+    h('button', { type: 'button', class: 'button small banner-close', hidden: true, onclick: () => (banner.hidden = true) }, 'Dismiss'),
   );
   const nav = h('nav', { class: 'nav', 'aria-label': 'Pages' });
   const links = pages.map((p) => h('a', { href: `#/${p.id}`, class: 'nav-link', 'data-page': p.id }, p.title));
@@ -88,43 +112,67 @@ function startShell(): void {
     first = false;
   }
 
+  function showBanner(kind: 'warn' | 'neutral' | 'ok', title: string, detail: Node[]) {
+    setText(banner.querySelector('.banner-title')!, title);
+    fill(banner.querySelector('.banner-detail')!, detail);
+    banner.className = `banner ${kind}`;
+    // Only good news can be dismissed; the others go away when they stop being true.
+    banner.querySelector<HTMLElement>('.banner-close')!.hidden = kind !== 'ok';
+    banner.hidden = false;
+  }
+
+  // The banner follows how long Berth has been out of reach (live.ts): nothing for a quick restart.
+  function showOutage(outage: Outage) {
+    document.documentElement.dataset.outage = outage;
+    const state = live.state;
+    // Still trying, but no longer expecting it back on its own.
+    if (outage === 'gone' && state === 'reconnecting') setText(linkPill, 'Offline');
+    if (outage === 'none') {
+      if (!banner.classList.contains('ok')) banner.hidden = true;
+    } else if (state === 'stopped') {
+      showBanner('neutral', 'Berth has stopped.', howToStart(live.status?.startCommand));
+    } else if (outage === 'down') {
+      showBanner('warn', 'Reconnecting…', [document.createTextNode('Berth is restarting or cannot be reached. What this page shows may be out of date; it catches up by itself.')]);
+    } else {
+      showBanner('neutral', 'Berth is not running.', howToStart(live.status?.startCommand));
+    }
+  }
+
   function showLink(state: LinkState) {
     document.documentElement.dataset.link = state;
     linkPill.className = `link-state link-${state}`;
     setText(linkPill, LINK_LABELS[state]);
-    const title = banner.querySelector('.banner-title')!;
-    const detail = banner.querySelector('.banner-detail')!;
-    if (state === 'reconnecting') {
-      setText(title, 'Reconnecting…');
-      setText(detail, 'Berth is restarting or cannot be reached. This page keeps trying and catches up by itself.');
-      banner.className = 'banner warn';
-      banner.hidden = false;
-    } else if (state === 'stopped') {
-      setText(title, 'Berth has stopped.');
-      fill(detail, 'Start it again from your applications menu or with ', h('code', null, 'berth serve'), '; this page reconnects when it is back.');
-      banner.className = 'banner neutral';
-      banner.hidden = false;
-    } else {
-      banner.hidden = true;
-    }
     if (state === 'signed-out') showSignedOut();
   }
 
   live.on('link', showLink);
+  live.on('outage', showOutage);
   live.on('status', (s) => setText(version, s.version));
   showLink(live.state);
+  showOutage(live.outage);
+  if (arrival.movedFrom) {
+    showBanner('ok', 'Berth moved here.', [document.createTextNode(`It now serves ${location.host} (it was on port ${arrival.movedFrom}). Bookmarks and other programs need the new address.`)]);
+  }
   window.addEventListener('hashchange', route);
   route();
   live.start();
 }
 
-async function boot(): Promise<void> {
+async function boot(attempt = 0): Promise<void> {
   whenUnauthorized(showSignedOut);
   try {
     const session = await api.session();
     if (!session.authenticated) return showSignedOut();
-  } catch (err) {
-    fill(app, h('main', { class: 'main' }, h('p', { class: 'message error', role: 'alert' }, `Berth did not answer: ${String(err)}. Reload this page to try again.`)));
+  } catch {
+    // Not answering (stopped, or still starting): say so in plain words and keep asking.
+    if (attempt === 0) {
+      fill(
+        app,
+        h('header', { class: 'topbar' }, brand()),
+        h('main', { id: 'main', class: 'main', tabindex: -1 }, h('p', { class: 'message', role: 'status' }, 'Berth is not answering. This page loads by itself as soon as it is back.')),
+      );
+    }
+    window.setTimeout(() => void boot(attempt + 1), Math.min(5000, 500 * (attempt + 1)));
     return;
   }
   startShell();

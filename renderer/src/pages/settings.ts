@@ -1,11 +1,14 @@
 /**
  * Settings: address (port, and who may reach it), launch at login, updates.
  * The server validates (400 with one message per field) and saves atomically;
- * a new port moves the running server, and this page follows it there.
+ * a new address is checked before it is saved (409 at the field, with a free
+ * port to offer), a new port moves the running server, and this page follows
+ * it there. Unsaved edits are kept in sessionStorage, so a reload (a relaunch
+ * of Berth reloads every tab) does not lose them.
  */
-import { api, ApiError, type FieldError, type Settings, type SettingsResponse } from '../api';
+import { api, ApiError, problemText, type FieldError, type Settings, type SettingsResponse } from '../api';
 import { fill, h, uid } from '../dom';
-import { addressFor } from '../live';
+import { addressFor, withArrival } from '../live';
 import { messageArea, pageSection, type Page, type PageContext } from './page';
 
 type Access = 'local' | 'network' | 'custom';
@@ -16,6 +19,26 @@ const NETWORK_HOST = '0.0.0.0';
 function isLoopback(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[|\]$/g, '');
   return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+/** Where unsaved edits wait across a reload of this tab (sessionStorage is per tab and per address). */
+const DRAFT_KEY = 'berth.settings-draft';
+
+/** The form as PUT /api/settings takes it; the port as typed. */
+interface Draft {
+  host: string;
+  port: number | string;
+  launchAtLogin: boolean;
+  update: { channel: string; autoCheck: boolean; allowPrerelease: boolean; url: string | null };
+}
+
+function readDraft(): Draft | null {
+  try {
+    const raw = sessionStorage.getItem(DRAFT_KEY);
+    return raw ? (JSON.parse(raw) as Draft) : null;
+  } catch {
+    return null;
+  }
 }
 
 function accessOf(host: string): Access {
@@ -110,6 +133,20 @@ export const settingsPage: Page = {
       'Leave empty to use the server built into this version of Berth.',
     );
 
+    // Disabled, with the reason, where this copy of Berth cannot update itself.
+    const updatesOff = h('p', { class: 'notice small', id: 'updates-off', hidden: true });
+    const updateFields = h('fieldset', { class: 'field-group plain', id: 'update-fields', 'aria-describedby': 'updates-off' }, h('legend', { class: 'visually-hidden' }, 'Update settings'), channel.wrap, autoCheck.wrap, allowPrerelease.wrap, updateUrl.wrap);
+    function showUpdatesOff(reason: string | null) {
+      updateFields.disabled = reason !== null;
+      updatesOff.hidden = reason === null;
+      fill(updatesOff, reason ? [h('strong', null, 'This copy of Berth does not update itself, so these settings are switched off. '), reason] : []);
+    }
+
+    // Offered when the address is refused: move to a free port instead, or keep the refused one for the next start.
+    const usePort = h('button', { type: 'button', class: 'button small', id: 'use-free-port', hidden: true }, 'Use a free port');
+    const keepButton = h('button', { type: 'button', class: 'button small', id: 'keep-for-next-start', hidden: true }, 'Keep for next start');
+    const addressHelp = h('div', { class: 'address-offers', hidden: true }, usePort, keepButton);
+
     const saveButton = h('button', { type: 'submit', class: 'button primary' }, 'Save');
     // Offered when a saved address can only take effect in a fresh process.
     const restartNow = h(
@@ -128,7 +165,20 @@ export const settingsPage: Page = {
       },
       'Restart app now',
     );
-    const resetButton = h('button', { type: 'button', class: 'button', onclick: () => loaded && show(loaded.settings) }, 'Revert');
+    const resetButton = h(
+      'button',
+      {
+        type: 'button',
+        class: 'button',
+        onclick: () => {
+          if (!loaded) return;
+          forgetDraft();
+          show(loaded.settings);
+          message.clear();
+        },
+      },
+      'Revert',
+    );
 
     const errorTargets: Record<string, { control: HTMLElement; error: HTMLElement }> = {
       port,
@@ -143,9 +193,9 @@ export const settingsPage: Page = {
     const form = h(
       'form',
       { class: 'settings-form', novalidate: true, 'aria-labelledby': 'settings-title' },
-      h('article', { class: 'card' }, h('h2', null, 'Address'), runningNote, port.wrap, accessGroup),
+      h('article', { class: 'card' }, h('h2', null, 'Address'), runningNote, port.wrap, accessGroup, addressHelp),
       h('article', { class: 'card' }, h('h2', null, 'Startup'), launchAtLogin.wrap),
-      h('article', { class: 'card' }, h('h2', null, 'Updates'), channel.wrap, autoCheck.wrap, allowPrerelease.wrap, updateUrl.wrap),
+      h('article', { class: 'card' }, h('h2', null, 'Updates'), updatesOff, updateFields),
       h('div', { class: 'form-actions' }, message.el, restartNow, resetButton, saveButton),
     );
 
@@ -185,6 +235,7 @@ export const settingsPage: Page = {
     }
 
     function clearErrors() {
+      addressHelp.hidden = true;
       for (const t of Object.values(errorTargets)) {
         t.error.hidden = true;
         t.error.textContent = '';
@@ -192,7 +243,7 @@ export const settingsPage: Page = {
       }
     }
 
-    function showErrors(errors: FieldError[]) {
+    function showErrors(errors: FieldError[], summary?: string) {
       clearErrors();
       let first: HTMLElement | null = null;
       const general: string[] = [];
@@ -208,12 +259,47 @@ export const settingsPage: Page = {
         first ??= t.control;
       }
       const count = errors.length;
-      message.show('error', `Not saved: ${count === 1 ? 'one setting needs' : `${count} settings need`} attention.${general.length ? ' ' + general.join(' ') : ''}`);
+      message.show('error', summary ?? `Not saved: ${count === 1 ? 'one setting needs' : `${count} settings need`} attention.${general.length ? ' ' + general.join(' ') : ''}`);
       first?.focus();
     }
 
+    /** The address was refused: say why at its field, and offer a free port or keeping it for the next start. */
+    function showRefused(err: ApiError, patch: Draft) {
+      showErrors(err.body.errors ?? [], err.message);
+      const free = typeof err.body.freePort === 'number' ? err.body.freePort : null;
+      usePort.hidden = free === null;
+      usePort.textContent = free === null ? '' : `Use port ${free}`;
+      usePort.onclick = () => {
+        if (free === null) return;
+        port.control.value = String(free);
+        rememberDraft();
+        form.requestSubmit();
+      };
+      keepButton.onclick = () => void submit({ ...patch, keepForNextStart: true });
+      keepButton.hidden = false;
+      // The offers sit under the field that was refused.
+      if (err.body.errors?.[0]?.field === 'port') port.wrap.after(addressHelp);
+      else accessGroup.after(addressHelp);
+      addressHelp.hidden = false;
+    }
+
+    function rememberDraft() {
+      if (!loaded) return;
+      const draft = patchFromForm();
+      if (JSON.stringify(draft) === JSON.stringify(patchFromSettings(loaded.settings))) forgetDraft();
+      else sessionStorage.setItem(DRAFT_KEY, JSON.stringify(draft));
+    }
+
+    function forgetDraft() {
+      sessionStorage.removeItem(DRAFT_KEY);
+    }
+
+    function patchFromSettings(s: Settings): Draft {
+      return { host: s.host, port: s.port, launchAtLogin: s.launchAtLogin, update: { channel: s.update.channel, autoCheck: s.update.autoCheck, allowPrerelease: s.update.allowPrerelease, url: s.update.url ?? null } };
+    }
+
     /** What the form says, in the shape PUT /api/settings takes. The port goes as typed, so the server words any problem. */
-    function patchFromForm() {
+    function patchFromForm(): Draft {
       const p = port.control.value.trim();
       return {
         host: hostFromForm(),
@@ -242,35 +328,40 @@ export const settingsPage: Page = {
         });
         if (!ok) return;
       }
+      await submit(patch);
+    }
+
+    async function submit(patch: Draft & { keepForNextStart?: boolean }) {
+      if (!loaded) return;
       clearErrors();
       restartNow.hidden = true;
-      message.show('info', 'Saving…');
+      message.show('info', patch.keepForNextStart ? 'Saving for the next start…' : 'Checking and saving…');
       saveButton.disabled = true;
       try {
         const saved = await api.saveSettings(patch);
         loaded = { ...loaded, settings: saved.settings, warnings: [] };
         warnings.hidden = true;
+        forgetDraft();
         if (saved.moved) {
           // The cookie belongs to the host name, not the port, so this tab stays signed in at the new address.
           const target = addressFor(location, saved.settings.host, saved.settings.port) + location.pathname + location.hash;
           message.show('info', `Saved. Berth moved to port ${saved.settings.port}; taking you there…`);
           ctx.live.leave();
-          location.assign(target);
+          location.assign(withArrival(target, location.port));
           return;
         }
         show(saved.settings);
-        message.show('ok', 'Saved.');
+        message.show(saved.kept ? 'info' : 'ok', saved.kept ? (saved.message ?? 'Saved for the next start.') : 'Saved.');
       } catch (err) {
         if (err instanceof ApiError && err.status === 400 && err.body.errors) showErrors(err.body.errors);
+        else if (err instanceof ApiError && err.status === 409 && err.body.error === 'address-unavailable') showRefused(err, patch);
         else if (err instanceof ApiError && err.status === 409 && err.body.error === 'restart-required') {
+          forgetDraft();
           loaded = { ...loaded, settings: err.body.settings as Settings, warnings: [] };
           show(loaded.settings);
           message.show('info', err.message);
           restartNow.hidden = false;
-        } else if (err instanceof ApiError && err.status === 409) {
-          // Saved, but the running server could not move: say so, and that a restart applies it.
-          message.show('error', `Saved, but Berth could not move there now: ${err.message} The new address is used the next time Berth starts.`);
-        } else message.show('error', err instanceof ApiError ? err.message : `Could not reach Berth: ${String(err)}`);
+        } else message.show('error', err instanceof ApiError ? err.message : 'Berth is not answering, so nothing was saved. Your changes are still here; save again once it is back.');
       } finally {
         saveButton.disabled = false;
       }
@@ -280,25 +371,59 @@ export const settingsPage: Page = {
     for (const r of [local.input, network.input, custom.input]) r.addEventListener('change', syncAccess);
     custom.input.addEventListener('change', () => customHost.focus());
     customHost.addEventListener('input', syncAccess);
+    form.addEventListener('input', rememberDraft);
+    form.addEventListener('change', rememberDraft);
 
     const body = h('div', null, h('p', { class: 'muted' }, 'Loading…'));
     const root = pageSection('settings', 'Settings', 'How Berth is reached, how it starts, and how it updates.', warnings, body, fileNote);
 
-    api.settings().then(
-      (res) => {
-        loaded = res;
-        show(res.settings);
-        fill(body, form);
-        fill(fileNote, 'Saved in ', h('code', null, res.file));
-        if (res.warnings.length) {
-          fill(warnings, h('strong', null, 'About your settings file: '), res.warnings.join(' '));
-          warnings.hidden = false;
-        }
-      },
-      (err: unknown) => fill(body, h('p', { class: 'message error', role: 'alert' }, err instanceof ApiError ? err.message : `Could not load settings: ${String(err)}`)),
-    );
+    let loadFailed = false;
+    function load() {
+      api.settings().then(
+        (res) => {
+          loadFailed = false;
+          loaded = res;
+          show(res.settings);
+          fill(body, form);
+          fill(fileNote, 'Saved in ', h('code', { class: 'path' }, res.file));
+          if (res.warnings.length) {
+            fill(warnings, h('strong', null, 'About your settings file: '), res.warnings.join(' '));
+            warnings.hidden = false;
+          }
+          // Edits not saved before this tab reloaded (a relaunch reloads every tab): put them back, and say so.
+          const draft = readDraft();
+          if (draft && JSON.stringify(draft) !== JSON.stringify(patchFromSettings(res.settings))) {
+            show({ ...res.settings, ...draft, port: draft.port as number, update: { ...res.settings.update, ...draft.update } } as Settings);
+            message.show('info', 'Your unsaved changes were kept while the page reloaded. Save them, or Revert.');
+          }
+        },
+        (err: unknown) => {
+          loadFailed = true;
+          fill(body, h('p', { class: 'message error', role: 'alert' }, problemText(err, 'Your settings')));
+        },
+      );
+    }
+    load();
+    // A page that could not load loads once Berth answers again.
+    const offLink = ctx.live.on('link', (state) => {
+      if (state === 'live' && loadFailed) load();
+    });
+    // Where this copy cannot update itself, the update settings are switched off with the reason.
+    const showUpdateState = (s: { state: string; reason?: string } | null) => showUpdatesOff(s?.state === 'disabled' ? (s.reason ?? 'updates are off.') : null);
+    showUpdateState(ctx.live.update);
+    api.update().then(showUpdateState, (err: unknown) => {
+      if (err instanceof ApiError && err.status === 404) showUpdatesOff('this build has no updater.');
+    });
+    const offUpdate = ctx.live.on('update', showUpdateState);
     // The running address may arrive after the settings (first status event): compare again then.
     const off = ctx.live.on('status', () => loaded && showRunning(loaded.settings));
-    return { root, dispose: off };
+    return {
+      root,
+      dispose() {
+        off();
+        offLink();
+        offUpdate();
+      },
+    };
   },
 };

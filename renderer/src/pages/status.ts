@@ -4,9 +4,9 @@
  * found at startup, and the controls (restart server, restart app, stop).
  */
 import { api, ApiError, type HistoryEntry, type HostStatus, type StartupProbe } from '../api';
-import { fill, h, setText } from '../dom';
+import { addressText, fill, h, setText } from '../dom';
 import { formatAgo, formatDowntime, formatTime, formatUptime } from '../format';
-import type { LinkState } from '../live';
+import type { LinkState, Outage } from '../live';
 import { messageArea, pageSection, type Page, type PageContext } from './page';
 
 const STATE_LABELS: Record<HostStatus['state'], string> = {
@@ -33,6 +33,7 @@ const VERDICT_LABELS: Record<StartupProbe['verdict'], string> = {
   predecessor: 'Previous Berth handing over',
   foreign: 'Another program',
   silent: 'No answer',
+  'no-address': 'No such address',
 };
 
 /** How often connection counts and uptime are refreshed from the server while this page is visible. */
@@ -58,6 +59,9 @@ export const statusPage: Page = {
       logFile: h('dd', { class: 'mono wrap' }),
     };
     const handoff = h('p', { class: 'muted small', hidden: true });
+    // While Berth is out of reach, what the card shows is its last known state.
+    const staleNote = h('p', { class: 'stale-note small', id: 'stale-note', hidden: true });
+    let lastHeard = Date.now();
     const historyBody = h('tbody');
     const startupBody = h('tbody');
     const controlsMessage = messageArea();
@@ -91,15 +95,20 @@ export const statusPage: Page = {
       }, 2000);
     }
 
+    /** The clock runs only while Berth is known to be serving: a lost link stops it where it was last seen. */
+    let frozenAt: number | null = null;
     function renderUptime() {
       if (!status) return;
-      const up = status.state === 'serving' ? status.uptimeMs + (performance.now() - receivedAt) : status.uptimeMs;
+      const now = frozenAt ?? performance.now();
+      const up = status.state === 'serving' ? status.uptimeMs + (now - receivedAt) : status.uptimeMs;
       setText(facts.uptime, formatUptime(up));
     }
 
     function render(s: HostStatus) {
       status = s;
       receivedAt = performance.now();
+      lastHeard = Date.now();
+      if (ctx.live.state === 'live') frozenAt = null;
       pill.className = `pill state-${s.state}`;
       setText(pill, STATE_LABELS[s.state] ?? s.state);
       setText(since, `since ${formatTime(s.startedAt)}`);
@@ -131,10 +140,10 @@ export const statusPage: Page = {
           h(
             'tr',
             { 'data-kind': e.kind },
-            h('td', null, h('time', { datetime: e.at, title: formatAgo(e.at) }, formatTime(e.at))),
-            h('td', null, EVENT_LABELS[e.kind] ?? e.kind),
-            h('td', { class: 'num' }, formatDowntime(e.downtimeMs)),
-            h('td', { class: 'muted' }, (e.detail ?? '').replace(/ -> /g, ' → ')),
+            h('td', { 'data-label': 'When' }, h('time', { datetime: e.at, title: formatAgo(e.at) }, formatTime(e.at))),
+            h('td', { 'data-label': 'What' }, EVENT_LABELS[e.kind] ?? e.kind),
+            h('td', { class: 'num', 'data-label': 'Downtime' }, formatDowntime(e.downtimeMs)),
+            h('td', { class: 'muted', 'data-label': 'Details' }, e.detail ? addressText(e.detail.replace(/ -> /g, ' → ')) : ''),
           ),
         );
       fill(historyBody, rows.length ? rows : h('tr', null, h('td', { colspan: 4, class: 'empty' }, 'Nothing yet.')));
@@ -145,11 +154,11 @@ export const statusPage: Page = {
         h(
           'tr',
           { 'data-verdict': p.verdict },
-          h('td', { class: 'mono' }, p.address),
-          h('td', null, h('span', { class: `tag verdict-${p.verdict}` }, VERDICT_LABELS[p.verdict] ?? p.verdict)),
-          h('td', null, p.what),
-          h('td', null, p.action),
-          h('td', { class: 'num' }, `${p.ms} ms`),
+          h('td', { class: 'mono address', 'data-label': 'Address' }, p.address),
+          h('td', { 'data-label': 'Verdict' }, h('span', { class: `tag verdict-${p.verdict}` }, VERDICT_LABELS[p.verdict] ?? p.verdict)),
+          h('td', { 'data-label': 'What answered' }, addressText(p.what)),
+          h('td', { 'data-label': 'What Berth did' }, addressText(p.action)),
+          h('td', { class: 'num', 'data-label': 'Probe' }, p.verdict === 'no-address' ? 'not probed' : `${p.ms} ms`),
         ),
       );
       fill(startupBody, rows.length ? rows : h('tr', null, h('td', { colspan: 5, class: 'empty' }, 'No probe recorded.')));
@@ -183,7 +192,7 @@ export const statusPage: Page = {
         await (kind === 'restart' ? api.restart() : kind === 'relaunch' ? api.relaunch() : api.stop());
         controlsMessage.show('info', kind === 'stop' ? 'Stopping…' : kind === 'restart' ? 'Restarting the server…' : 'Restarting Berth…');
       } catch (err) {
-        controlsMessage.show('error', err instanceof ApiError ? err.message : `Could not reach Berth: ${String(err)}`);
+        controlsMessage.show('error', err instanceof ApiError ? err.message : 'Berth is not answering, so nothing was done. Try again once it is back.');
       }
     }
 
@@ -207,6 +216,7 @@ export const statusPage: Page = {
           { class: 'card summary', 'aria-labelledby': 'summary-title' },
           h('h2', { id: 'summary-title', class: 'visually-hidden' }, 'Server'),
           h('div', { class: 'summary-top' }, pill, since),
+          staleNote,
           h('div', { class: 'url-row' }, h('span', { class: 'label' }, 'Address'), urlText, copyButton, copied),
           h(
             'dl',
@@ -240,7 +250,7 @@ export const statusPage: Page = {
           { class: 'table-wrap' },
           h(
             'table',
-            { class: 'table', id: 'history' },
+            { class: 'table stack', id: 'history' },
             h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'When'), h('th', { scope: 'col' }, 'What'), h('th', { scope: 'col', class: 'num' }, 'Downtime'), h('th', { scope: 'col' }, 'Details'))),
             historyBody,
           ),
@@ -256,7 +266,7 @@ export const statusPage: Page = {
           { class: 'table-wrap' },
           h(
             'table',
-            { class: 'table', id: 'startup' },
+            { class: 'table stack', id: 'startup' },
             h(
               'thead',
               null,
@@ -277,6 +287,7 @@ export const statusPage: Page = {
     // Controls only work while the stream is up; a stopped Berth shows as stopped, not as "stopping" forever.
     function showLink(state: LinkState) {
       for (const b of root.querySelectorAll<HTMLButtonElement>('.controls button')) b.disabled = state !== 'live';
+      if (state !== 'live' && frozenAt === null) frozenAt = performance.now();
       if (state === 'stopped') {
         pill.className = 'pill state-stopped';
         setText(pill, STATE_LABELS.stopped);
@@ -284,10 +295,29 @@ export const statusPage: Page = {
       }
     }
 
+    // Out of reach for more than a moment: the last known facts stay, marked as such, and the clock stands still.
+    function showOutage(outage: Outage) {
+      const stale = outage !== 'none';
+      root.classList.toggle('stale', stale);
+      staleNote.hidden = !stale;
+      if (!stale) {
+        if (status) render(status);
+        return;
+      }
+      if (ctx.live.state !== 'stopped') {
+        pill.className = 'pill state-unknown';
+        setText(pill, 'Not reachable');
+      }
+      setText(staleNote, `Last heard from Berth at ${formatTime(lastHeard)}. The figures below are from then.`);
+      renderUptime();
+    }
+
     if (status) render(status);
     const off = ctx.live.on('status', render);
     const offLink = ctx.live.on('link', showLink);
+    const offOutage = ctx.live.on('outage', showOutage);
     showLink(ctx.live.state);
+    showOutage(ctx.live.outage);
     const tick = window.setInterval(renderUptime, 1000);
     // Connection counts change without an event; refresh them while the page is in view.
     const poll = window.setInterval(() => {
@@ -299,6 +329,7 @@ export const statusPage: Page = {
       dispose() {
         off();
         offLink();
+        offOutage();
         window.clearInterval(tick);
         window.clearInterval(poll);
       },

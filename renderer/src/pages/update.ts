@@ -3,20 +3,21 @@
  * release notes, "Restart to update", and what a pending restart waits for.
  * The state comes from GET /api/update and then live from the `update` event.
  */
-import { api, ApiError, type UpdateState } from '../api';
+import { api, ApiError, problemText, type UpdateState } from '../api';
 import { fill, h } from '../dom';
 import { formatAgo, formatBytes, formatSpeed, formatTime } from '../format';
 import { releaseNotes } from '../notes';
 import { messageArea, pageSection, type Page, type PageContext } from './page';
 
 const HEADLINES: Record<UpdateState['state'], (s: UpdateState) => string> = {
-  idle: () => 'Berth is up to date',
+  // Before any check there is nothing to say about newer versions.
+  idle: (s) => (s.checkedAt ? 'Berth is up to date' : 'Not checked yet'),
   checking: () => 'Checking for updates…',
   available: (s) => `Version ${s.version ?? ''} is available`,
   downloading: (s) => `Downloading version ${s.version ?? ''}…`,
   ready: (s) => `Version ${s.version ?? ''} is ready to install`,
   installing: (s) => `Installing version ${s.version ?? ''}…`,
-  error: () => 'The last update check failed',
+  error: () => 'Could not check for updates',
   disabled: () => 'This copy of Berth does not update itself',
 };
 
@@ -37,7 +38,7 @@ export const updatePage: Page = {
         await api.checkForUpdate();
         await refresh();
       } catch (err) {
-        message.show('error', err instanceof ApiError ? err.message : `Could not reach Berth: ${String(err)}`);
+        message.show('error', err instanceof ApiError ? err.message : 'Berth is not answering, so nothing was checked. Try again once it is back.');
       }
     }
 
@@ -53,7 +54,7 @@ export const updatePage: Page = {
         await api.installUpdate();
         message.show('info', 'Installing the update; Berth will be back in a moment…');
       } catch (err) {
-        message.show('error', err instanceof ApiError ? err.message : `Could not reach Berth: ${String(err)}`);
+        message.show('error', err instanceof ApiError ? err.message : 'Berth is not answering, so nothing was installed. Try again once it is back.');
       }
     }
 
@@ -85,7 +86,12 @@ export const updatePage: Page = {
         h(
           'article',
           { class: 'card', 'aria-labelledby': 'update-state', 'data-state': s.state },
-          h('div', { class: 'update-head' }, h('span', { class: `dot update-${s.state}`, 'aria-hidden': 'true' }), h('h2', { id: 'update-state' }, HEADLINES[s.state]?.(s) ?? s.state)),
+          h(
+            'div',
+            { class: 'update-head' },
+            h('span', { class: `dot update-${s.state}${s.state === 'idle' && !s.checkedAt ? ' unchecked' : ''}`, 'aria-hidden': 'true' }),
+            h('h2', { id: 'update-state' }, HEADLINES[s.state]?.(s) ?? s.state),
+          ),
           h(
             'dl',
             { class: 'facts' },
@@ -94,7 +100,8 @@ export const updatePage: Page = {
             h('dt', null, 'Channel'),
             h('dd', null, CHANNEL_LABELS[s.channel] ?? s.channel, ' ', h('a', { href: '#/settings', class: 'small' }, 'Change')),
             s.version && s.state !== 'idle' ? [h('dt', null, 'New version'), h('dd', null, s.version)] : null,
-            s.checkedAt ? [h('dt', null, 'Last checked'), h('dd', null, h('time', { datetime: s.checkedAt }, `${formatTime(s.checkedAt)} (${formatAgo(s.checkedAt)})`))] : null,
+            h('dt', null, 'Last checked'),
+            h('dd', null, s.checkedAt ? h('time', { datetime: s.checkedAt }, `${formatTime(s.checkedAt)} (${formatAgo(s.checkedAt)})`) : 'Never'),
           ),
           s.state === 'downloading' ? progress(s) : null,
           s.state === 'error' && s.error ? h('p', { class: 'message error', role: 'alert' }, s.error) : null,
@@ -149,15 +156,19 @@ export const updatePage: Page = {
       );
     }
 
+    let loadFailed = false;
     async function refresh() {
       try {
         render(await api.update());
+        loadFailed = false;
       } catch (err) {
         if (err instanceof ApiError && err.status === 404) {
           unavailable = true;
           renderUnavailable();
-        } else {
-          message.show('error', err instanceof ApiError ? err.message : `Could not reach Berth: ${String(err)}`);
+        } else if (!ctx.live.update) {
+          // Nothing to show yet: plain words, and load again once Berth answers.
+          loadFailed = true;
+          fill(body, h('p', { class: 'message error', role: 'alert' }, problemText(err, 'The update state')));
         }
       }
     }
@@ -165,8 +176,18 @@ export const updatePage: Page = {
     if (ctx.live.update) render(ctx.live.update);
     void refresh();
     const off = ctx.live.on('update', (s) => {
+      loadFailed = false;
       if (!unavailable) render(s);
     });
-    return { root, dispose: off };
+    const offLink = ctx.live.on('link', (state) => {
+      if (state === 'live' && loadFailed) void refresh();
+    });
+    return {
+      root,
+      dispose() {
+        off();
+        offLink();
+      },
+    };
   },
 };
