@@ -56,7 +56,7 @@ describe('the Chromium the browser tests drive', () => {
     } finally {
       fs.rmSync(emptyBrowsers, { recursive: true, force: true });
     }
-  });
+  }, 240_000);
 
   test('an explicit BERTH_CHROMIUM wins, then the system’s where it exists', async () => {
     expect(await chooseChromium({ BERTH_CHROMIUM: '/opt/my/chromium' })).toEqual({ source: 'env', executablePath: '/opt/my/chromium' });

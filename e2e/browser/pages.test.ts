@@ -107,7 +107,7 @@ describe('pages', () => {
     // Lines logged while the stream is down (an in-process restart) are fetched once the page reconnects.
     const res = await fetch(`${berth.origin}/api/restart`, { method: 'POST', headers: { Authorization: `Bearer ${berth.token}` } });
     expect(res.status).toBe(202);
-    await expect.poll(() => page.locator('#log-lines').textContent(), { timeout: 10_000 }).toContain('restarted in-process');
+    await expect.poll(() => page.locator('#log-lines').textContent(), { timeout: 10_000 }).toContain('restarted in place');
     expect(await linkStates()).toContain('reconnecting');
     await screenshot(page, 'logs-light');
 

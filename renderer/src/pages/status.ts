@@ -128,7 +128,8 @@ export const statusPage: Page = {
       const done = restarts(s.history);
       if (awaitingRestart !== null && done.length > awaitingRestart) {
         awaitingRestart = null;
-        controlsMessage.show('ok', `Server restarted. The port was unavailable for ${formatDowntime(done.at(-1)!.downtimeMs)}.`);
+        const downtime = done.at(-1)!.downtimeMs;
+        controlsMessage.show('ok', downtime === 0 ? 'Server restarted. The port stayed open: no request was refused.' : `Server restarted. The port was unavailable for ${formatDowntime(downtime)}.`);
       }
     }
 
