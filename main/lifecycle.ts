@@ -143,13 +143,17 @@ export class DesktopLifecycle {
   }
 
   private async awaitInstallerQuit(code: number): Promise<void> {
-    await this.opts.flushLogs().catch(() => undefined);
+    // The log file stays open through this wait: Squirrel.Mac reports its errors now, and they are
+    // all a failed update leaves behind. It is closed only when this process leaves by itself.
     const timer = (this.opts.setTimer ?? setTimeout)(() => {
       // The installer never quit us: start again rather than leave no server at all.
       this.opts.log.warn('the installer did not quit the app in time; relaunching');
       this.registerSuccessor({ instance: this.host?.instance ?? 'none', pid: process.pid });
       this._phase = 'exiting';
-      this.opts.app.exit(code);
+      void this.opts
+        .flushLogs()
+        .catch(() => undefined)
+        .then(() => this.opts.app.exit(code));
     }, this.opts.installerQuitWaitMs ?? 30_000);
     (timer as { unref?: () => void }).unref?.();
   }
