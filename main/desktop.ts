@@ -274,7 +274,8 @@ function setupLoginItem(d: Desktop): void {
     platform: d.platform,
     app,
     env: d.env,
-    command: app.isPackaged ? [d.env.APPIMAGE || process.execPath] : [process.execPath, app.getAppPath()],
+    // Read when the entry is written: an AppImage update renames the file (APPIMAGE follows it).
+    command: () => (app.isPackaged ? [d.env.APPIMAGE || process.execPath] : [process.execPath, app.getAppPath()]),
   });
   syncLoginItem(d, d.config.settings.launchAtLogin);
 }
@@ -312,6 +313,7 @@ function setupUpdates(d: Desktop): void {
     platform: d.platform,
     isPackaged: e.app.isPackaged,
     appImage: d.env.APPIMAGE || null,
+    env: d.env,
     autoUpdater: d.autoUpdater,
     currentVersion: d.version,
     settings: () => loadSettings(d.dataDir).settings.update,
