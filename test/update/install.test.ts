@@ -1,13 +1,15 @@
 /**
  * Installing through a real ServerHost in this process: the update API, the
  * restart blockers, the port handoff to electron-updater's installer, and what
- * happens when the install cannot start. (The relaunch of a real new version
- * onto the same port is e2e/update/relaunch.test.ts.)
+ * happens when the install cannot start. The installed app and the update are
+ * real AppImages built by electron-builder (fixtures/artifacts.mjs), so an
+ * install starts the new version's `berth serve`, which takes the same port.
+ * (Ten updates in a row under load are e2e/update/relaunch.test.ts.)
  */
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ServerHost } from '../../app/lifecycle/host';
 import { coreApi } from '../../app/lifecycle/api';
 import { rendererDir } from '../../app/paths';
@@ -16,16 +18,23 @@ import { apiRequestBlockers, updateApi, updateEvents } from '../../app/update/ap
 import { installingRelauncher } from '../../app/update/handoff';
 import { UpdateService } from '../../app/update/service';
 import { memoryLogSink } from '../../app/log';
+import { desktopEntry } from '../../app/autostart';
 import { freePort, waitFor, type Health } from '../helpers';
 // A plain ES module shared with the benchmark: GET /health on a fresh connection, as a new visitor would.
 import { healthOnce } from './fixtures/rig.mjs';
-import { appImageBytes, makeRig, removeRigDirs, tempDir, updateServer, type Rig, type UpdateServer } from './support';
+import { appImageBuildProblem, appImageName, appImages, makeRig, removeRigDirs, stopSuccessors, tempDir, updateServer, type Build, type Rig, type UpdateServer } from './support';
+
+let B: Record<string, Build>;
+beforeAll(async () => {
+  if (!appImageBuildProblem) B = await appImages('1.0.0', '1.0.1');
+}, 240_000);
 
 afterAll(() => removeRigDirs());
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
+  await stopSuccessors();
 });
 
 interface Setup extends Rig {
@@ -38,21 +47,24 @@ interface Setup extends Rig {
 }
 
 /** Berth 1.0.0 serving on a free port with updates wired as `berth serve` wires them; 1.0.1 published. */
-async function setup(opts: { artifact?: Buffer; beside?: boolean; blockerWaitMs?: number } = {}): Promise<Setup> {
+async function setup(opts: { beside?: boolean; blockerWaitMs?: number; fileName?: string } = {}): Promise<Setup> {
   const srv = await updateServer();
   cleanups.push(() => srv.close());
-  srv.publish({ version: '1.0.1', file: 'Berth-1.0.1-linux-x86_64.AppImage', data: opts.artifact ?? appImageBytes('1.0.1') });
-  const port = await freePort();
+  srv.publishBuild(B['1.0.1']!);
   // The plain relaunch is never asked for here.
   const swap = installingRelauncher({ replacesProcess: false, startsBeforeExit: false, start: async () => Promise.reject(new Error('not in this test')) });
   let host!: ServerHost;
-  const rig = makeRig({
+  const rig = await makeRig({
     version: '1.0.0',
     feedUrl: srv.url,
+    installed: B['1.0.0']!,
+    fileName: opts.fileName,
     blockerWaitMs: opts.blockerWaitMs,
     successorStartsBeforeExit: opts.beside ?? false,
     hooks: { handOver: (apply, how) => swap.hooksFor(host).handOver(apply, how) },
   });
+  // The new version serves where this one does (the rig points BERTH_PORT at it).
+  const port = rig.port;
   const token = ensureToken(rig.dataDir).token;
   host = new ServerHost({
     host: '127.0.0.1',
@@ -90,10 +102,12 @@ async function ready(s: Setup): Promise<void> {
   await waitFor(async () => (await s.api('GET', '/api/update')).body.state === 'ready', 'the update to be ready');
 }
 
-/** An "AppImage" that records how it was started, then exits. */
-function recordingArtifact(marker: string): Buffer {
-  return appImageBytes('1.0.1', 4096, `echo "handoff=$BERTH_HANDOFF silent=$APPIMAGE_SILENT_INSTALL exitAfter=$APPIMAGE_EXIT_AFTER_INSTALL" > '${marker}'`);
-}
+/** Wait for `version` to serve on the port, as a new visitor sees it. */
+const servingVersion = (port: number, version: string) =>
+  waitFor(async () => {
+    const h = await health(port);
+    return h?.version === version ? h : null;
+  }, `Berth ${version} to serve on port ${port}`, 30_000);
 
 const health = (port: number) => healthOnce(port) as Promise<Health | null>;
 
@@ -104,7 +118,7 @@ const refused = (port: number) =>
     s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED'));
   });
 
-describe('the update API', () => {
+describe.skipIf(appImageBuildProblem)(`the update API${appImageBuildProblem ? ` (skipped: ${appImageBuildProblem})` : ''}`, () => {
   it('needs the token for state, check and install', async () => {
     const s = await setup();
     for (const [method, p] of [
@@ -124,6 +138,27 @@ describe('the update API', () => {
     const r = await s.api('POST', '/api/update/install');
     expect(r.status).toBe(409);
     expect(r.body.message).toBe('No update is ready to install (the update state is idle). Check for updates first.');
+  });
+
+  it('a plain-http update URL to another machine is refused by Settings and by the update API, each with the reason', async () => {
+    const s = await setup();
+    const reason =
+      'Update URL must use https:// (plain http:// is accepted only for this machine, such as http://127.0.0.1), because an update fetched over http from updates.example.invalid could be replaced on the way';
+    const put = await s.api('PUT', '/api/settings', { body: { update: { url: 'http://updates.example.invalid/berth/' } } });
+    expect(put.status).toBe(400);
+    expect(put.body.errors).toEqual([{ field: 'update.url', message: reason }]);
+    expect(fs.existsSync(path.join(s.dataDir, 'settings.json'))).toBe(false);
+    // https anywhere, and http on this machine, are fine.
+    for (const url of ['https://updates.example.invalid/berth/', 'http://127.0.0.1:9/', 'http://localhost:9/', 'http://[::1]:9/']) {
+      expect((await s.api('PUT', '/api/settings', { body: { update: { url } } })).status, url).toBe(200);
+    }
+    // A URL that got past Settings (a settings file edited by hand, BERTH_UPDATE_URL): the check is refused, no request made.
+    s.settings.url = 'http://updates.example.invalid/berth/';
+    const check = await s.api('POST', '/api/update/check');
+    expect(check.status).toBe(409);
+    expect(check.body.message).toBe(`${reason} (http://updates.example.invalid/berth/). Berth 1.0.0 keeps running.`);
+    expect((await s.api('GET', '/api/update')).body).toMatchObject({ state: 'error', error: check.body.message });
+    expect(s.srv.requests).toEqual([]);
   });
 
   it('check answers 202 at once, and the update event on /api/events follows it to ready', async () => {
@@ -188,26 +223,76 @@ describe('the update API', () => {
   });
 });
 
-describe('install: the port goes to the installer', () => {
-  it('NSIS order: the listener closes, the installer starts with the handoff in its environment, the host exits', async () => {
-    const marker = path.join(tempDir(), 'started');
-    const artifact = recordingArtifact(marker);
-    const s = await setup({ artifact });
+describe.skipIf(appImageBuildProblem)('install: the port goes to the installer', () => {
+  it('NSIS order: the listener closes, the new version starts with the handoff in its environment and takes the port, the host exits', async () => {
+    const s = await setup();
     await ready(s);
     const before = (await health(s.port))!;
     expect((await s.api('POST', '/api/update/install')).status).toBe(202);
     await waitFor(() => s.exits.length > 0, 'the host to hand over and ask to exit');
     expect(s.exits).toEqual([0]);
     expect(s.host.state).toBe('stopped');
-    expect(await refused(s.port)).toBe(true);
-    // electron-updater replaced the AppImage in place and ran it.
-    expect(fs.readFileSync(s.appImage)).toEqual(artifact);
-    const seen = await waitFor(() => fs.existsSync(marker) && fs.readFileSync(marker, 'utf8'), 'the new version to start');
-    expect(seen.trim()).toBe(`handoff=${before.instance}:${process.pid} silent=true exitAfter=`);
+    // electron-updater wrote 1.0.1 under its own name, removed 1.0.0 and ran the new file.
+    expect(fs.existsSync(s.appImage)).toBe(false);
+    const installed = path.join(path.dirname(s.appImage), appImageName('1.0.1'));
+    expect(fs.readFileSync(installed)).toEqual(fs.readFileSync(B['1.0.1']!.file));
+    const after = await servingVersion(s.port, '1.0.1');
+    expect(after.pid).not.toBe(process.pid);
+    // The new version knows whom it replaced: the handoff rode in the environment electron-updater passed on.
+    const status = (await s.api('GET', '/api/status')).body;
+    expect(status.handoffFrom).toBe(before.instance);
     // The handoff rides in the environment only while the installer starts.
     expect(process.env.BERTH_HANDOFF).toBeUndefined();
     expect(JSON.parse(fs.readFileSync(path.join(s.dataDir, 'update-state.json'), 'utf8'))).toEqual({ version: '1.0.1', channel: 'latest' });
     expect(s.service.status()).toMatchObject({ state: 'installing', version: '1.0.1', blockers: [] });
+  });
+
+  it('AppImage order with the default versioned name: the new file is followed everywhere the old one was named', async () => {
+    // A launch-at-login entry that starts the installed AppImage, as the desktop app writes it.
+    const config = tempDir();
+    const xdgBefore = process.env.XDG_CONFIG_HOME;
+    process.env.XDG_CONFIG_HOME = config;
+    cleanups.push(async () => {
+      if (xdgBefore === undefined) delete process.env.XDG_CONFIG_HOME;
+      else process.env.XDG_CONFIG_HOME = xdgBefore;
+    });
+    const s = await setup({ beside: true });
+    expect(path.basename(s.appImage)).toBe('Berth-1.0.0-linux-x86_64.AppImage');
+    const entry = path.join(config, 'autostart', 'berth.desktop');
+    fs.mkdirSync(path.dirname(entry), { recursive: true });
+    fs.writeFileSync(entry, desktopEntry([s.appImage, '--hidden']), { mode: 0o644 });
+    await ready(s);
+    const before = (await health(s.port))!;
+
+    expect((await s.api('POST', '/api/update/install')).status).toBe(202);
+    // AppImage order: 1.0.1 starts while 1.0.0 serves, and 1.0.0 lets go once it probes.
+    const after = await servingVersion(s.port, '1.0.1');
+    await waitFor(() => s.exits.length > 0, 'the old host to exit');
+    expect(after.instance).not.toBe(before.instance);
+
+    const moved = path.join(path.dirname(s.appImage), 'Berth-1.0.1-linux-x86_64.AppImage');
+    expect(fs.existsSync(s.appImage), 'the old file is deleted').toBe(false);
+    expect(fs.existsSync(moved)).toBe(true);
+    // This process, and anything it starts next, runs the new file.
+    expect(process.env.APPIMAGE).toBe(moved);
+    // At the next login the entry starts the new file, not a deleted one.
+    const text = fs.readFileSync(entry, 'utf8');
+    expect(text).toContain(`Exec=${moved} --hidden\n`);
+    expect(text).not.toContain('1.0.0');
+    expect(fs.statSync(entry).mode & 0o777).toBe(0o644);
+    expect(s.logText()).toContain(`the AppImage is now ${moved} (${s.appImage} was replaced)`);
+    expect(s.logText()).toContain(`launch at login now starts ${moved}`);
+  });
+
+  it('AppImage with a name of its own (no version in it): the update replaces the file in place and nothing moves', async () => {
+    const s = await setup({ beside: true, fileName: 'Berth.AppImage' });
+    await ready(s);
+    expect((await s.api('POST', '/api/update/install')).status).toBe(202);
+    await servingVersion(s.port, '1.0.1');
+    expect(fs.readFileSync(s.appImage)).toEqual(fs.readFileSync(B['1.0.1']!.file));
+    expect(fs.readdirSync(path.dirname(s.appImage))).toEqual(['Berth.AppImage']);
+    expect(process.env.APPIMAGE).toBe(s.appImage);
+    expect(s.logText()).not.toContain('the AppImage is now');
   });
 
   for (const beside of [false, true]) {
@@ -229,8 +314,7 @@ describe('install: the port goes to the installer', () => {
   }
 
   it('waits for a request in flight (a slow settings upload), says so, lets it finish, then installs', async () => {
-    const marker = path.join(tempDir(), 'started');
-    const s = await setup({ artifact: recordingArtifact(marker) });
+    const s = await setup();
     await ready(s);
     // A settings save whose body arrives slowly: the server has accepted the request and is reading it.
     const body = JSON.stringify({ update: { channel: 'latest', autoCheck: false, url: s.srv.url, allowPrerelease: false } });
@@ -253,7 +337,7 @@ describe('install: the port goes to the installer', () => {
     await new Promise((r) => setTimeout(r, 300));
     // Still waiting, still serving, nothing started.
     expect(s.exits).toEqual([]);
-    expect(fs.existsSync(marker)).toBe(false);
+    expect(fs.existsSync(s.appImage)).toBe(true);
     expect((await health(s.port))?.state).toBe('serving');
 
     sock.end(body.slice(10));
@@ -262,7 +346,7 @@ describe('install: the port goes to the installer', () => {
     await waitFor(() => reply.endsWith('}'), 'the whole settings response');
     expect(reply).toMatch(/^HTTP\/1\.1 200 /);
     expect(JSON.parse(fs.readFileSync(path.join(s.dataDir, 'settings.json'), 'utf8')).update.url).toBe(s.srv.url);
-    await waitFor(() => fs.existsSync(marker), 'the new version to start');
+    await servingVersion(s.port, '1.0.1');
     expect(s.logText()).toContain('restart blockers cleared after');
   });
 

@@ -1,8 +1,13 @@
 /**
  * The real electron-updater (AppImageUpdater unless told otherwise), built
  * the way `berth serve` builds it, in this test process, against a local
- * update server. Only APPIMAGE is set here: it is how that updater finds
- * the file it replaces.
+ * update server that serves what electron-builder built (fixtures/artifacts.mjs).
+ *
+ * The installed app is a real AppImage under its default, versioned name
+ * (Berth-1.0.0-linux-x86_64.AppImage) at APPIMAGE, which is how that updater
+ * finds the file it replaces. An install runs the new AppImage, which starts
+ * `berth serve`: the rig points BERTH_PORT and BERTH_DATA_DIR at its own port
+ * and data directory, so whatever an install starts stays inside the test.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,34 +17,71 @@ import type { Settings } from '../../app/settings/settings';
 import { makeNodeUpdater } from '../../app/update/headless';
 import { UpdateService, type UpdateHooks } from '../../app/update/service';
 import type { UpdateStatus } from '../../app/update/state';
-import { tempDataDir } from '../helpers';
-// A plain ES module, shared with the benchmark (which runs without a TypeScript step).
+import { freePort, tempDataDir, waitFor } from '../helpers';
+// Plain ES modules, shared with the benchmark (which runs without a TypeScript step).
 import { startUpdateServer } from './fixtures/update-server.mjs';
+import { buildProblem, buildRelease } from './fixtures/artifacts.mjs';
+import { healthOnce } from './fixtures/rig.mjs';
+import { running } from './fixtures/installed-app.mjs';
+
+/** A release electron-builder built (fixtures/artifacts.mjs). */
+export interface Build {
+  kind: 'appimage' | 'mac-zip';
+  version: string;
+  dir: string;
+  name: string;
+  file: string;
+  blockmap: string | null;
+  manifestName: string;
+  manifest: string;
+  size: number;
+}
+
+/** Why real builds cannot be made here (a tool missing), or null. */
+export const appImageBuildProblem: string | null = buildProblem('appimage');
+export const macZipBuildProblem: string | null = buildProblem('mac-zip');
+
+/** Build (or take from the cache) these versions as real AppImages, keyed by version. */
+export async function appImages(...versions: string[]): Promise<Record<string, Build>> {
+  const out: Record<string, Build> = {};
+  for (const v of versions) out[v] = (await buildRelease('appimage', v)) as Build;
+  return out;
+}
+
+/** The name electron-builder gives Berth's AppImage (artifactName in electron-builder.yml). */
+export const appImageName = (version: string) => `Berth-${version}-linux-x86_64.AppImage`;
 
 export type UpdateServer = Awaited<ReturnType<typeof startUpdateServer>> & {
   url: string;
-  requests: { method: string; path: string; headers: Record<string, string | undefined> }[];
+  requests: { method: string; path: string; headers: Record<string, string | undefined>; remotePort: number }[];
   publish(o: Record<string, unknown>): { yml: string; sha512: string; size: number };
+  publishBuild(b: Build, o?: { channel?: string; stagingPercentage?: number; tamper?: boolean }): { yml: string; size: number };
+  bytesServed(path: string): number;
   status(path: string, status: number): void;
   throttle(bps: number): void;
   close(): Promise<void>;
 };
 
-export async function updateServer(): Promise<UpdateServer> {
-  return (await startUpdateServer()) as UpdateServer;
-}
-
-/** A stand-in AppImage: a script, padded to `size` bytes so downloads take measurable time. */
-export function appImageBytes(version: string, size = 4096, body = 'exit 0'): Buffer {
-  const head = `#!/bin/sh\n# Berth ${version}\n${body}\n`;
-  return Buffer.from(head + '#'.repeat(Math.max(0, size - head.length - 1)) + '\n');
+export async function updateServer(opts?: { tls?: { key: string; cert: string } }): Promise<UpdateServer> {
+  return (await startUpdateServer(opts)) as UpdateServer;
 }
 
 const dirsMade: string[] = [];
+const successorPorts: number[] = [];
 
 /** Remove the data directories this file's rigs made (call from afterAll). */
 export function removeRigDirs(): void {
   for (const d of dirsMade.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+}
+
+/** Stop whatever an install started on a rig's port (call from afterEach). */
+export async function stopSuccessors(): Promise<void> {
+  for (const port of successorPorts.splice(0)) {
+    const h = (await healthOnce(port, 500)) as { pid: number } | null;
+    if (!h || h.pid === process.pid) continue;
+    process.kill(h.pid, 'SIGTERM');
+    await waitFor(() => !running(h.pid), `the successor (pid ${h.pid}) to stop`);
+  }
 }
 
 /** A temporary directory removed with the rigs' (removeRigDirs). */
@@ -51,7 +93,10 @@ export function tempDir(): string {
 
 export interface Rig {
   dataDir: string;
+  /** Where the installed AppImage is (APPIMAGE); an update may move it (see appimage-filename-updated). */
   appImage: string;
+  /** Where an install's new version serves (BERTH_PORT). */
+  port: number;
   logs: LogSink;
   service: UpdateService;
   settings: Settings['update'];
@@ -62,23 +107,37 @@ export interface Rig {
   logText(): string;
 }
 
-export function makeRig(opts: {
+export async function makeRig(opts: {
   version: string;
   feedUrl: string;
+  /** The AppImage installed at APPIMAGE (its bytes; the rig's version string is what the updater is told). */
+  installed: Build;
+  /** The installed file's name: default electron-builder's, with the version in it. */
+  fileName?: string;
   settings?: Partial<Settings['update']>;
   kind?: 'AppImageUpdater' | 'NsisUpdater';
   platform?: 'win32' | 'darwin' | 'linux';
   hooks?: UpdateHooks;
   blockerWaitMs?: number;
   dataDir?: string;
+  /** The port the rig's server and an install's new version use (BERTH_PORT); default a free one. */
+  port?: number;
   successorStartsBeforeExit?: boolean;
-}): Rig {
+}): Promise<Rig> {
   const dataDir = opts.dataDir ?? tempDataDir('berth-update-');
   dirsMade.push(dataDir);
-  const appImage = path.join(dataDir, 'install', 'Berth.AppImage');
+  const appImage = path.join(dataDir, 'install', opts.fileName ?? appImageName(opts.version));
   fs.mkdirSync(path.dirname(appImage), { recursive: true });
-  fs.writeFileSync(appImage, appImageBytes(opts.version), { mode: 0o755 });
-  process.env.APPIMAGE = appImage;
+  fs.copyFileSync(opts.installed.file, appImage);
+  fs.chmodSync(appImage, 0o755);
+  const port = opts.port ?? (await freePort());
+  successorPorts.push(port);
+  Object.assign(process.env, {
+    APPIMAGE: appImage,
+    BERTH_PORT: String(port),
+    BERTH_DATA_DIR: dataDir,
+    BERTH_TEST_CONSOLE_LOG: path.join(dataDir, 'console.log'),
+  });
   const logs = memoryLogSink();
   const settings: Settings['update'] = { channel: 'latest', autoCheck: false, url: null, allowPrerelease: false, ...opts.settings };
   let made: AppUpdater | null = null;
@@ -105,6 +164,7 @@ export function makeRig(opts: {
   return {
     dataDir,
     appImage,
+    port,
     logs,
     service,
     settings,
