@@ -33,8 +33,8 @@ function stats(xs) {
 async function run(kind, cycles) {
   const rig = await createRig({ kind });
   try {
-    // The same versions as e2e/update, so their builds are shared through the cache.
-    const versions = Array.from({ length: cycles + 1 }, (_, i) => `4.0.${i}`);
+    // The same versions as the update tests and e2e/update, so their builds are shared through the cache.
+    const versions = Array.from({ length: cycles + 1 }, (_, i) => `1.0.${i}`);
     await rig.prepare(versions);
     await rig.start(versions[0]);
     // A new connection every ~1 ms: the resolution of the measurement.

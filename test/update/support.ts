@@ -69,9 +69,20 @@ export async function updateServer(opts?: { tls?: { key: string; cert: string } 
 const dirsMade: string[] = [];
 const successorPorts: number[] = [];
 
-/** Remove the data directories this file's rigs made (call from afterAll). */
+/** The environment the rigs change, as it was before the first one. */
+const RIG_ENV = ['APPIMAGE', 'BERTH_PORT', 'BERTH_DATA_DIR', 'BERTH_TEST_CONSOLE_LOG'] as const;
+let envBefore: Partial<Record<(typeof RIG_ENV)[number], string | undefined>> | null = null;
+
+/** Remove the data directories this file's rigs made, and give the environment back (call from afterAll). */
 export function removeRigDirs(): void {
   for (const d of dirsMade.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  if (envBefore) {
+    for (const k of RIG_ENV) {
+      if (envBefore[k] === undefined) delete process.env[k];
+      else process.env[k] = envBefore[k];
+    }
+    envBefore = null;
+  }
 }
 
 /** Stop whatever an install started on a rig's port (call from afterEach). */
@@ -132,6 +143,7 @@ export async function makeRig(opts: {
   fs.chmodSync(appImage, 0o755);
   const port = opts.port ?? (await freePort());
   successorPorts.push(port);
+  envBefore ??= Object.fromEntries(RIG_ENV.map((k) => [k, process.env[k]]));
   Object.assign(process.env, {
     APPIMAGE: appImage,
     BERTH_PORT: String(port),
