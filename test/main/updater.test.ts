@@ -17,10 +17,10 @@ import { menuEntries } from '../../main/tray-model';
 import { createLoginItem } from '../../main/login-item';
 import { freePort, health, tempDataDir, waitFor } from '../helpers';
 import { running } from '../update/fixtures/installed-app.mjs';
-import { appImageBuildProblem, appImageName, appImages, updateServer, type Build, type UpdateServer } from '../update/support';
+import { sameBytes, appImageBuildProblem, appImageName, appImages, updateServer, type Build, type UpdateServer } from '../update/support';
 
 const servers: UpdateServer[] = [];
-const ENV_KEYS = ['APPIMAGE', 'BERTH_PORT', 'BERTH_DATA_DIR', 'BERTH_TEST_CONSOLE_LOG', 'XDG_CONFIG_HOME'] as const;
+const ENV_KEYS = ['APPIMAGE', 'BERTH_PORT', 'BERTH_DATA_DIR', 'BERTH_UPDATE_URL', 'BERTH_TEST_CONSOLE_LOG', 'XDG_CONFIG_HOME'] as const;
 const savedEnv = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
 const successorPorts: number[] = [];
 afterEach(async () => {
@@ -81,7 +81,7 @@ describe('desktop updates', () => {
     // The new version this install starts serves here, inside the test.
     const port = await freePort();
     successorPorts.push(port);
-    Object.assign(process.env, { APPIMAGE: appImage, BERTH_PORT: String(port), BERTH_DATA_DIR: dataDir, BERTH_TEST_CONSOLE_LOG: path.join(dataDir, 'console.log'), XDG_CONFIG_HOME: path.join(dataDir, 'config') });
+    Object.assign(process.env, { APPIMAGE: appImage, BERTH_PORT: String(port), BERTH_DATA_DIR: dataDir, BERTH_UPDATE_URL: srv.url, BERTH_TEST_CONSOLE_LOG: path.join(dataDir, 'console.log'), XDG_CONFIG_HOME: path.join(dataDir, 'config') });
     // Launch at login is on, built the way the desktop builds it: the command is read when the entry is written.
     const loginItem = createLoginItem({ platform: 'linux', app: { setLoginItemSettings: () => undefined, getLoginItemSettings: () => ({}) as never }, env: process.env, command: () => [process.env.APPIMAGE!] });
     loginItem.setEnabled(true);
@@ -125,7 +125,7 @@ describe('desktop updates', () => {
     await waitFor(() => handOvers.length === 1 && fs.existsSync(moved), 'the install to write the new AppImage');
     // AppImage: the new version starts beside this one, so the host keeps serving until it probes.
     expect(handOvers[0]).toEqual({ successorStartsBeforeExit: true });
-    expect(fs.readFileSync(moved)).toEqual(fs.readFileSync(B['1.0.1']!.file));
+    expect(sameBytes(moved, B['1.0.1']!.file), 'the published AppImage').toBe(true);
     expect(fs.existsSync(appImage)).toBe(false);
     expect(await waitFor(async () => (await health(port))?.version === '1.0.1', 'the new version to serve', 30_000)).toBe(true);
     // The desktop follows the new name: its environment, the autostart entry, and the login item's next write.

@@ -22,7 +22,7 @@ import { desktopEntry } from '../../app/autostart';
 import { freePort, waitFor, type Health } from '../helpers';
 // A plain ES module shared with the benchmark: GET /health on a fresh connection, as a new visitor would.
 import { healthOnce } from './fixtures/rig.mjs';
-import { appImageBuildProblem, appImageName, appImages, makeRig, removeRigDirs, stopSuccessors, tempDir, updateServer, type Build, type Rig, type UpdateServer } from './support';
+import { sameBytes, appImageBuildProblem, appImageName, appImages, makeRig, removeRigDirs, stopSuccessors, tempDir, updateServer, type Build, type Rig, type UpdateServer } from './support';
 
 let B: Record<string, Build>;
 beforeAll(async () => {
@@ -75,7 +75,9 @@ async function setup(opts: { beside?: boolean; blockerWaitMs?: number; fileName?
     logs: rig.logs,
     rendererDir: rendererDir(),
     probeTimeout: 500,
-    handoffDeadline: 3000,
+    // Long enough for the new AppImage to start and probe on a busy machine: a predecessor that gave up
+    // waiting and serves on would be terminated by its successor, and here the predecessor is this test process.
+    handoffDeadline: 30_000,
     relauncher: swap.relauncher,
   });
   host.addRoutes(coreApi({ host, logs: rig.logs, dataDir: rig.dataDir, feeds: [updateEvents(rig.service)] }));
@@ -235,7 +237,7 @@ describe.skipIf(appImageBuildProblem)('install: the port goes to the installer',
     // electron-updater wrote 1.0.1 under its own name, removed 1.0.0 and ran the new file.
     expect(fs.existsSync(s.appImage)).toBe(false);
     const installed = path.join(path.dirname(s.appImage), appImageName('1.0.1'));
-    expect(fs.readFileSync(installed)).toEqual(fs.readFileSync(B['1.0.1']!.file));
+    expect(sameBytes(installed, B['1.0.1']!.file), 'the published AppImage').toBe(true);
     const after = await servingVersion(s.port, '1.0.1');
     expect(after.pid).not.toBe(process.pid);
     // The new version knows whom it replaced: the handoff rode in the environment electron-updater passed on.
@@ -289,7 +291,7 @@ describe.skipIf(appImageBuildProblem)('install: the port goes to the installer',
     await ready(s);
     expect((await s.api('POST', '/api/update/install')).status).toBe(202);
     await servingVersion(s.port, '1.0.1');
-    expect(fs.readFileSync(s.appImage)).toEqual(fs.readFileSync(B['1.0.1']!.file));
+    expect(sameBytes(s.appImage, B['1.0.1']!.file), 'the published AppImage').toBe(true);
     expect(fs.readdirSync(path.dirname(s.appImage))).toEqual(['Berth.AppImage']);
     expect(process.env.APPIMAGE).toBe(s.appImage);
     expect(s.logText()).not.toContain('the AppImage is now');

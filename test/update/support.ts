@@ -9,6 +9,7 @@
  * `berth serve`: the rig points BERTH_PORT and BERTH_DATA_DIR at its own port
  * and data directory, so whatever an install starts stays inside the test.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AppUpdater } from 'electron-updater';
@@ -48,6 +49,12 @@ export async function appImages(...versions: string[]): Promise<Record<string, B
   return out;
 }
 
+/** Whether two files hold the same bytes (compared by hash: a deep equality on megabytes is very slow). */
+export function sameBytes(a: string, b: string): boolean {
+  const hash = (f: string) => crypto.createHash('sha512').update(fs.readFileSync(f)).digest('base64');
+  return hash(a) === hash(b);
+}
+
 /** The name electron-builder gives Berth's AppImage (artifactName in electron-builder.yml). */
 export const appImageName = (version: string) => `Berth-${version}-linux-x86_64.AppImage`;
 
@@ -67,15 +74,16 @@ export async function updateServer(opts?: { tls?: { key: string; cert: string } 
 }
 
 const dirsMade: string[] = [];
-const successorPorts: number[] = [];
+/** The rigs' ports, and whether an install was handed over there (then a new version is on its way). */
+const successorPorts: { port: number; installing: () => boolean }[] = [];
 
 /** The environment the rigs change, as it was before the first one. */
-const RIG_ENV = ['APPIMAGE', 'BERTH_PORT', 'BERTH_DATA_DIR', 'BERTH_TEST_CONSOLE_LOG'] as const;
+const RIG_ENV = ['APPIMAGE', 'BERTH_PORT', 'BERTH_DATA_DIR', 'BERTH_UPDATE_URL', 'BERTH_TEST_CONSOLE_LOG'] as const;
 let envBefore: Partial<Record<(typeof RIG_ENV)[number], string | undefined>> | null = null;
 
 /** Remove the data directories this file's rigs made, and give the environment back (call from afterAll). */
 export function removeRigDirs(): void {
-  for (const d of dirsMade.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  for (const d of dirsMade.splice(0)) fs.rmSync(d, { recursive: true, force: true, maxRetries: 5 });
   if (envBefore) {
     for (const k of RIG_ENV) {
       if (envBefore[k] === undefined) delete process.env[k];
@@ -85,11 +93,15 @@ export function removeRigDirs(): void {
   }
 }
 
-/** Stop whatever an install started on a rig's port (call from afterEach). */
+/** Stop whatever an install started on a rig's port, waiting for it if an install was handed over (call from afterEach). */
 export async function stopSuccessors(): Promise<void> {
-  for (const port of successorPorts.splice(0)) {
-    const h = (await healthOnce(port, 500)) as { pid: number } | null;
-    if (!h || h.pid === process.pid) continue;
+  for (const { port, installing } of successorPorts.splice(0)) {
+    const other = async () => {
+      const h = (await healthOnce(port, 500)) as { pid: number } | null;
+      return h && h.pid !== process.pid ? h : null;
+    };
+    const h = installing() ? await waitFor(other, `the new version to serve on port ${port}`, 60_000, 50) : await other();
+    if (!h) continue;
     process.kill(h.pid, 'SIGTERM');
     await waitFor(() => !running(h.pid), `the successor (pid ${h.pid}) to stop`);
   }
@@ -142,12 +154,13 @@ export async function makeRig(opts: {
   fs.copyFileSync(opts.installed.file, appImage);
   fs.chmodSync(appImage, 0o755);
   const port = opts.port ?? (await freePort());
-  successorPorts.push(port);
   envBefore ??= Object.fromEntries(RIG_ENV.map((k) => [k, process.env[k]]));
   Object.assign(process.env, {
     APPIMAGE: appImage,
     BERTH_PORT: String(port),
     BERTH_DATA_DIR: dataDir,
+    // The new version's own checks go to the test's server too, never to the build's default feed.
+    BERTH_UPDATE_URL: opts.feedUrl,
     BERTH_TEST_CONSOLE_LOG: path.join(dataDir, 'console.log'),
   });
   const logs = memoryLogSink();
@@ -173,6 +186,8 @@ export async function makeRig(opts: {
   });
   const changes: UpdateStatus[] = [];
   service.on('change', (s) => changes.push(s));
+  // Installing with no blockers left: the installer has been (or is being) started.
+  successorPorts.push({ port, installing: () => service.status().state === 'installing' && service.status().blockers?.length === 0 });
   return {
     dataDir,
     appImage,
