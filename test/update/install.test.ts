@@ -54,8 +54,10 @@ async function setup(opts: { beside?: boolean; blockerWaitMs?: number; fileName?
   // The plain relaunch is never asked for here.
   const swap = installingRelauncher({ replacesProcess: false, startsBeforeExit: false, start: async () => Promise.reject(new Error('not in this test')) });
   let host!: ServerHost;
-  const rig = await makeRig({
+  const rig = makeRig({
     version: '1.0.0',
+    // The new version an install starts serves where this one does.
+    port: await freePort(),
     feedUrl: srv.url,
     installed: B['1.0.0']!,
     fileName: opts.fileName,
@@ -63,8 +65,7 @@ async function setup(opts: { beside?: boolean; blockerWaitMs?: number; fileName?
     successorStartsBeforeExit: opts.beside ?? false,
     hooks: { handOver: (apply, how) => swap.hooksFor(host).handOver(apply, how) },
   });
-  // The new version serves where this one does (the rig points BERTH_PORT at it).
-  const port = rig.port;
+  const port = rig.port!;
   const token = ensureToken(rig.dataDir).token;
   host = new ServerHost({
     host: '127.0.0.1',

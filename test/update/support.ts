@@ -18,7 +18,7 @@ import type { Settings } from '../../app/settings/settings';
 import { makeNodeUpdater } from '../../app/update/headless';
 import { UpdateService, type UpdateHooks } from '../../app/update/service';
 import type { UpdateStatus } from '../../app/update/state';
-import { freePort, tempDataDir, waitFor } from '../helpers';
+import { tempDataDir, waitFor } from '../helpers';
 // Plain ES modules, shared with the benchmark (which runs without a TypeScript step).
 import { startUpdateServer } from './fixtures/update-server.mjs';
 import { buildProblem, buildRelease } from './fixtures/artifacts.mjs';
@@ -53,6 +53,12 @@ export async function appImages(...versions: string[]): Promise<Record<string, B
 export function sameBytes(a: string, b: string): boolean {
   const hash = (f: string) => crypto.createHash('sha512').update(fs.readFileSync(f)).digest('base64');
   return hash(a) === hash(b);
+}
+
+/** A stand-in AppImage: a script that exits at once, padded to `size` bytes; for tests that never need a real one. */
+export function appImageBytes(version: string, size = 4096, body = 'exit 0'): Buffer {
+  const head = `#!/bin/sh\n# Berth ${version}\n${body}\n`;
+  return Buffer.from(head + '#'.repeat(Math.max(0, size - head.length - 1)) + '\n');
 }
 
 /** The name electron-builder gives Berth's AppImage (artifactName in electron-builder.yml). */
@@ -118,8 +124,8 @@ export interface Rig {
   dataDir: string;
   /** Where the installed AppImage is (APPIMAGE); an update may move it (see appimage-filename-updated). */
   appImage: string;
-  /** Where an install's new version serves (BERTH_PORT). */
-  port: number;
+  /** Where an install's new version serves (BERTH_PORT), when the rig was given one. */
+  port: number | null;
   logs: LogSink;
   service: UpdateService;
   settings: Settings['update'];
@@ -130,11 +136,14 @@ export interface Rig {
   logText(): string;
 }
 
-export async function makeRig(opts: {
+export function makeRig(opts: {
   version: string;
   feedUrl: string;
-  /** The AppImage installed at APPIMAGE (its bytes; the rig's version string is what the updater is told). */
-  installed: Build;
+  /**
+   * The real AppImage installed at APPIMAGE (its bytes; the rig's version string is what the updater is
+   * told). Without it, a stand-in script that exits at once (appImageBytes), for tests that never run it.
+   */
+  installed?: Build;
   /** The installed file's name: default electron-builder's, with the version in it. */
   fileName?: string;
   settings?: Partial<Settings['update']>;
@@ -143,21 +152,26 @@ export async function makeRig(opts: {
   hooks?: UpdateHooks;
   blockerWaitMs?: number;
   dataDir?: string;
-  /** The port the rig's server and an install's new version use (BERTH_PORT); default a free one. */
+  /** The port the rig's server and an install's new version use (BERTH_PORT); needed to install a real AppImage. */
   port?: number;
   successorStartsBeforeExit?: boolean;
-}): Promise<Rig> {
+}): Rig {
+  if (opts.installed && opts.hooks && opts.port == null) {
+    throw new Error('a rig that can install a real AppImage needs a port for the new version to serve on (BERTH_PORT)');
+  }
   const dataDir = opts.dataDir ?? tempDataDir('berth-update-');
   dirsMade.push(dataDir);
   const appImage = path.join(dataDir, 'install', opts.fileName ?? appImageName(opts.version));
   fs.mkdirSync(path.dirname(appImage), { recursive: true });
-  fs.copyFileSync(opts.installed.file, appImage);
+  if (opts.installed) fs.copyFileSync(opts.installed.file, appImage);
+  else fs.writeFileSync(appImage, appImageBytes(opts.version));
   fs.chmodSync(appImage, 0o755);
-  const port = opts.port ?? (await freePort());
+  const port = opts.port ?? null;
   envBefore ??= Object.fromEntries(RIG_ENV.map((k) => [k, process.env[k]]));
+  if (port === null) delete process.env.BERTH_PORT;
   Object.assign(process.env, {
     APPIMAGE: appImage,
-    BERTH_PORT: String(port),
+    ...(port === null ? {} : { BERTH_PORT: String(port) }),
     BERTH_DATA_DIR: dataDir,
     // The new version's own checks go to the test's server too, never to the build's default feed.
     BERTH_UPDATE_URL: opts.feedUrl,
@@ -187,7 +201,7 @@ export async function makeRig(opts: {
   const changes: UpdateStatus[] = [];
   service.on('change', (s) => changes.push(s));
   // Installing with no blockers left: the installer has been (or is being) started.
-  successorPorts.push({ port, installing: () => service.status().state === 'installing' && service.status().blockers?.length === 0 });
+  if (port !== null) successorPorts.push({ port, installing: () => service.status().state === 'installing' && service.status().blockers?.length === 0 });
   return {
     dataDir,
     appImage,

@@ -37,7 +37,7 @@ describe.skipIf(appImageBuildProblem)(`checking and downloading with AppImageUpd
     srv.publishBuild(B['1.0.1']!);
     // Slow enough that electron-updater reports progress (about once a second) before it finishes.
     srv.throttle(500_000);
-    const rig = await makeRig({ version: '1.0.0', feedUrl: srv.url, installed: B['1.0.0']! });
+    const rig = makeRig({ version: '1.0.0', feedUrl: srv.url, installed: B['1.0.0']! });
     // The whole file, as when no earlier version is there to reuse blocks from (the differential path is tested below).
     rig.updater().disableDifferentialDownload = true;
 
@@ -68,7 +68,7 @@ describe.skipIf(appImageBuildProblem)(`checking and downloading with AppImageUpd
   it('differential download: only the blocks that changed come over the network, and the result is the published file', async () => {
     const srv = await server();
     srv.publishBuild(B['1.0.1']!);
-    const rig = await makeRig({ version: '1.0.0', feedUrl: srv.url, installed: B['1.0.0']! });
+    const rig = makeRig({ version: '1.0.0', feedUrl: srv.url, installed: B['1.0.0']! });
     expect(await rig.checkAndSettle()).toMatchObject({ state: 'ready', version: '1.0.1' });
 
     const full = B['1.0.1']!.size;
@@ -89,7 +89,7 @@ describe.skipIf(appImageBuildProblem)(`checking and downloading with AppImageUpd
   it('already up to date: idle, with the time of the check, nothing downloaded', async () => {
     const srv = await server();
     srv.publishBuild(B['1.0.0']!);
-    const rig = await makeRig({ version: '1.0.0', feedUrl: srv.url, installed: B['1.0.0']! });
+    const rig = makeRig({ version: '1.0.0', feedUrl: srv.url, installed: B['1.0.0']! });
     const s = await rig.checkAndSettle();
     expect(s.state).toBe('idle');
     expect(Date.parse(s.checkedAt!)).toBeGreaterThan(Date.now() - 60_000);
@@ -100,7 +100,7 @@ describe.skipIf(appImageBuildProblem)(`checking and downloading with AppImageUpd
   it('a tampered artifact is rejected by its sha512 while downloading; nothing is installed or kept', async () => {
     const srv = await server();
     srv.publishBuild(B['1.0.1']!, { tamper: true });
-    const rig = await makeRig({ version: '1.0.0', feedUrl: srv.url , installed: B['1.0.0']!});
+    const rig = makeRig({ version: '1.0.0', feedUrl: srv.url, installed: B['1.0.0']! });
     const s = await rig.checkAndSettle();
     expect(s).toMatchObject({ state: 'error', version: '1.0.1', currentVersion: '1.0.0' });
     expect(s.error).toContain('did not match its published sha512 checksum and was discarded');
@@ -114,7 +114,7 @@ describe.skipIf(appImageBuildProblem)(`checking and downloading with AppImageUpd
 
   it('404 (no manifest for the channel): error naming the file, nothing changed', async () => {
     const srv = await server();
-    const rig = await makeRig({ version: '1.0.0', feedUrl: srv.url , installed: B['1.0.0']!});
+    const rig = makeRig({ version: '1.0.0', feedUrl: srv.url, installed: B['1.0.0']! });
     const s = await rig.checkAndSettle();
     expect(s.state).toBe('error');
     expect(s.error).toContain(`The update server (${srv.url}) has no latest-linux.yml (HTTP 404)`);
@@ -126,7 +126,7 @@ describe.skipIf(appImageBuildProblem)(`checking and downloading with AppImageUpd
     const srv = await server();
     srv.publishBuild(B['1.0.1']!);
     srv.status(AI('1.0.1'), 404);
-    const rig = await makeRig({ version: '1.0.0', feedUrl: srv.url , installed: B['1.0.0']!});
+    const rig = makeRig({ version: '1.0.0', feedUrl: srv.url, installed: B['1.0.0']! });
     const s = await rig.checkAndSettle();
     expect(s).toMatchObject({ state: 'error', version: '1.0.1' });
     expect(s.error).toContain('answered HTTP 404 while downloading Berth 1.0.1');
@@ -138,7 +138,7 @@ describe.skipIf(appImageBuildProblem)(`checking and downloading with AppImageUpd
     const url = srv.url;
     await srv.close();
     servers.splice(servers.indexOf(srv), 1);
-    const rig = await makeRig({ version: '1.0.0', feedUrl: url , installed: B['1.0.0']!});
+    const rig = makeRig({ version: '1.0.0', feedUrl: url, installed: B['1.0.0']! });
     // electron-updater retries a refused connection three times (1 + 2 + 3 s) before giving up.
     const s = await rig.checkAndSettle();
     expect(s.state).toBe('error');
@@ -158,10 +158,10 @@ describe.skipIf(appImageBuildProblem)('channels, downgrades and staged rollouts'
     srv.publishBuild(B['1.0.1']!);
     // The release workflow publishes a prerelease's latest-linux.yml as beta-linux.yml.
     srv.publishBuild(B['1.1.0-beta.1']!, { channel: 'beta' });
-    const rig = await makeRig({ version: '1.0.0', feedUrl: srv.url, installed: B['1.0.0']! });
+    const rig = makeRig({ version: '1.0.0', feedUrl: srv.url, installed: B['1.0.0']! });
     expect((await rig.checkAndSettle()).version).toBe('1.0.1');
 
-    const beta = await makeRig({ version: '1.0.0', feedUrl: srv.url, installed: B['1.0.0']!, settings: { channel: 'beta' } });
+    const beta = makeRig({ version: '1.0.0', feedUrl: srv.url, installed: B['1.0.0']!, settings: { channel: 'beta' } });
     const s = await beta.checkAndSettle();
     expect(s).toMatchObject({ state: 'ready', version: '1.1.0-beta.1', channel: 'beta' });
     expect(srv.requests.map((r) => r.path)).toContain('beta-linux.yml');
@@ -170,14 +170,14 @@ describe.skipIf(appImageBuildProblem)('channels, downgrades and staged rollouts'
   it('leaving beta for latest allows going down to the latest release', async () => {
     const srv = await server();
     srv.publishBuild(B['1.0.1']!);
-    const rig = await makeRig({ version: '1.1.0-beta.2', feedUrl: srv.url, installed: B['1.1.0-beta.1']!, settings: { channel: 'latest' } });
+    const rig = makeRig({ version: '1.1.0-beta.2', feedUrl: srv.url, installed: B['1.1.0-beta.1']!, settings: { channel: 'latest' } });
     expect(await rig.checkAndSettle()).toMatchObject({ state: 'ready', version: '1.0.1' });
   });
 
   it('on the same channel an older version on the server is never installed', async () => {
     const srv = await server();
     srv.publishBuild(B['1.0.1']!);
-    const rig = await makeRig({ version: '1.0.2', feedUrl: srv.url, installed: B['1.0.1']! });
+    const rig = makeRig({ version: '1.0.2', feedUrl: srv.url, installed: B['1.0.1']! });
     expect((await rig.checkAndSettle()).state).toBe('idle');
     expect(rig.logText()).toContain('downgrade is disallowed');
   });
@@ -185,18 +185,18 @@ describe.skipIf(appImageBuildProblem)('channels, downgrades and staged rollouts'
   it('a stable version installed from the beta channel stays on beta: no downgrade to an older beta', async () => {
     const srv = await server();
     srv.publishBuild(B['1.1.0-beta.1']!, { channel: 'beta' });
-    const recorded = await makeRig({ version: '1.1.0', feedUrl: srv.url, installed: B['1.0.1']!, settings: { channel: 'beta' } });
+    const recorded = makeRig({ version: '1.1.0', feedUrl: srv.url, installed: B['1.0.1']!, settings: { channel: 'beta' } });
     // What UpdateService writes when it installs 1.1.0 from the beta channel.
     fs.writeFileSync(path.join(recorded.dataDir, 'update-state.json'), JSON.stringify({ version: '1.1.0', channel: 'beta' }));
     expect((await recorded.checkAndSettle()).state).toBe('idle');
     // Without that record the version says "latest", so choosing beta is a switch, and the switch allows it.
-    const switched = await makeRig({ version: '1.1.0', feedUrl: srv.url, installed: B['1.0.1']!, settings: { channel: 'beta' } });
+    const switched = makeRig({ version: '1.1.0', feedUrl: srv.url, installed: B['1.0.1']!, settings: { channel: 'beta' } });
     expect((await switched.checkAndSettle()).version).toBe('1.1.0-beta.1');
   });
 
   it('staged rollout: offered only to users whose bucket is under stagingPercentage; the id lives in the data dir', async () => {
     const srv = await server();
-    const rig = await makeRig({ version: '1.0.0', feedUrl: srv.url, installed: B['1.0.0']! });
+    const rig = makeRig({ version: '1.0.0', feedUrl: srv.url, installed: B['1.0.0']! });
     // electron-updater's bucket is the id's last 4 bytes / 0xffffffff: ...4ccccccc is 30 %.
     const id = '6ba7b810-9dad-51d1-80b4-00004ccccccc';
     fs.writeFileSync(path.join(rig.dataDir, '.updaterId'), id);
@@ -215,11 +215,11 @@ describe.skipIf(appImageBuildProblem)('channels, downgrades and staged rollouts'
   it('a new user gets a staging id written into the data dir, and keeps it', async () => {
     const srv = await server();
     srv.publishBuild(B['1.0.0']!);
-    const rig = await makeRig({ version: '1.0.0', feedUrl: srv.url, installed: B['1.0.0']! });
+    const rig = makeRig({ version: '1.0.0', feedUrl: srv.url, installed: B['1.0.0']! });
     await rig.checkAndSettle();
     const id = fs.readFileSync(path.join(rig.dataDir, '.updaterId'), 'utf8');
     expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
-    const again = await makeRig({ version: '1.0.0', feedUrl: srv.url, installed: B['1.0.0']!, dataDir: rig.dataDir });
+    const again = makeRig({ version: '1.0.0', feedUrl: srv.url, installed: B['1.0.0']!, dataDir: rig.dataDir });
     await again.checkAndSettle();
     expect(srv.requests.at(-1)!.headers['x-user-staging-id']).toBe(id);
   });
@@ -231,7 +231,7 @@ describe.skipIf(appImageBuildProblem)('the feed', () => {
     const custom = await server();
     build.publishBuild(B['1.0.0']!);
     custom.publishBuild(B['1.0.0']!);
-    const rig = await makeRig({ version: '1.0.0', feedUrl: build.url, installed: B['1.0.0']! });
+    const rig = makeRig({ version: '1.0.0', feedUrl: build.url, installed: B['1.0.0']! });
     await rig.checkAndSettle();
     rig.settings.url = custom.url;
     await rig.checkAndSettle();
@@ -242,7 +242,7 @@ describe.skipIf(appImageBuildProblem)('the feed', () => {
   });
 
   it('a plain-http feed on another machine is refused before any request, with the reason; loopback http is fine', async () => {
-    const rig = await makeRig({ version: '1.0.0', feedUrl: 'http://updates.example.invalid/', installed: B['1.0.0']! });
+    const rig = makeRig({ version: '1.0.0', feedUrl: 'http://updates.example.invalid/', installed: B['1.0.0']! });
     const s = await rig.checkAndSettle();
     expect(s.state).toBe('error');
     expect(s.error).toBe(
@@ -264,7 +264,7 @@ describe.skipIf(appImageBuildProblem)('the feed', () => {
     // build an NSIS installer here (it needs makensis and Wine).
     const exe = Buffer.from('MZ' + 'installer'.repeat(2000));
     srv.publish({ platform: 'win', version: '1.0.1', file: 'Berth-Setup-1.0.1.exe', data: exe });
-    const rig = await makeRig({ version: '1.0.0', feedUrl: srv.url, installed: B['1.0.0']!, kind: 'NsisUpdater', platform: 'win32' });
+    const rig = makeRig({ version: '1.0.0', feedUrl: srv.url, installed: B['1.0.0']!, kind: 'NsisUpdater', platform: 'win32' });
     expect(await rig.checkAndSettle()).toMatchObject({ state: 'ready', version: '1.0.1' });
     expect(srv.requests.map((r) => r.path)).toEqual(['latest.yml', 'Berth-Setup-1.0.1.exe']);
     const [file] = cachedFiles(rig.dataDir).filter((f) => f.endsWith('.exe'));
@@ -272,7 +272,7 @@ describe.skipIf(appImageBuildProblem)('the feed', () => {
 
     const bad = await server();
     bad.publish({ platform: 'win', version: '1.0.1', file: 'Berth-Setup-1.0.1.exe', data: exe, tamper: true });
-    const rig2 = await makeRig({ version: '1.0.0', feedUrl: bad.url, installed: B['1.0.0']!, kind: 'NsisUpdater', platform: 'win32' });
+    const rig2 = makeRig({ version: '1.0.0', feedUrl: bad.url, installed: B['1.0.0']!, kind: 'NsisUpdater', platform: 'win32' });
     expect((await rig2.checkAndSettle()).error).toContain('sha512');
   });
 });
