@@ -7,9 +7,11 @@
  *   npm run build && node bench/update.mjs [--cycles 10] [--nsis-cycles 10]
  *
  * AppImage order: electron-updater starts N+1 while N still serves; N lets go
- * of the port when N+1 probes it. NSIS order: N+1 starts only after N has
- * exited (the installer waits for it). Prints the figures and writes
- * bench-results/update.json.
+ * of the port when N+1 probes it. The AppImages are electron-builder's own
+ * (test/update/fixtures/artifacts.mjs, built once and cached), so each update
+ * is a differential download: the bytes the server sent for N+1 are reported
+ * against its full size. NSIS order: N+1 starts only after N has exited (the
+ * installer waits for it). Prints the figures and writes bench-results/update.json.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,6 +19,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRig, handoffGaps, instanceOrder, startPoller, timeWaitCount } from '../test/update/fixtures/rig.mjs';
 import { ROOT } from '../test/update/fixtures/installed-app.mjs';
+import { buildProblem, buildRelease } from '../test/update/fixtures/artifacts.mjs';
 
 const { values } = parseArgs({ options: { cycles: { type: 'string', default: '10' }, 'nsis-cycles': { type: 'string', default: '10' } } });
 
@@ -30,15 +33,22 @@ function stats(xs) {
 async function run(kind, cycles) {
   const rig = await createRig({ kind });
   try {
-    const versions = Array.from({ length: cycles + 1 }, (_, i) => `5.0.${i}`);
+    // The same versions as the update tests and e2e/update, so their builds are shared through the cache.
+    const versions = Array.from({ length: cycles + 1 }, (_, i) => `1.0.${i}`);
+    await rig.prepare(versions);
     await rig.start(versions[0]);
     // A new connection every ~1 ms: the resolution of the measurement.
     const poller = startPoller(rig.port, 1);
     const cycleMs = [];
+    const downloads = [];
     for (const v of versions.slice(1)) {
       const t0 = performance.now();
       await rig.cycle(v);
       cycleMs.push(performance.now() - t0);
+      if (kind === 'appimage') {
+        const b = await buildRelease('appimage', v);
+        downloads.push({ version: v, sent: rig.server.bytesServed(b.name), full: b.size });
+      }
     }
     const timeWait = timeWaitCount(rig.port);
     const records = await poller.stop();
@@ -47,7 +57,10 @@ async function run(kind, cycles) {
     const gaps = handoffGaps(records).map((g) => g.ms);
     if (gaps.length !== cycles) throw new Error(`expected ${cycles} handoffs, saw ${gaps.length}`);
     if (/EADDRINUSE/.test(rig.logText())) throw new Error('EADDRINUSE in the logs');
-    return { cycles, downtimeMs: stats(gaps), gapsMs: gaps.map((g) => Math.round(g * 10) / 10), updateCycleMs: stats(cycleMs), timeWaitAtEnd: timeWait };
+    const download = downloads.length
+      ? { sentBytes: stats(downloads.map((d) => d.sent)), fullBytes: downloads[0].full, sentPercentOfFull: stats(downloads.map((d) => (100 * d.sent) / d.full)), each: downloads }
+      : null;
+    return { cycles, downtimeMs: stats(gaps), gapsMs: gaps.map((g) => Math.round(g * 10) / 10), updateCycleMs: stats(cycleMs), timeWaitAtEnd: timeWait, download };
   } finally {
     await rig.close();
   }
@@ -55,6 +68,11 @@ async function run(kind, cycles) {
 
 if (!fs.existsSync(path.join(ROOT, 'out/app/cli.js'))) {
   console.error('bench/update.mjs: run `npm run build` first (out/app is missing)');
+  process.exit(2);
+}
+const cannotBuild = buildProblem('appimage');
+if (cannotBuild) {
+  console.error(`bench/update.mjs: cannot build the AppImages it updates between: ${cannotBuild}`);
   process.exit(2);
 }
 const result = {
@@ -69,6 +87,11 @@ const result = {
 const line = (name, r) =>
   `${name}: update handoff downtime p50 ${r.downtimeMs.p50} ms (min ${r.downtimeMs.min}, max ${r.downtimeMs.max}, n=${r.cycles}); whole update (check, download, install, handoff) p50 ${r.updateCycleMs.p50} ms`;
 console.log(line('AppImage order (new version starts beside the old)', result.appimage));
+const d = result.appimage.download;
+const kb = (n) => `${Math.round(n / 1024)} KB`;
+console.log(
+  `AppImage differential download: p50 ${kb(d.sentBytes.p50)} sent of ${kb(d.fullBytes)} (${d.sentPercentOfFull.p50} % of the full file; min ${kb(d.sentBytes.min)}, max ${kb(d.sentBytes.max)}, n=${d.sentBytes.n})`,
+);
 if (result.nsis) console.log(line('NSIS order (new version starts after the old exits)', result.nsis));
 const out = path.join(ROOT, 'bench-results', 'update.json');
 fs.mkdirSync(path.dirname(out), { recursive: true });

@@ -167,7 +167,7 @@ function setupBasics(opts: DesktopOptions, env: NodeJS.ProcessEnv): Basics | nul
     log: logs.root.child({ scope: 'lifecycle' }),
     args: argv.slice(1),
     // AppImage: relaunch the image file, not the executable inside its temporary mount.
-    execPath: env.APPIMAGE || undefined,
+    execPath: () => env.APPIMAGE || undefined,
     drainDeadline: QUIT_DRAIN_DEADLINE,
     flushLogs: () => logs.close(),
     installerQuitsApp: platform === 'darwin',
@@ -252,6 +252,7 @@ function setupBerth(b: Basics, config: ResolvedConfig, token: string, hooks: { r
         platform: b.platform,
         isPackaged: e.app.isPackaged,
         appImage: b.env.APPIMAGE || null,
+        env: b.env,
         packageType: b.platform === 'linux' && e.app.isPackaged ? packageType() : null,
         autoUpdater: b.autoUpdater,
         currentVersion: b.version,
@@ -322,7 +323,8 @@ function setupLoginItem(b: Basics, config: ResolvedConfig): LoginItem {
     platform: b.platform,
     app,
     env: b.env,
-    command: app.isPackaged ? [b.env.APPIMAGE || process.execPath] : [process.execPath, app.getAppPath()],
+    // Read when the entry is written: an AppImage update renames the file (APPIMAGE follows it).
+    command: () => (app.isPackaged ? [b.env.APPIMAGE || process.execPath] : [process.execPath, app.getAppPath()]),
   });
   syncLoginItem(b, loginItem, config.settings.launchAtLogin);
   return loginItem;

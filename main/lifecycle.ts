@@ -18,7 +18,7 @@ export interface LifecycleOptions {
   /** The command line after the executable (process.argv.slice(1)): the successor gets it back, with --handoff. */
   args: readonly string[];
   /** AppImage: the file to run again (APPIMAGE); the mounted executable disappears when this process exits. */
-  execPath?: string;
+  execPath?: string | (() => string | undefined);
   /**
    * How long a quit lets in-flight requests finish. Kept under NSIS's kill
    * window (the installer kills the app about 1.3 s after it starts).
@@ -104,7 +104,9 @@ export class DesktopLifecycle {
     const args = handoff ? successorArgs(this.opts.args, handoff) : withoutHandoff(this.opts.args);
     this.opts.log.info(`relaunch registered: the successor starts when this process exits (${args.join(' ')})`);
     this.releaseLock();
-    this.opts.app.relaunch(this.opts.execPath ? { args, execPath: this.opts.execPath } : { args });
+    // Read now: an AppImage update may have renamed the file since start-up (APPIMAGE follows it).
+    const execPath = typeof this.opts.execPath === 'function' ? this.opts.execPath() : this.opts.execPath;
+    this.opts.app.relaunch(execPath ? { args, execPath } : { args });
   }
 
   /** Restart app (tray): the host drains and calls our relauncher, then asks us to exit through its 'exit' event. */
@@ -162,6 +164,8 @@ export class DesktopLifecycle {
    * it is flushed when the quit comes (onBeforeQuit) or when we give up.
    */
   private async awaitInstallerQuit(code: number): Promise<void> {
+    // The log file stays open through this wait: Squirrel.Mac reports its errors now, and they are
+    // all a failed update leaves behind. It is closed only when this process leaves by itself.
     const timer = (this.opts.setTimer ?? setTimeout)(() => {
       // The installer never quit us: start again rather than leave no server at all.
       this.opts.log.warn('the installer did not quit the app in time; relaunching');

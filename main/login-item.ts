@@ -19,8 +19,11 @@ export interface LoginItemContext {
   app: LoginItemApp;
   env: NodeJS.ProcessEnv;
   home?: string;
-  /** The command that starts this app (Linux autostart Exec): the AppImage, the installed binary, or electron + app path. */
-  command: readonly string[];
+  /**
+   * The command that starts this app (Linux autostart Exec): the AppImage, the installed binary, or electron + app path.
+   * A function is read each time the entry is written: an AppImage update can rename the file.
+   */
+  command: readonly string[] | (() => readonly string[]);
 }
 
 /** The one platform switch for launch at login. */

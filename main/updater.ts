@@ -2,6 +2,7 @@ import type { AppUpdater } from 'electron-updater';
 import type { Logger } from '../app/log';
 import type { Settings } from '../app/settings/settings';
 import { debPackageInstall } from '../app/update/package-install';
+import { followAppImageRename } from '../app/update/appimage';
 import { UpdateService, type UpdateHooks } from '../app/update/service';
 import type { UpdateStatus } from '../app/update/state';
 
@@ -27,6 +28,8 @@ export interface DesktopUpdatesOptions {
   appImage?: string | null;
   /** Linux: how the app was packaged (electron-builder's resources/package-type: deb, rpm, pacman), when known. */
   packageType?: string | null;
+  /** The environment holding APPIMAGE (default process.env): it follows the AppImage when an update renames it. */
+  env?: NodeJS.ProcessEnv;
   /** electron-updater's autoUpdater, read on first use: reading it builds the platform's updater, which needs Electron. */
   autoUpdater: () => AppUpdater;
   currentVersion: string;
@@ -53,6 +56,8 @@ export function createDesktopUpdates(opts: DesktopUpdatesOptions): UpdateService
     // Installs happen through "Restart to update" only, where the port is handed over on purpose;
     // an install on quit would start an installer the person did not ask for at that moment.
     u.autoInstallOnAppQuit = false;
+    // An update of Berth-1.0.0-linux-x86_64.AppImage is written as Berth-1.0.1-...; the old file is deleted.
+    if (opts.appImage) followAppImageRename(u, { env: opts.env ?? process.env, log: opts.log });
     return u;
   };
   const service = new UpdateService({

@@ -20,7 +20,7 @@ export interface ClaimOptions {
    * `proof`), and only its pid may ever be terminated. An unproven claim is
    * not passed here at all.
    */
-  handoff?: { instance: string; pid: number; proof: string } | null;
+  handoff?: { instance: string; pid: number; proof: string; stillHandingOver?: () => boolean } | null;
   probeTimeout?: number;
   /** How long to wait for a predecessor or a silent holder to free the port (default 10 s). */
   handoffDeadline?: number;
@@ -102,7 +102,10 @@ export async function claimPort(opts: ClaimOptions): Promise<ClaimResult> {
       throw refusalFor(verdict)!;
     }
     const handoff = opts.handoff;
-    if (handoff && isRunning(handoff.pid)) {
+    if (handoff && handoff.stillHandingOver && !handoff.stillHandingOver()) {
+      // The predecessor withdrew its note: it gave up on us and serves on. It is not stuck, and is left alone.
+      log.warn(`pid ${handoff.pid} withdrew its handoff and serves on; not terminating it`);
+    } else if (handoff && isRunning(handoff.pid)) {
       // Only the exact process we were launched to replace is ever terminated, and only if it is what holds the port.
       const refusal = refuseToTerminate(handoff.pid, { port: opts.port, handoffFrom: handoff.instance, probes, holds: opts.holdsPort });
       if (refusal) {

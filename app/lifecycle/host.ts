@@ -223,7 +223,14 @@ export class ServerHost extends EventEmitter<HostEvents> {
         instance: this.instance,
         listen: () => listener.listen({ host, port }),
         unlisten: () => listener.unlisten(),
-        handoff: handoff ? { instance: handoff.instance, pid: handoff.pid, proof: handoffProof(handoff.instance, handoff.secret) } : null,
+        handoff: handoff
+          ? {
+              instance: handoff.instance,
+              pid: handoff.pid,
+              proof: handoffProof(handoff.instance, handoff.secret),
+              stillHandingOver: () => readHandoffNote(this.opts.dataDir)?.secret === handoff.secret,
+            }
+          : null,
         probeTimeout: this.opts.probeTimeout,
         handoffDeadline: this.opts.handoffDeadline,
         log: this.opts.logs.root.child({ scope: 'instance' }),

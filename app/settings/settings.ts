@@ -79,6 +79,20 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /**
+ * Why an update URL cannot be used, or null. Only https, except on this
+ * machine: on Linux nothing checks a signature, so whoever can change a
+ * plain-http response could make Berth run their code.
+ */
+export function updateUrlProblem(url: unknown): string | null {
+  if (typeof url !== 'string' || !/^https?:\/\//i.test(url) || !URL.canParse(url)) return 'Update URL must be an https:// URL';
+  const u = new URL(url);
+  if (u.protocol === 'http:' && !isLoopbackHost(u.hostname)) {
+    return `Update URL must use https:// (plain http:// is accepted only for this machine, such as http://127.0.0.1), because an update fetched over http from ${u.host} could be replaced on the way`;
+  }
+  return null;
+}
+
+/**
  * Check a whole or partial settings object. Returns the merged settings and
  * every problem found, so the UI can show them all at once.
  */
@@ -124,10 +138,10 @@ export function validateSettings(input: unknown, base: Settings = defaultSetting
         }
       }
       if ('url' in uo) {
+        const problem = uo.url === null || uo.url === '' ? null : updateUrlProblem(uo.url);
         if (uo.url === null || uo.url === '') value.update.url = null;
-        else if (typeof uo.url !== 'string' || !/^https?:\/\//i.test(uo.url) || !URL.canParse(uo.url)) {
-          errors.push({ field: 'update.url', message: 'Update URL must be an http(s) URL' });
-        } else value.update.url = uo.url;
+        else if (problem) errors.push({ field: 'update.url', message: problem });
+        else value.update.url = uo.url as string;
       }
     }
   }

@@ -8,7 +8,8 @@ import type { UpdateStatus } from './state';
 
 /**
  * GET /api/update            the update state
- * POST /api/update/check     start a check (202 with the state once it has begun; follow the `update` event)
+ * POST /api/update/check     start a check (202 with the state once it has begun; follow the `update` event;
+ *                            409 when the update URL is plain http to another machine)
  * POST /api/update/install   install the downloaded update (202, then the port is handed over; 409 if none is ready)
  * All three need the token.
  */
@@ -19,6 +20,12 @@ export function updateApi(service: UpdateService): ApiRoutes {
     api.post('/update/check', { preHandler: requireToken }, async (_req, reply) => {
       const now = service.status();
       if (now.state === 'disabled') return reply.code(409).send({ error: 'disabled', message: now.reason, update: now });
+      const refused = service.feedProblem();
+      if (refused) {
+        // The state says so too (the tray and the UI follow it); no request is made.
+        await service.check();
+        return reply.code(409).send({ error: 'insecure-update-url', message: refused, update: service.status() });
+      }
       const started = service.check();
       // Answer once the state has moved (checking, or at once when there is nothing to do); the result comes as events.
       await Promise.race([started, new Promise((r) => setImmediate(r))]);

@@ -11,6 +11,7 @@ import type { LogSink } from '../log';
 import { packageRoot } from '../paths';
 import { writeFileAtomic } from '../files/write';
 import { loadSettings, type Settings } from '../settings/settings';
+import { followAppImageRename } from './appimage';
 import { NodeAppAdapter, useNodeHttp } from './node-adapter';
 import { UpdateService, type UpdateHooks } from './service';
 
@@ -29,6 +30,8 @@ export interface NodeUpdaterOptions {
   logs: LogSink;
   /** The build's feed (app-update.yml); settings.update.url overrides it at each check. */
   feedUrl: string;
+  /** Where APPIMAGE lives (default process.env): followed when an update renames the AppImage. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -37,7 +40,7 @@ export interface NodeUpdaterOptions {
  * directory) and our HTTP executor. Loaded on call, not at import: a
  * relaunching server binds first and loads the library afterwards.
  */
-export function makeNodeUpdater(kind: 'AppImageUpdater' | 'NsisUpdater', opts: NodeUpdaterOptions): AppUpdater {
+export function makeNodeUpdater(kind: 'AppImageUpdater' | 'NsisUpdater' | 'MacUpdater', opts: NodeUpdaterOptions): AppUpdater {
   const updatesDir = path.join(opts.dataDir, 'updates');
   const configPath = path.join(updatesDir, 'app-update.yml');
   fs.mkdirSync(updatesDir, { recursive: true, mode: 0o700 });
@@ -46,13 +49,15 @@ export function makeNodeUpdater(kind: 'AppImageUpdater' | 'NsisUpdater', opts: N
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const lib = require('electron-updater') as typeof import('electron-updater');
   const adapter = new NodeAppAdapter({ version: opts.version, userDataPath: opts.dataDir, baseCachePath: updatesDir, appUpdateConfigPath: configPath });
-  const updater = new lib[kind](null, adapter);
+  // No options: the feed comes from app-update.yml, as in a packaged app.
+  const updater = new lib[kind](undefined, adapter);
   useNodeHttp(updater);
   updater.logger = libraryLogger(opts.logs);
   // Installs happen when asked ("install"), where the port is handed over; never silently on quit.
   updater.autoInstallOnAppQuit = false;
   // Berth ships full installers only (NSIS web installers are not built).
   updater.disableWebInstaller = true;
+  if (kind === 'AppImageUpdater') followAppImageRename(updater, { env: opts.env ?? process.env, log: opts.logs.root.child({ scope: 'update' }) });
   return updater;
 }
 

@@ -9,7 +9,10 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
 import type { AppAdapter } from 'electron-updater/out/AppAdapter';
 import type * as BuilderUtilRuntime from 'builder-util-runtime';
 import type { DownloadOptions } from 'builder-util-runtime';
@@ -92,17 +95,123 @@ export type NodeHttpExecutor = BuilderUtilRuntime.HttpExecutor<http.ClientReques
 let executorClass: (new () => NodeHttpExecutor) | null = null;
 
 /**
+ * The proxy a request to `url` goes through, from the environment as curl
+ * reads it: https_proxy/HTTPS_PROXY for https URLs, http_proxy/HTTP_PROXY for
+ * http (lower case first), unless no_proxy/NO_PROXY names the host (`*`, a
+ * host, `.domain` or `domain` for it and its subdomains, an IP, each with an
+ * optional :port). Null: connect directly.
+ */
+export function proxyFor(url: URL, env: NodeJS.ProcessEnv = process.env): URL | null {
+  const raw = url.protocol === 'https:' ? (env.https_proxy ?? env.HTTPS_PROXY) : url.protocol === 'http:' ? (env.http_proxy ?? env.HTTP_PROXY) : undefined;
+  if (!raw) return null;
+  if (bypassed(url, env.no_proxy ?? env.NO_PROXY ?? '')) return null;
+  try {
+    const proxy = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`);
+    return proxy.protocol === 'http:' || proxy.protocol === 'https:' ? proxy : null;
+  } catch {
+    return null;
+  }
+}
+
+function bypassed(url: URL, noProxy: string): boolean {
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  for (const entry of noProxy.toLowerCase().split(/[\s,]+/).filter(Boolean)) {
+    if (entry === '*') return true;
+    // host, host:port, [v6]:port, or a bare IPv6 address (more than one colon).
+    const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry);
+    const parts = bracketed ? [bracketed[1]!, bracketed[2]] : entry.split(':').length === 2 ? entry.split(':') : [entry, undefined];
+    const [rawName, entryPort] = parts as [string, string | undefined];
+    if (entryPort && entryPort !== port) continue;
+    const name = rawName.replace(/^\*?\./, '.');
+    if (name.startsWith('.') ? host.endsWith(name) || host === name.slice(1) : host === name || host.endsWith(`.${name}`)) return true;
+  }
+  return false;
+}
+
+function proxyAuthorization(proxy: URL): Record<string, string> {
+  if (!proxy.username) return {};
+  const credentials = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
+  return { 'Proxy-Authorization': `Basic ${Buffer.from(credentials).toString('base64')}` };
+}
+
+function connectToProxy(proxy: URL): net.Socket {
+  const port = Number(proxy.port || (proxy.protocol === 'https:' ? 443 : 80));
+  const host = proxy.hostname.replace(/^\[|\]$/g, '');
+  return proxy.protocol === 'https:' ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host }) : net.connect({ host, port });
+}
+
+/** An https agent whose connections are tunnels through an HTTP proxy (CONNECT), with TLS to the server inside. */
+class TunnelAgent extends https.Agent {
+  constructor(private readonly proxy: URL) {
+    super({ keepAlive: false });
+  }
+
+  // Node's agents accept the socket through the callback, so the tunnel can be set up first.
+  override createConnection(requestOptions: http.RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): undefined {
+    const options = requestOptions as tls.ConnectionOptions & { host?: string; port?: number };
+    const host = String(options.host ?? options.servername ?? 'localhost');
+    const target = `${host.includes(':') ? `[${host}]` : host}:${options.port ?? 443}`;
+    const done = (err: Error | null, socket?: Duplex) => callback?.(err, socket as Duplex);
+    const req = http.request({
+      method: 'CONNECT',
+      path: target,
+      headers: { Host: target, ...proxyAuthorization(this.proxy) },
+      // No agent: Node then opens the connection with createConnection.
+      createConnection: () => connectToProxy(this.proxy),
+      agent: undefined,
+    });
+    req.once('connect', (res, socket) => {
+      if (res.statusCode !== 200) {
+        socket.destroy();
+        done(Object.assign(new Error(`The proxy ${this.proxy.host} refused to connect to ${target}: HTTP ${res.statusCode}`), { statusCode: res.statusCode }));
+        return;
+      }
+      done(null, tls.connect({ ...options, socket, servername: options.servername ?? (net.isIP(host) ? undefined : host) }));
+    });
+    req.once('error', (err) => done(err));
+    req.end();
+    return undefined;
+  }
+}
+
+/**
  * electron-updater's HTTP executor on node:http/https. `download` streams to
  * the file through builder-util-runtime's own pipeline, so the sha512 is
  * checked while downloading and progress is reported, exactly as in Electron.
- * (No proxy support: Electron's net module gives the desktop app the system proxy.)
+ * Every request (the manifest, the download, the ranges of a differential
+ * download) honours HTTPS_PROXY, HTTP_PROXY and NO_PROXY (proxyFor), as the
+ * desktop app gets its proxy from Electron's network stack.
  */
-export function createNodeHttpExecutor(): NodeHttpExecutor {
+export function createNodeHttpExecutor(env: NodeJS.ProcessEnv = process.env): NodeHttpExecutor {
   if (!executorClass) {
     const rt = runtime();
     class Executor extends rt.HttpExecutor<http.ClientRequest> {
+      env: NodeJS.ProcessEnv = process.env;
+      private readonly tunnels = new Map<string, TunnelAgent>();
+
       createRequest(options: http.RequestOptions, callback: (response: http.IncomingMessage) => void): http.ClientRequest {
-        return (options.protocol === 'http:' ? http.request : https.request)(options, callback);
+        const secure = options.protocol === 'https:';
+        const host = String(options.hostname ?? options.host ?? 'localhost');
+        const target = new URL(`${secure ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}${options.port ? `:${options.port}` : ''}${options.path ?? '/'}`);
+        const proxy = proxyFor(target, this.env);
+        if (!proxy) return (secure ? https.request : http.request)(options, callback);
+        if (secure) {
+          let agent = this.tunnels.get(proxy.href);
+          if (!agent) this.tunnels.set(proxy.href, (agent = new TunnelAgent(proxy)));
+          return https.request({ ...options, agent }, callback);
+        }
+        // Plain http through a proxy: the request line carries the whole URL.
+        return http.request(
+          {
+            ...options,
+            path: target.href,
+            headers: { ...options.headers, Host: target.host, ...proxyAuthorization(proxy) },
+            createConnection: () => connectToProxy(proxy),
+            agent: undefined,
+          },
+          callback,
+        );
       }
 
       download(url: URL, destination: string, options: DownloadOptions): Promise<string> {
@@ -126,7 +235,9 @@ export function createNodeHttpExecutor(): NodeHttpExecutor {
     }
     executorClass = Executor;
   }
-  return new executorClass();
+  const executor = new executorClass();
+  (executor as unknown as { env: NodeJS.ProcessEnv }).env = env;
+  return executor;
 }
 
 /** Put our executor on an updater built with `new XUpdater(options, adapter)` (which leaves it null). */

@@ -6,7 +6,7 @@ import { BerthError, ExitCode } from '../errors';
 import type { Logger } from '../log';
 import { writeFileAtomic } from '../files/write';
 import { readOwnFile } from '../files/read';
-import type { Settings, UpdateChannel } from '../settings/settings';
+import { updateUrlProblem, type Settings, type UpdateChannel } from '../settings/settings';
 import { DEFAULT_BLOCKER_WAIT_MS, RestartBlockers } from './blockers';
 import { startInstaller } from './installer';
 import type { InstallStep } from '../lifecycle/plans';
@@ -177,6 +177,17 @@ export class UpdateService extends EventEmitter<UpdateServiceEvents> {
   }
 
   /**
+   * Why the feed a check would use (settings.update.url, else the build's)
+   * cannot be used, as a sentence, or null. A settings file edited by hand or
+   * BERTH_UPDATE_URL can still name a plain-http server; no request goes there.
+   */
+  feedProblem(): string | null {
+    const url = this.readSettings().url ?? this.opts.buildFeedUrl ?? null;
+    const problem = url ? updateUrlProblem(url) : null;
+    return problem ? `${problem} (${url}). Berth ${this.opts.currentVersion} keeps running.` : null;
+  }
+
+  /**
    * Ask the update server. Resolves with the state after the check (and after
    * the download it starts has begun). Never rejects: failures become the error state.
    */
@@ -199,6 +210,11 @@ export class UpdateService extends EventEmitter<UpdateServiceEvents> {
       u = this.updater()!;
     } catch (err) {
       this.set({ ...this.base(), state: 'error', error: `electron-updater could not be started: ${(err as Error).message}. Berth ${this.opts.currentVersion} keeps running.` });
+      return this.status();
+    }
+    const refused = this.feedProblem();
+    if (refused) {
+      this.set({ ...this.base(), checkedAt: new Date().toISOString(), state: 'error', error: refused });
       return this.status();
     }
     try {

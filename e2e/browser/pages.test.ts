@@ -176,10 +176,13 @@ describe('pages', () => {
     const file = path.join(berth.dataDir, 'settings.json');
     const saved = fs.readFileSync(file, 'utf8');
     await port.fill('70000');
-    await page.getByLabel('Update server').fill('ftp://example.invalid/');
+    // Plain http to another machine: refused (only https, or http on this machine).
+    await page.getByLabel('Update server').fill('http://updates.example.invalid/');
     await page.getByRole('button', { name: 'Save' }).click();
     await expect.poll(() => page.locator('#port-error').textContent()).toBe('Port must be between 1 and 65535');
-    expect(await page.locator('#updateUrl-error').textContent()).toBe('Update URL must be an http(s) URL');
+    expect(await page.locator('#updateUrl-error').textContent()).toBe(
+      'Update URL must use https:// (plain http:// is accepted only for this machine, such as http://127.0.0.1), because an update fetched over http from updates.example.invalid could be replaced on the way',
+    );
     expect(await port.getAttribute('aria-invalid')).toBe('true');
     expect(await page.locator('.form-actions .message').textContent()).toContain('2 settings need attention');
     // Focus goes to the first field with a problem.

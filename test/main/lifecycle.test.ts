@@ -1,11 +1,13 @@
+import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { memoryLogSink } from '../../app/log';
+import { createLogSink, memoryLogSink } from '../../app/log';
 import type { ServerHost } from '../../app/lifecycle/host';
 import { DesktopLifecycle, type LifecycleApp } from '../../main/lifecycle';
 import { canListen } from '../../main/startup';
 import { makeHost } from '../core/fixtures';
-import { freePort, health, waitFor } from '../helpers';
+import { freePort, health, tempDataDir, waitFor } from '../helpers';
 
 /** Electron's app as far as the lifecycle uses it: every call recorded, with whether the port was free at that moment. */
 function recordingApp(port: number) {
@@ -194,5 +196,30 @@ describe('desktop lifecycle: the one owner of quit, exit and relaunch', () => {
     await waitFor(() => rec.names().includes('exit'), 'the exit');
     expect(rec.names()).toEqual(['releaseLock', 'relaunch', 'exit']);
     expect(flushed()).toBe(1);
+  });
+
+  it('macOS update install: the log file keeps what is logged during the Squirrel.Mac wait, and closes on the way out', async () => {
+    const port = await freePort();
+    const rec = recordingApp(port);
+    const dir = tempDataDir('berth-mac-logs-');
+    const logs = createLogSink({ dir, console: null });
+    const timers: (() => void)[] = [];
+    const lifecycle = new DesktopLifecycle({
+      app: rec.app,
+      log: logs.root.child({ scope: 'lifecycle' }),
+      args: [],
+      flushLogs: () => logs.close(),
+      setTimer: (fn) => timers.push(fn),
+      installerQuitsApp: true,
+    });
+    lifecycle.beginInstall();
+    await lifecycle.onHostExit(0);
+    // What electron-updater's MacUpdater logs when Squirrel.Mac fails, while we wait for it to quit us.
+    logs.root.child({ scope: 'electron-updater' }).warn('Squirrel.Mac: Code signature at URL did not pass validation');
+    timers[0]!();
+    await waitFor(() => rec.names().includes('exit'), 'the exit');
+    const text = fs.readFileSync(path.join(dir, 'berth.log'), 'utf8');
+    expect(text).toContain('Code signature at URL did not pass validation');
+    expect(text).toContain('the installer did not quit the app in time; relaunching');
   });
 });

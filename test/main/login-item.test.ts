@@ -4,6 +4,7 @@ import type { LoginItemSettings, Settings } from 'electron';
 import { describe, expect, it } from 'vitest';
 import { createLoginItem, startedAtLogin, type LoginItemApp } from '../../main/login-item';
 import { AUTOSTART_NAME, autostartFile, desktopEntry, execArg } from '../../main/login-item.linux';
+import { parseExec, retargetAutostart } from '../../app/autostart';
 import { tempDataDir } from '../helpers';
 
 function recordingApp(openAtLogin = false, wasOpenedAtLogin = false) {
@@ -69,6 +70,34 @@ describe('launch at login: Linux XDG autostart', () => {
     expect(execArg('/tmp/100%')).toBe('/tmp/100%%');
     const dev = desktopEntry(['/usr/lib/electron/electron', '/home/ann/src/berth']);
     expect(dev).toContain('Exec=/usr/lib/electron/electron /home/ann/src/berth\n');
+  });
+});
+
+describe('launch at login after an AppImage update renamed the app', () => {
+  it('reads Exec back exactly as it was written, however the path is quoted', () => {
+    for (const cmd of [['/opt/Berth/berth', '--hidden'], ['/home/ann/My Apps/Berth-1.0.0-linux-x86_64.AppImage', '--hidden'], ['/tmp/a"b$c`d\\e 100%', '--hidden']]) {
+      const line = desktopEntry(cmd).split('\n').find((l) => l.startsWith('Exec='))!;
+      expect(parseExec(line.slice('Exec='.length))).toEqual(cmd);
+    }
+  });
+
+  it('points an entry that starts the old file at the new one, keeping its arguments and every other line', () => {
+    const dir = tempDataDir('berth-xdg-');
+    const file = path.join(dir, 'berth.desktop');
+    const from = '/home/ann/Apps/Berth-1.0.0-linux-x86_64.AppImage';
+    const to = '/home/ann/Apps/Berth-1.0.1-linux-x86_64.AppImage';
+    fs.writeFileSync(file, desktopEntry([from, '--hidden']) + 'X-Custom=kept\n', { mode: 0o640 });
+    expect(retargetAutostart(file, from, to)).toBe(true);
+    const text = fs.readFileSync(file, 'utf8');
+    expect(text).toBe(desktopEntry([to, '--hidden']) + 'X-Custom=kept\n');
+    expect(fs.statSync(file).mode & 0o777).toBe(0o640);
+    // Another program's entry, or none at all: nothing is touched.
+    expect(retargetAutostart(file, '/somewhere/else', to)).toBe(false);
+    expect(fs.readFileSync(file, 'utf8')).toBe(text);
+    expect(retargetAutostart(path.join(dir, 'missing.desktop'), from, to)).toBe(false);
+    // A name with spaces is quoted as the spec asks.
+    expect(retargetAutostart(file, to, '/home/ann/My Apps/Berth-1.0.2-linux-x86_64.AppImage')).toBe(true);
+    expect(fs.readFileSync(file, 'utf8')).toContain('Exec="/home/ann/My Apps/Berth-1.0.2-linux-x86_64.AppImage" --hidden\n');
   });
 });
 

@@ -1,31 +1,50 @@
 /**
  * main/updater.ts over the real electron-updater: the same AppImageUpdater
  * class Electron's autoUpdater is on Linux, built under Node the way the core
- * builds it, against a local generic update server.
+ * builds it, against a local generic update server serving the AppImages
+ * electron-builder built (test/update/fixtures/artifacts.mjs).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AppUpdater } from 'electron-updater';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { memoryLogSink } from '../../app/log';
 import type { Settings } from '../../app/settings/settings';
 import { makeNodeUpdater } from '../../app/update/headless';
 import type { InstallStep } from '../../app/lifecycle/plans';
 import { NOT_PACKAGED, createDesktopUpdates } from '../../main/updater';
 import { menuEntries } from '../../main/tray-model';
-import { tempDataDir, waitFor } from '../helpers';
-import { appImageBytes, updateServer, type UpdateServer } from '../update/support';
+import { createLoginItem } from '../../main/login-item';
+import { freePort, health, tempDataDir, waitFor } from '../helpers';
+import { running } from '../update/fixtures/installed-app.mjs';
+import { sameBytes, appImageBuildProblem, appImageName, appImages, updateServer, type Build, type UpdateServer } from '../update/support';
 
 const servers: UpdateServer[] = [];
-const savedAppImage = process.env.APPIMAGE;
+const ENV_KEYS = ['APPIMAGE', 'BERTH_PORT', 'BERTH_DATA_DIR', 'BERTH_UPDATE_URL', 'BERTH_TEST_CONSOLE_LOG', 'XDG_CONFIG_HOME'] as const;
+const savedEnv = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
+const successorPorts: number[] = [];
 afterEach(async () => {
   for (const s of servers.splice(0)) await s.close();
-  if (savedAppImage === undefined) delete process.env.APPIMAGE;
-  else process.env.APPIMAGE = savedAppImage;
+  // Whatever the install started (the new AppImage's `berth serve`) goes with the test.
+  for (const port of successorPorts.splice(0)) {
+    const h = await health(port);
+    if (h && h.pid !== process.pid) {
+      process.kill(h.pid, 'SIGTERM');
+      await waitFor(() => !running(h.pid), `pid ${h.pid} to stop`);
+    }
+  }
+  for (const k of ENV_KEYS) {
+    if (savedEnv[k] === undefined) delete process.env[k];
+    else process.env[k] = savedEnv[k];
+  }
 });
 
+let B: Record<string, Build>;
+beforeAll(async () => {
+  if (!appImageBuildProblem) B = await appImages('1.0.0', '1.0.1');
+}, 240_000);
+
 const settings: Settings['update'] = { channel: 'latest', autoCheck: false, url: null, allowPrerelease: false };
-const AI = (v: string) => `Berth-${v}-linux-x86_64.AppImage`;
 
 describe('desktop updates', () => {
   it('an unpackaged build: updates off, with the reason in the tray, and electron-updater never touched', async () => {
@@ -51,15 +70,22 @@ describe('desktop updates', () => {
     expect(item).toMatchObject({ label: 'Updates are off in a development build (not packaged)', enabled: false });
   });
 
-  it('packaged: check -> download -> ready notifies once; clicking it installs through the port handoff', async () => {
+  it.skipIf(appImageBuildProblem)('packaged: check -> download -> ready notifies once; clicking it installs through the port handoff, and launch at login follows the renamed AppImage', async () => {
     const srv = await updateServer();
     servers.push(srv);
-    srv.publish({ version: '1.0.1', file: AI('1.0.1'), data: appImageBytes('1.0.1', 20_000) });
+    srv.publishBuild(B['1.0.1']!);
     const dataDir = tempDataDir('berth-desktop-update-');
-    const appImage = path.join(dataDir, 'install', 'Berth.AppImage');
+    const appImage = path.join(dataDir, 'install', appImageName('1.0.0'));
     fs.mkdirSync(path.dirname(appImage), { recursive: true });
-    fs.writeFileSync(appImage, appImageBytes('1.0.0'), { mode: 0o755 });
-    process.env.APPIMAGE = appImage;
+    fs.copyFileSync(B['1.0.0']!.file, appImage);
+    // The new version this install starts serves here, inside the test.
+    const port = await freePort();
+    successorPorts.push(port);
+    Object.assign(process.env, { APPIMAGE: appImage, BERTH_PORT: String(port), BERTH_DATA_DIR: dataDir, BERTH_UPDATE_URL: srv.url, BERTH_TEST_CONSOLE_LOG: path.join(dataDir, 'console.log'), XDG_CONFIG_HOME: path.join(dataDir, 'config') });
+    // Launch at login is on, built the way the desktop builds it: the command is read when the entry is written.
+    const loginItem = createLoginItem({ platform: 'linux', app: { setLoginItemSettings: () => undefined, getLoginItemSettings: () => ({}) as never }, env: process.env, command: () => [process.env.APPIMAGE!] });
+    loginItem.setEnabled(true);
+    expect(fs.readFileSync(loginItem.where, 'utf8')).toContain(`Exec=${appImage} --hidden\n`);
     const logs = memoryLogSink();
     let updater: AppUpdater | null = null;
     const notes: { title: string; body: string; click: () => void }[] = [];
@@ -95,10 +121,19 @@ describe('desktop updates', () => {
     expect(notes).toHaveLength(1);
 
     notes[0]!.click();
-    await waitFor(() => handOvers.length === 1 && fs.readFileSync(appImage).includes('Berth 1.0.1'), 'the install to replace the AppImage');
+    const moved = path.join(path.dirname(appImage), appImageName('1.0.1'));
+    await waitFor(() => handOvers.length === 1 && fs.existsSync(moved), 'the install to write the new AppImage');
     // AppImage: the new version starts beside this one, so the host keeps serving until it probes.
     expect(handOvers[0]).toBe('beside');
-    expect(fs.readFileSync(appImage)).toEqual(appImageBytes('1.0.1', 20_000));
+    expect(sameBytes(moved, B['1.0.1']!.file), 'the published AppImage').toBe(true);
+    expect(fs.existsSync(appImage)).toBe(false);
+    expect(await waitFor(async () => (await health(port))?.version === '1.0.1', 'the new version to serve', 30_000)).toBe(true);
+    // The desktop follows the new name: its environment, the autostart entry, and the login item's next write.
+    expect(process.env.APPIMAGE).toBe(moved);
+    expect(fs.readFileSync(loginItem.where, 'utf8')).toContain(`Exec=${moved} --hidden\n`);
+    loginItem.setEnabled(false);
+    loginItem.setEnabled(true);
+    expect(fs.readFileSync(loginItem.where, 'utf8')).toContain(`Exec=${moved} --hidden\n`);
     expect(logs.ring.tail(500).some((e) => e.scope === 'electron-updater')).toBe(true);
   });
 });

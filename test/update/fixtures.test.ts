@@ -4,7 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { handoffGaps, instanceOrder } from './fixtures/rig.mjs';
-import { manifest, sha512 } from './fixtures/update-server.mjs';
+import { manifest, parseRanges, sha512 } from './fixtures/update-server.mjs';
+import { readManifest } from './fixtures/artifacts.mjs';
+import { appImageBuildProblem, appImages } from './support';
 import { appTree } from './fixtures/installed-app.mjs';
 import { tempDataDir } from '../helpers';
 import fs from 'node:fs';
@@ -37,6 +39,28 @@ describe('reading the /health record', () => {
 });
 
 describe('what the update server publishes', () => {
+  it.skipIf(appImageBuildProblem)("the AppImage manifest is electron-builder's own, with the blockmap size the differential download needs", async () => {
+    const { '1.0.1': b } = await appImages('1.0.1');
+    const m = readManifest(b!.manifest) as { version: string; files: Record<string, unknown>[]; path: string; sha512: string; releaseDate: string; releaseNotes: string };
+    expect(m).toMatchObject({ version: '1.0.1', path: 'Berth-1.0.1-linux-x86_64.AppImage', releaseNotes: 'Berth 1.0.1 (test build).' });
+    expect(m.files).toEqual([{ url: 'Berth-1.0.1-linux-x86_64.AppImage', sha512: sha512(fs.readFileSync(b!.file)), size: b!.size, blockMapSize: expect.any(Number) }]);
+    // The stand-in NSIS manifest (manifest() below) writes a subset of these keys, never one electron-builder does not.
+    const standIn = readManifest(manifest({ version: '1.0.1', file: 'x.exe', data: Buffer.from('x'), releaseNotes: 'n' })) as Record<string, unknown> & { files: Record<string, unknown>[] };
+    expect(Object.keys(standIn).filter((k) => !(k in m))).toEqual([]);
+    expect(Object.keys(standIn.files[0]!).filter((k) => !(k in m.files[0]!))).toEqual([]);
+  }, 240_000);
+
+  it('byte ranges are read the way a static file server reads them, and nonsense is refused', () => {
+    expect(parseRanges('bytes=0-9', 100)).toEqual([[0, 9]]);
+    expect(parseRanges('bytes=10-19, 50-', 100)).toEqual([
+      [10, 19],
+      [50, 99],
+    ]);
+    expect(parseRanges('bytes=-5', 100)).toEqual([[95, 99]]);
+    expect(parseRanges('bytes=90-200', 100)).toEqual([[90, 99]]);
+    for (const bad of ['bytes=100-', 'bytes=5-1', 'bytes=-', 'items=0-1', 'bytes=a-b']) expect(parseRanges(bad, 100), bad).toBeNull();
+  });
+
   it('a manifest electron-updater accepts: version, files with sha512 and size, path, releaseDate, staging', () => {
     const data = Buffer.from('artifact');
     const text = manifest({ version: '1.2.3', file: 'Berth-1.2.3-linux-x86_64.AppImage', data, releaseDate: '2026-11-29T00:00:00.000Z', stagingPercentage: 20 });

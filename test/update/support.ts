@@ -1,9 +1,15 @@
 /**
  * The real electron-updater (AppImageUpdater unless told otherwise), built
  * the way `berth serve` builds it, in this test process, against a local
- * update server. Only APPIMAGE is set here: it is how that updater finds
- * the file it replaces.
+ * update server that serves what electron-builder built (fixtures/artifacts.mjs).
+ *
+ * The installed app is a real AppImage under its default, versioned name
+ * (Berth-1.0.0-linux-x86_64.AppImage) at APPIMAGE, which is how that updater
+ * finds the file it replaces. An install runs the new AppImage, which starts
+ * `berth serve`: the rig points BERTH_PORT and BERTH_DATA_DIR at its own port
+ * and data directory, so whatever an install starts stays inside the test.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AppUpdater } from 'electron-updater';
@@ -12,34 +18,99 @@ import type { Settings } from '../../app/settings/settings';
 import { makeNodeUpdater } from '../../app/update/headless';
 import { UpdateService, type UpdateHooks } from '../../app/update/service';
 import type { UpdateStatus } from '../../app/update/state';
-import { tempDataDir } from '../helpers';
-// A plain ES module, shared with the benchmark (which runs without a TypeScript step).
+import { tempDataDir, waitFor } from '../helpers';
+// Plain ES modules, shared with the benchmark (which runs without a TypeScript step).
 import { startUpdateServer } from './fixtures/update-server.mjs';
+import { buildProblem, buildRelease } from './fixtures/artifacts.mjs';
+import { healthOnce } from './fixtures/rig.mjs';
+import { running } from './fixtures/installed-app.mjs';
 
-export type UpdateServer = Awaited<ReturnType<typeof startUpdateServer>> & {
-  url: string;
-  requests: { method: string; path: string; headers: Record<string, string | undefined> }[];
-  publish(o: Record<string, unknown>): { yml: string; sha512: string; size: number };
-  status(path: string, status: number): void;
-  throttle(bps: number): void;
-  close(): Promise<void>;
-};
-
-export async function updateServer(): Promise<UpdateServer> {
-  return (await startUpdateServer()) as UpdateServer;
+/** A release electron-builder built (fixtures/artifacts.mjs). */
+export interface Build {
+  kind: 'appimage' | 'mac-zip';
+  version: string;
+  dir: string;
+  name: string;
+  file: string;
+  blockmap: string | null;
+  manifestName: string;
+  manifest: string;
+  size: number;
 }
 
-/** A stand-in AppImage: a script, padded to `size` bytes so downloads take measurable time. */
+/** Why real builds cannot be made here (a tool missing), or null. */
+export const appImageBuildProblem: string | null = buildProblem('appimage');
+export const macZipBuildProblem: string | null = buildProblem('mac-zip');
+
+/** Build (or take from the cache) these versions as real AppImages, keyed by version. */
+export async function appImages(...versions: string[]): Promise<Record<string, Build>> {
+  const out: Record<string, Build> = {};
+  for (const v of versions) out[v] = (await buildRelease('appimage', v)) as Build;
+  return out;
+}
+
+/** Whether two files hold the same bytes (compared by hash: a deep equality on megabytes is very slow). */
+export function sameBytes(a: string, b: string): boolean {
+  const hash = (f: string) => crypto.createHash('sha512').update(fs.readFileSync(f)).digest('base64');
+  return hash(a) === hash(b);
+}
+
+/** A stand-in AppImage: a script that exits at once, padded to `size` bytes; for tests that never need a real one. */
 export function appImageBytes(version: string, size = 4096, body = 'exit 0'): Buffer {
   const head = `#!/bin/sh\n# Berth ${version}\n${body}\n`;
   return Buffer.from(head + '#'.repeat(Math.max(0, size - head.length - 1)) + '\n');
 }
 
-const dirsMade: string[] = [];
+/** The name electron-builder gives Berth's AppImage (artifactName in electron-builder.yml). */
+export const appImageName = (version: string) => `Berth-${version}-linux-x86_64.AppImage`;
 
-/** Remove the data directories this file's rigs made (call from afterAll). */
+export type UpdateServer = Awaited<ReturnType<typeof startUpdateServer>> & {
+  url: string;
+  requests: { method: string; path: string; headers: Record<string, string | undefined>; remotePort: number }[];
+  publish(o: Record<string, unknown>): { yml: string; sha512: string; size: number };
+  publishBuild(b: Build, o?: { channel?: string; stagingPercentage?: number; tamper?: boolean }): { yml: string; size: number };
+  bytesServed(path: string): number;
+  status(path: string, status: number): void;
+  throttle(bps: number): void;
+  close(): Promise<void>;
+};
+
+export async function updateServer(opts?: { tls?: { key: string; cert: string } }): Promise<UpdateServer> {
+  return (await startUpdateServer(opts)) as UpdateServer;
+}
+
+const dirsMade: string[] = [];
+/** The rigs' ports, and whether an install was handed over there (then a new version is on its way). */
+const successorPorts: { port: number; installing: () => boolean }[] = [];
+
+/** The environment the rigs change, as it was before the first one. */
+const RIG_ENV = ['APPIMAGE', 'BERTH_PORT', 'BERTH_DATA_DIR', 'BERTH_UPDATE_URL', 'BERTH_TEST_CONSOLE_LOG'] as const;
+let envBefore: Partial<Record<(typeof RIG_ENV)[number], string | undefined>> | null = null;
+
+/** Remove the data directories this file's rigs made, and give the environment back (call from afterAll). */
 export function removeRigDirs(): void {
-  for (const d of dirsMade.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  for (const d of dirsMade.splice(0)) fs.rmSync(d, { recursive: true, force: true, maxRetries: 5 });
+  if (envBefore) {
+    for (const k of RIG_ENV) {
+      if (envBefore[k] === undefined) delete process.env[k];
+      else process.env[k] = envBefore[k];
+    }
+    envBefore = null;
+  }
+}
+
+/** Stop whatever an install started on a rig's port, waiting for it if an install was handed over (call from afterEach). */
+export async function stopSuccessors(): Promise<void> {
+  for (const { port, installing } of successorPorts.splice(0)) {
+    const other = async () => {
+      const h = (await healthOnce(port, 500)) as { pid: number } | null;
+      return h && h.pid !== process.pid ? h : null;
+    };
+    const h = installing() ? await waitFor(other, `the new version to serve on port ${port}`, 60_000, 50) : await other();
+    if (!h) continue;
+    process.kill(h.pid, 'SIGTERM');
+    await waitFor(() => !running(h.pid), `the successor (pid ${h.pid}) to stop`);
+  }
 }
 
 /** A temporary directory removed with the rigs' (removeRigDirs). */
@@ -51,7 +122,10 @@ export function tempDir(): string {
 
 export interface Rig {
   dataDir: string;
+  /** Where the installed AppImage is (APPIMAGE); an update may move it (see appimage-filename-updated). */
   appImage: string;
+  /** Where an install's new version serves (BERTH_PORT), when the rig was given one. */
+  port: number | null;
   logs: LogSink;
   service: UpdateService;
   settings: Settings['update'];
@@ -65,22 +139,46 @@ export interface Rig {
 export function makeRig(opts: {
   version: string;
   feedUrl: string;
+  /**
+   * The real AppImage installed at APPIMAGE (its bytes; the rig's version string is what the updater is
+   * told). Without it, a stand-in script that exits at once (appImageBytes), for tests that never run it.
+   */
+  installed?: Build;
+  /** The installed file's name: default electron-builder's, with the version in it. */
+  fileName?: string;
   settings?: Partial<Settings['update']>;
   kind?: 'AppImageUpdater' | 'NsisUpdater';
   platform?: 'win32' | 'darwin' | 'linux';
   hooks?: UpdateHooks;
   blockerWaitMs?: number;
   dataDir?: string;
+  /** The port the rig's server and an install's new version use (BERTH_PORT); needed to install a real AppImage. */
+  port?: number;
   successorStartsBeforeExit?: boolean;
   logs?: LogSink;
   packageInstall?: (file: string) => Promise<void>;
 }): Rig {
+  if (opts.installed && opts.hooks && opts.port == null) {
+    throw new Error('a rig that can install a real AppImage needs a port for the new version to serve on (BERTH_PORT)');
+  }
   const dataDir = opts.dataDir ?? tempDataDir('berth-update-');
   dirsMade.push(dataDir);
-  const appImage = path.join(dataDir, 'install', 'Berth.AppImage');
+  const appImage = path.join(dataDir, 'install', opts.fileName ?? appImageName(opts.version));
   fs.mkdirSync(path.dirname(appImage), { recursive: true });
-  fs.writeFileSync(appImage, appImageBytes(opts.version), { mode: 0o755 });
-  process.env.APPIMAGE = appImage;
+  if (opts.installed) fs.copyFileSync(opts.installed.file, appImage);
+  else fs.writeFileSync(appImage, appImageBytes(opts.version));
+  fs.chmodSync(appImage, 0o755);
+  const port = opts.port ?? null;
+  envBefore ??= Object.fromEntries(RIG_ENV.map((k) => [k, process.env[k]]));
+  if (port === null) delete process.env.BERTH_PORT;
+  Object.assign(process.env, {
+    APPIMAGE: appImage,
+    ...(port === null ? {} : { BERTH_PORT: String(port) }),
+    BERTH_DATA_DIR: dataDir,
+    // The new version's own checks go to the test's server too, never to the build's default feed.
+    BERTH_UPDATE_URL: opts.feedUrl,
+    BERTH_TEST_CONSOLE_LOG: path.join(dataDir, 'console.log'),
+  });
   const logs = opts.logs ?? memoryLogSink();
   const settings: Settings['update'] = { channel: 'latest', autoCheck: false, url: null, allowPrerelease: false, ...opts.settings };
   let made: AppUpdater | null = null;
@@ -105,9 +203,12 @@ export function makeRig(opts: {
   });
   const changes: UpdateStatus[] = [];
   service.on('change', (s) => changes.push(s));
+  // Installing with no blockers left: the installer has been (or is being) started.
+  if (port !== null) successorPorts.push({ port, installing: () => service.status().state === 'installing' && service.status().blockers?.length === 0 });
   return {
     dataDir,
     appImage,
+    port,
     logs,
     service,
     settings,

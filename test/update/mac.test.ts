@@ -1,0 +1,185 @@
+/**
+ * macOS: electron-updater's real MacUpdater, built the way the other updaters
+ * are built here (NodeAppAdapter, the Node HTTP executor) and driven by the
+ * desktop's own update wiring (main/updater.ts, platform darwin), against the
+ * local update server serving the zip, its blockmap and latest-mac.yml that
+ * electron-builder built (fixtures/artifacts.mjs). It runs up to the hand-over
+ * to Squirrel.Mac.
+ *
+ * The one stand-in is Electron's native autoUpdater (Squirrel.Mac), which
+ * MacUpdater takes from require('electron'): it behaves as Squirrel.Mac does
+ * towards MacUpdater (fetch the feed URL it was given with its headers, fetch
+ * the zip that answer names, report update-downloaded, then quitAndInstall)
+ * and records what it was handed.
+ */
+import crypto from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import Module, { createRequire } from 'node:module';
+import type { AppUpdater } from 'electron-updater';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { memoryLogSink } from '../../app/log';
+import type { Settings } from '../../app/settings/settings';
+import { makeNodeUpdater } from '../../app/update/headless';
+import { createDesktopUpdates } from '../../main/updater';
+import { tempDataDir, waitFor } from '../helpers';
+import { buildRelease } from './fixtures/artifacts.mjs';
+import { macZipBuildProblem, removeRigDirs, updateServer, type Build, type UpdateServer } from './support';
+
+/** Squirrel.Mac as MacUpdater sees it, through Electron's autoUpdater. */
+class SquirrelStandIn extends EventEmitter {
+  feeds: { url: string; headers?: Record<string, string> }[] = [];
+  zips: Buffer[] = [];
+  quitAndInstallCalls = 0;
+  setFeedURL(options: { url: string; headers?: Record<string, string> }): void {
+    this.feeds.push(options);
+  }
+  checkForUpdates(): void {
+    void this.fetchUpdate().catch((err: Error) => this.emit('error', err));
+  }
+  private async fetchUpdate(): Promise<void> {
+    const feed = this.feeds.at(-1)!;
+    this.emit('checking-for-update');
+    const answer = await fetch(feed.url, { headers: feed.headers });
+    if (answer.status !== 200) throw new Error(`Squirrel.Mac: the feed answered HTTP ${answer.status}`);
+    const { url } = (await answer.json()) as { url: string };
+    this.emit('update-available');
+    const zip = await fetch(url, { headers: feed.headers });
+    this.zips.push(Buffer.from(await zip.arrayBuffer()));
+    this.emit('update-downloaded', {}, '', '', new Date(), url);
+  }
+  quitAndInstall(): void {
+    this.quitAndInstallCalls++;
+  }
+}
+
+/** Make require('electron') (from electron-updater) give this stand-in, and only that. */
+function provideElectronAutoUpdater(autoUpdater: SquirrelStandIn): () => void {
+  const file = createRequire(require.resolve('electron-updater')).resolve('electron');
+  const cache = (Module as unknown as { _cache: Record<string, unknown> })._cache;
+  const before = cache[file];
+  const m = new Module(file);
+  m.filename = file;
+  m.loaded = true;
+  m.exports = { autoUpdater };
+  cache[file] = m;
+  return () => {
+    if (before) cache[file] = before;
+    else delete cache[file];
+  };
+}
+
+const sha512 = (b: Buffer) => crypto.createHash('sha512').update(b).digest('base64');
+const settings: Settings['update'] = { channel: 'latest', autoCheck: false, url: null, allowPrerelease: false };
+
+afterAll(() => removeRigDirs());
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+describe.skipIf(macZipBuildProblem)(`MacUpdater up to Squirrel.Mac${macZipBuildProblem ? ` (skipped: ${macZipBuildProblem})` : ''}`, () => {
+  let Z: Record<string, Build>;
+  beforeAll(async () => {
+    Z = {};
+    for (const v of ['1.0.1', '1.0.2']) Z[v] = (await buildRelease('mac-zip', v)) as Build;
+  }, 240_000);
+
+  async function setup(srv: UpdateServer, dataDir: string, version: string) {
+    const squirrel = new SquirrelStandIn();
+    cleanups.push(provideElectronAutoUpdater(squirrel));
+    const logs = memoryLogSink();
+    let updater: AppUpdater | null = null;
+    const service = createDesktopUpdates({
+      platform: 'darwin',
+      isPackaged: true,
+      autoUpdater: () => {
+        updater = makeNodeUpdater('MacUpdater', { dataDir, version, logs, feedUrl: srv.url });
+        // The generic provider picks latest-mac.yml by platform; electron-builder's own tests set it the same way.
+        (updater as unknown as { _testOnlyOptions: unknown })._testOnlyOptions = { platform: 'darwin', isUseDifferentialDownload: true };
+        return updater;
+      },
+      currentVersion: version,
+      settings: () => settings,
+      dataDir,
+      // What the desktop's hooks do once the port is handed over: start the install.
+      hooks: { handOver: async (apply) => apply() },
+      notify: () => undefined,
+      log: logs.root.child({ scope: 'update' }),
+    });
+    // MacUpdater's local server for Squirrel.Mac stays up until the app quits; here, until the test ends.
+    cleanups.push(() => (updater as unknown as { closeServerIfExists?: () => void } | null)?.closeServerIfExists?.());
+    return { squirrel, logs, service, updater: () => updater! };
+  }
+
+  it('downloads the zip electron-builder built, serves it to Squirrel.Mac on loopback behind a password, and hands over the install', async () => {
+    const srv = await updateServer();
+    cleanups.push(() => srv.close());
+    srv.publishBuild(Z['1.0.1']!);
+    const dataDir = tempDataDir('berth-mac-update-');
+    cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+    const { squirrel, logs, service } = await setup(srv, dataDir, '1.0.0');
+
+    await service.check();
+    expect(await service.whenSettled()).toMatchObject({ state: 'ready', version: '1.0.1', notes: 'Berth 1.0.1 (test build).' });
+    expect(srv.requests.map((r) => r.path)).toEqual(['latest-mac.yml', 'Berth-1.0.1-mac-x64.zip']);
+    // The download is checked against the manifest, then offered to Squirrel.Mac on a local server.
+    expect(squirrel.feeds).toHaveLength(1);
+    const feed = squirrel.feeds[0]!;
+    expect(feed.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(feed.headers?.Authorization).toMatch(/^Basic /);
+    // Without the password nothing is handed out.
+    expect((await fetch(feed.url)).status).toBe(401);
+    // Squirrel.Mac is not asked for anything until the install (Berth installs only when asked).
+    expect(squirrel.zips).toEqual([]);
+
+    await service.install();
+    await waitFor(() => squirrel.quitAndInstallCalls === 1, 'MacUpdater to tell Squirrel.Mac to install and relaunch');
+    expect(squirrel.zips).toHaveLength(1);
+    expect(sha512(squirrel.zips[0]!)).toBe(sha512(fs.readFileSync(Z['1.0.1']!.file)));
+    expect(squirrel.listenerCount('error')).toBeGreaterThan(0);
+    const text = logs.ring.tail(500).map((e) => e.msg).join('\n');
+    expect(text).toContain('requested by Squirrel.Mac, pipe');
+  });
+
+  it('the next update is differential: the cached zip and the blockmaps electron-builder wrote, only changed blocks sent', async () => {
+    // How much that saves depends on the zip: app.asar is one compressed member, so most of it changes
+    // between versions. The bench reports the AppImage's figure, where blocks are compressed one by one.
+    const srv = await updateServer();
+    cleanups.push(() => srv.close());
+    srv.publishBuild(Z['1.0.1']!);
+    const dataDir = tempDataDir('berth-mac-update-');
+    cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+    // 1.0.0 -> 1.0.1 first: the whole zip (nothing to reuse yet), kept in the cache as update.zip.
+    const first = await setup(srv, dataDir, '1.0.0');
+    await first.service.check();
+    expect(await first.service.whenSettled()).toMatchObject({ state: 'ready', version: '1.0.1' });
+    // That process is gone: its local server and its Electron.
+    cleanups.pop()!();
+    cleanups.pop()!();
+
+    // Now running 1.0.1, which finds 1.0.2.
+    srv.publishBuild(Z['1.0.2']!);
+    const second = await setup(srv, dataDir, '1.0.1');
+    await second.service.check();
+    expect(await second.service.whenSettled()).toMatchObject({ state: 'ready', version: '1.0.2' });
+    const full = Z['1.0.2']!.size;
+    const sent = srv.bytesServed('Berth-1.0.2-mac-x64.zip');
+    expect(srv.requests.map((r) => r.path)).toEqual(expect.arrayContaining(['Berth-1.0.1-mac-x64.zip.blockmap', 'Berth-1.0.2-mac-x64.zip.blockmap']));
+    expect(sent, `${sent} of ${full} bytes`).toBeLessThan(full);
+    expect(srv.requests.filter((r) => r.path === 'Berth-1.0.2-mac-x64.zip').every((r) => /^bytes=/.test(r.headers.range ?? ''))).toBe(true);
+    const text = second.logs.ring.tail(500).map((e) => e.msg).join('\n');
+    expect(text).toMatch(/Full: [\d.,]+ \w+, To download: [\d.,]+ \w+/);
+    expect(text).not.toContain('Cannot download differentially');
+    const [zip] = second.squirrel.feeds.length ? [await fetchZip(second.squirrel)] : [];
+    expect(sha512(zip!)).toBe(sha512(fs.readFileSync(Z['1.0.2']!.file)));
+  });
+});
+
+/** What Squirrel.Mac would fetch from MacUpdater's local server. */
+async function fetchZip(squirrel: SquirrelStandIn): Promise<Buffer> {
+  const feed = squirrel.feeds.at(-1)!;
+  const { url } = (await (await fetch(feed.url, { headers: feed.headers })).json()) as { url: string };
+  return Buffer.from(await (await fetch(url, { headers: feed.headers })).arrayBuffer());
+}
+
