@@ -103,7 +103,7 @@ describe.skipIf(macZipBuildProblem)(`MacUpdater up to Squirrel.Mac${macZipBuildP
       settings: () => settings,
       dataDir,
       // What the desktop's hooks do once the port is handed over: start the install.
-      hooks: { handOver: async (apply) => apply() },
+      hooks: { handOver: async (step) => void (await step.start()) },
       notify: () => undefined,
       log: logs.root.child({ scope: 'update' }),
     });
