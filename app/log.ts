@@ -55,13 +55,14 @@ export function levelValue(level: Level): number {
 }
 
 /** One line a person can read on a terminal: time, level, scope, message. */
-function consoleStream(out: NodeJS.WritableStream) {
+function consoleStream(out: NodeJS.WritableStream, filter?: ConsoleFilter) {
   return {
     write(line: string) {
       try {
         const e = JSON.parse(line) as { time: number; level: number; scope?: string; msg: string; console?: boolean };
         // The CLI prints its own final message for some entries; `console: false` keeps them file-only.
         if (e.console === false) return;
+        if (filter && !filter({ level: LEVEL_NAMES[e.level] ?? 'info', scope: e.scope, msg: e.msg })) return;
         const t = new Date(e.time).toTimeString().slice(0, 8);
         const lvl = (LEVEL_NAMES[e.level] ?? 'info').toUpperCase().padEnd(5);
         out.write(`${t} ${lvl} ${e.scope ? e.scope + ': ' : ''}${e.msg}\n`);
@@ -87,7 +88,11 @@ export interface LogOptions {
   /** Where human-readable lines go (stderr for the CLI); null for none. */
   console?: NodeJS.WritableStream | null;
   consoleLevel?: Level;
+  /** Which entries reach the console, beyond the level (the CLI keeps progress lines back until it serves). */
+  consoleFilter?: ConsoleFilter;
 }
+
+export type ConsoleFilter = (entry: { level: Level; scope?: string; msg: string }) => boolean;
 
 /**
  * The one log sink of a process: JSON lines to a rotating file under
@@ -112,7 +117,7 @@ export function createLogSink(opts: LogOptions): LogSink {
       problems.push(`Logs cannot be written to ${opts.dir} (${(err as NodeJS.ErrnoException).code ?? err}); keeping them in memory only.`);
     }
   }
-  if (opts.console) streams.push({ level: opts.consoleLevel ?? 'info', stream: consoleStream(opts.console) });
+  if (opts.console) streams.push({ level: opts.consoleLevel ?? 'info', stream: consoleStream(opts.console, opts.consoleFilter) });
   const root = pino(
     { level: 'trace', base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.epochTime },
     pino.multistream(streams),

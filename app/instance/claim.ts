@@ -19,6 +19,12 @@ export interface ClaimOptions {
   probeTimeout?: number;
   /** How long to wait for a predecessor or a silent holder to free the port (default 10 s). */
   handoffDeadline?: number;
+  /**
+   * performance.now() of this start's first probe, when it came before the claim (`berth serve`
+   * looks once before loading the server): the deadline counts from there, so the time Berth
+   * says it waited is the time the user waited.
+   */
+  since?: number;
   log: Logger;
   /** Every probe, as it happens: the UI shows what was on the port and what Berth did. */
   onProbe?: (result: ProbeResult, action: string) => void;
@@ -43,7 +49,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * the server answering on the port is really us.
  */
 export async function claimPort(opts: ClaimOptions): Promise<ClaimResult> {
-  const started = performance.now();
+  const started = opts.since ?? performance.now();
   const deadline = started + (opts.handoffDeadline ?? 10_000);
   const log = opts.log;
   const probes: ProbeResult[] = [];
@@ -88,7 +94,10 @@ export async function claimPort(opts: ClaimOptions): Promise<ClaimResult> {
     // predecessor or silent: wait for the port to free, binding the moment it does.
     const why = verdict.verdict === 'predecessor' ? `Berth ${verdict.running.version} (pid ${verdict.running.pid}) is handing over` : verdict.what;
     opts.onProbe?.(verdict, 'wait for the port');
-    log.info(`waiting up to ${Math.round(deadline - performance.now())} ms for ${where} to free: ${why}`);
+    // A silent holder is worth a warning (the console shows it at once); a predecessor handing over is routine.
+    const waiting = `waiting up to ${seconds(deadline - started)} s for ${where} to free (${seconds(Math.max(0, deadline - performance.now()))} s left): ${why}`;
+    if (verdict.verdict === 'silent') log.warn(waiting);
+    else log.info(waiting);
     if (await bindUntil(deadline, tryListen)) break;
     if (opts.handoffPid && opts.handoffFrom && isRunning(opts.handoffPid)) {
       // Only the exact process we were launched to replace is ever terminated, and only if it is what holds the port.
@@ -103,7 +112,7 @@ export async function claimPort(opts: ClaimOptions): Promise<ClaimResult> {
       }
     }
     throw new BerthError(
-      `Port ${opts.port} on ${opts.host} did not free within ${Math.round((opts.handoffDeadline ?? 10_000) / 1000)} s: ${why}. ` +
+      `Port ${opts.port} on ${opts.host} did not free within ${seconds(performance.now() - started)} s: ${why}. ` +
         `Stop that process, or choose another port with --port or BERTH_PORT.`,
       ExitCode.portTaken,
       { what: why },
@@ -112,6 +121,11 @@ export async function claimPort(opts: ClaimOptions): Promise<ClaimResult> {
 
   await selfCheck(opts);
   return { probes, bindAttempts, waitedMs: performance.now() - started, terminatedPredecessor };
+}
+
+/** Milliseconds as seconds with one decimal, the way the wait is reported to people. */
+function seconds(ms: number): string {
+  return (Math.round(ms / 100) / 10).toFixed(1);
 }
 
 async function bindUntil(deadline: number, tryListen: () => Promise<boolean>): Promise<boolean> {

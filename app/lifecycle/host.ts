@@ -60,6 +60,8 @@ export interface HostOptions {
   handoffPid?: number | null;
   probeTimeout?: number;
   handoffDeadline?: number;
+  /** performance.now() of the CLI's first probe before start(): start's handoff deadline counts from there. */
+  firstProbeAt?: number;
   /** How long in-flight requests get to finish once stop() begins (default 1 s). */
   drainDeadline?: number;
   relauncher?: Relauncher;
@@ -258,6 +260,7 @@ export class ServerHost extends EventEmitter<HostEvents> {
       handoffPid: handoff ? this.opts.handoffPid : null,
       probeTimeout: this.opts.probeTimeout,
       handoffDeadline: this.opts.handoffDeadline,
+      since: handoff ? this.opts.firstProbeAt : undefined,
       log: this.opts.logs.root.child({ scope: 'instance' }),
       onProbe: (r, action) => {
         const what = r.verdict === 'duplicate' || r.verdict === 'predecessor' ? `Berth ${r.running.version} pid ${r.running.pid} (${r.running.state})` : r.verdict === 'free' ? 'nothing' : r.what;

@@ -133,9 +133,10 @@ export interface LoadedSettings {
 /**
  * Read settings. Never throws for bad content: a file that is not JSON is
  * renamed aside (nothing is deleted) and defaults are used; invalid fields
- * fall back to their defaults, each with a warning.
+ * fall back to their defaults, each with a warning. `readOnly` (commands such
+ * as `berth status`) leaves a bad file where it is and only warns.
  */
-export function loadSettings(dataDir: string): LoadedSettings {
+export function loadSettings(dataDir: string, opts: { readOnly?: boolean } = {}): LoadedSettings {
   const file = path.join(dataDir, SETTINGS_FILE);
   const warnings: string[] = [];
   let text: string;
@@ -150,6 +151,10 @@ export function loadSettings(dataDir: string): LoadedSettings {
   try {
     parsed = JSON.parse(text);
   } catch {
+    if (opts.readOnly) {
+      warnings.push(`${file} is not valid JSON; default settings are in use, and the file is left as it is.`);
+      return { settings: defaultSettings(), warnings, file, present: [] };
+    }
     const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
     try {
       fs.renameSync(file, aside);

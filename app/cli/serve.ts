@@ -1,0 +1,65 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { ExitCode } from '../errors';
+import { refusalFor } from '../instance/claim';
+import { probePort } from '../instance/probe';
+import { takeHandoffEnv } from '../update/handoff';
+import { millis } from './args';
+import { berthCommand, type Context } from './find';
+
+/**
+ * `berth serve`, up to the decision to serve: a running Berth or another
+ * program on the port is answered from one probe, before the server, its
+ * logger and its libraries load (serve-host.ts), so a duplicate start costs
+ * about one Node start-up.
+ */
+export async function serve(ctx: Context): Promise<number> {
+  const { config, flags } = ctx;
+  // electron-updater's AppImage install runs the new file once with this set, and waits for it.
+  if (process.env.APPIMAGE_EXIT_AFTER_INSTALL === 'true') return ExitCode.ok;
+  // An update installer starts us without arguments; the predecessor left the handoff in the environment.
+  const envHandoff = takeHandoffEnv(process.env);
+  const handoffFrom = flags.handoff ?? envHandoff?.instance ?? null;
+  const handoffPid = flags['handoff-pid'] ? Number(flags['handoff-pid']) : (envHandoff?.pid ?? null);
+  const probeTimeout = millis(flags['probe-timeout'], 'probe-timeout', 1);
+  const timeouts = {
+    probeTimeout,
+    handoffDeadline: millis(flags['handoff-timeout'], 'handoff-timeout'),
+    drainDeadline: millis(flags['drain-timeout'], 'drain-timeout'),
+  };
+
+  // First look. (claimPort probes again before binding, so a race after this look is still caught.)
+  // A successor skips it: its probe names its predecessor, which lets go of the port on hearing it,
+  // and that must happen only once the server is loaded and ready to bind.
+  const firstProbeAt = performance.now();
+  const first = flags.replace || handoffFrom ? null : await probePort(config.host, config.port, { timeout: probeTimeout });
+  const refusal = first ? refusalFor(first) : null;
+  if (refusal && first?.verdict === 'duplicate') {
+    // The commands it suggests must reach the same Berth: with the address and data directory typed here.
+    const r = first.running;
+    const cmd = (name: string, ...extra: string[]) => `'${berthCommand(flags, name, ...extra)}'`;
+    refusal.message = `Berth ${r.version} is already running at ${r.url} (pid ${r.pid}). Open it with ${cmd('open')}, stop it with ${cmd('stop')}, or take over with ${cmd('serve', '--replace')}.`;
+  }
+  if (refusal) {
+    for (const w of config.warnings) ctx.out.warn(w);
+    recordRefusal(config.dataDir, `probe ${first!.address}:${first!.port}: ${first!.verdict} -> exit: ${refusal.message}`);
+    throw refusal;
+  }
+
+  const { serveHost } = await import('./serve-host.js');
+  return serveHost(ctx, { handoffFrom, handoffPid, firstProbeAt: first ? firstProbeAt : undefined, ...timeouts });
+}
+
+/**
+ * Put a refused start in berth.log, as the server's logger would have, without
+ * loading it: one JSON line appended (the running server appends to the same
+ * file). Nothing is created for it; a data directory without logs stays so.
+ */
+function recordRefusal(dataDir: string, msg: string): void {
+  try {
+    const line = JSON.stringify({ level: 50, time: Date.now(), pid: process.pid, scope: 'cli', msg });
+    fs.appendFileSync(path.join(dataDir, 'logs', 'berth.log'), line + '\n', { mode: 0o600 });
+  } catch {
+    // no log folder yet, or not writable: the message on the terminal is the record
+  }
+}
