@@ -2,7 +2,7 @@ import { BerthError, ExitCode } from './errors';
 import type { ResolvedConfig } from './config';
 import { millis, parseCommandLine, type Command, type Flags } from './cli/args';
 import { Output } from './cli/output';
-import type { Context } from './cli/find';
+import type { Context, RunHooks } from './cli/find';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- modules load when a command needs them (bench/startup.mjs) */
 const help = () => require('./cli/help') as typeof import('./cli/help');
@@ -16,7 +16,7 @@ const config = () => require('./config') as typeof import('./config');
  * says there is nothing in the way (cli/serve.ts). Resolves with the exit
  * code, or never for `serve` (it exits when the host does).
  */
-export async function run(argv: string[]): Promise<number> {
+export async function run(argv: string[], hooks: RunHooks = {}): Promise<number> {
   let out = new Output(argv.includes('--json'));
   try {
     const { command, flags } = parseCommandLine(argv);
@@ -30,7 +30,7 @@ export async function run(argv: string[]): Promise<number> {
       out.result(version, { version });
       return ExitCode.ok;
     }
-    const ctx: Context = { config: await configFor(command, flags), flags, out, probeTimeout: millis(flags['probe-timeout'], 'probe-timeout', 1) };
+    const ctx: Context = { config: await configFor(command, flags), flags, out, probeTimeout: millis(flags['probe-timeout'], 'probe-timeout', 1), hooks };
     if (command !== 'serve') for (const w of ctx.config.warnings) out.warn(w);
     return await load(command)(ctx);
   } catch (err) {

@@ -1,8 +1,6 @@
 import fs from 'node:fs';
 import Module from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
-import vm from 'node:vm';
 
 /**
  * A V8 code cache for the server chunk of the bundled `berth` command
@@ -31,8 +29,13 @@ type ModuleInternals = typeof Module & {
   _extensions: Record<string, unknown>;
 };
 
+/* eslint-disable @typescript-eslint/no-require-imports -- loaded only once a cached file is compiled: a refused `berth serve` never needs them */
+const os = () => require('node:os') as typeof import('node:os');
+const vm = () => require('node:vm') as typeof import('node:vm');
+/* eslint-enable @typescript-eslint/no-require-imports */
+
 /** Where caches go: beside the bundle if it can be written there, else the user's cache folder. */
-export function cacheDirs(bundleDir: string, env: NodeJS.ProcessEnv = process.env, platform = process.platform, home = os.homedir()): string[] {
+export function cacheDirs(bundleDir: string, env: NodeJS.ProcessEnv = process.env, platform = process.platform, home = os().homedir()): string[] {
   const user =
     platform === 'win32'
       ? path.join(env.LOCALAPPDATA || path.join(home, 'AppData', 'Local'), 'Berth', 'Cache')
@@ -42,38 +45,64 @@ export function cacheDirs(bundleDir: string, env: NodeJS.ProcessEnv = process.en
   return [path.join(bundleDir, '.cache'), path.join(user, 'compile')];
 }
 
+export interface CompileCache {
+  kind: 'node' | 'vm' | 'off';
+  /**
+   * Write what is not cached yet, now. Call it once start-up is over (when
+   * serving) and before changing V8 flags: V8 accepts a cache only under the
+   * flags it was made with, and the next start compiles before any change.
+   */
+  save(): void;
+}
+
+interface ModuleWithFlush {
+  flushCompileCache?: () => void;
+}
+
 /**
  * Cache the compiled code of `files` (absolute paths of CommonJS files loaded
- * later by require). `saveAfterMs`: how long after loading to write the cache,
- * so it holds the functions start-up compiled too, not only the top level.
+ * later by require); `dirs` is asked only when one is compiled. A cache is
+ * written by save(), or `saveAfterMs` after loading if nothing calls save().
  */
-export function enableCompileCache(files: string[], opts: { dirs: string[]; saveAfterMs?: number }): 'node' | 'vm' | 'off' {
-  if (process.env.BERTH_COMPILE_CACHE === '0') return 'off';
+export function enableCompileCache(files: string[], opts: { dirs: () => string[]; saveAfterMs?: number }): CompileCache {
+  if (process.env.BERTH_COMPILE_CACHE === '0') return { kind: 'off', save: () => undefined };
   const builtIn = (Module as unknown as CompileCacheModule).enableCompileCache;
   if (builtIn) {
-    builtIn(opts.dirs[0]);
-    return 'node';
+    builtIn(opts.dirs()[0]);
+    return { kind: 'node', save: () => (Module as unknown as ModuleWithFlush).flushCompileCache?.() };
   }
   const M = Module as ModuleInternals;
   const wanted = new Set(files);
+  const pending = new Set<() => void>();
   const compile = M.prototype._compile;
   M.prototype._compile = function (this: NodeJS.Module, content: string, filename: string) {
     if (!wanted.has(filename)) return compile.call(this, content, filename);
-    return compileCached(this, content, filename, opts.dirs, opts.saveAfterMs ?? 2000);
+    return compileCached(this, content, filename, opts.dirs(), opts.saveAfterMs ?? 5000, pending);
   };
-  return 'vm';
+  return {
+    kind: 'vm',
+    save: () => {
+      for (const write of pending) write();
+    },
+  };
 }
 
-function compileCached(mod: NodeJS.Module, content: string, filename: string, dirs: string[], saveAfterMs: number): unknown {
+function compileCached(mod: NodeJS.Module, content: string, filename: string, dirs: string[], saveAfterMs: number, pending: Set<() => void>): unknown {
   const M = Module as ModuleInternals;
   const st = fs.statSync(filename);
   // Another build or another Node needs another cache; V8 itself also refuses one made for another version.
   const name = `${path.basename(filename, '.js')}-${st.size}-${Math.round(st.mtimeMs)}-${process.version}-${process.arch}.bin`;
   const cached = readFirst(dirs.map((d) => path.join(d, name)));
-  const script = new vm.Script(M.wrap(content), { filename, cachedData: cached ?? undefined });
+  const script = new (vm().Script)(M.wrap(content), { filename, cachedData: cached ?? undefined });
   if (!cached || script.cachedDataRejected) {
-    // Later, once start-up has compiled what it runs; never keeping the process alive for it.
-    setTimeout(() => writeFirst(dirs, name, script.createCachedData()), saveAfterMs).unref();
+    // Later, once start-up has compiled what it runs (save()), or after a while; never keeping the process alive for it.
+    const write = () => {
+      pending.delete(write);
+      clearTimeout(timer);
+      writeFirst(dirs, name, script.createCachedData());
+    };
+    const timer = setTimeout(write, saveAfterMs).unref();
+    pending.add(write);
   }
   const dirname = path.dirname(filename);
   const req = ((id: string) => M.prototype.require.call(mod, id)) as NodeJS.Require;

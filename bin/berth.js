@@ -15,10 +15,11 @@ if (!fs.existsSync(entry)) {
   process.exit(1);
 }
 // Only a server loads enough code for a compile cache to pay (docs/STARTUP.md).
+let cache = null;
 if (entry.startsWith(bundle) && process.argv.includes('serve')) {
-  const cache = require(path.join(out, 'app', 'compile-cache.js'));
-  cache.enableCompileCache([path.join(bundle, 'server.js')], { dirs: cache.cacheDirs(bundle) });
+  const compileCache = require(path.join(out, 'app', 'compile-cache.js'));
+  cache = compileCache.enableCompileCache([path.join(bundle, 'server.js')], { dirs: () => compileCache.cacheDirs(bundle) });
 }
 require(entry)
-  .run(process.argv.slice(2))
+  .run(process.argv.slice(2), { serving: () => cache && cache.save() })
   .then((code) => process.exit(code));

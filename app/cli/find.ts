@@ -15,6 +15,13 @@ export interface Context {
   flags: Flags;
   out: Output;
   probeTimeout?: number;
+  hooks?: RunHooks;
+}
+
+/** What the program running the command (bin/berth.js) wants to hear of. */
+export interface RunHooks {
+  /** `serve` is serving: start-up is over (bin/berth.js writes its compile cache then). */
+  serving?: () => void;
 }
 
 export type RunningProbe = ProbeResult & { verdict: 'duplicate' | 'predecessor' };

@@ -28,6 +28,8 @@ export interface ServeOptions {
   probeTimeout?: number;
   handoffDeadline?: number;
   drainDeadline?: number;
+  /** Called once, just after the serving line is out. */
+  onServing?: () => void;
 }
 
 export async function serveHost(ctx: Context, o: ServeOptions): Promise<number> {
@@ -95,6 +97,7 @@ export async function serveHost(ctx: Context, o: ServeOptions): Promise<number> 
     instance: s.instance,
     dataDir: s.dataDir,
   });
+  if (o.onServing) setImmediate(o.onServing);
   return new Promise<number>(() => undefined);
 }
 

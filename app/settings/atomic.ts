@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import crypto from 'node:crypto';
 import { isRunning } from '../errors';
 
 /**
@@ -11,7 +10,8 @@ import { isRunning } from '../errors';
 export function writeFileAtomic(file: string, data: string, mode = 0o600): void {
   const dir = path.dirname(file);
   removeStaleTemps(dir, path.basename(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
+  // Unique among this process's writers; no need for node:crypto, which reading settings would then load too.
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Math.random().toString(16).slice(2, 10).padEnd(8, '0')}.tmp`);
   const fd = fs.openSync(tmp, 'w', mode);
   try {
     fs.writeSync(fd, data);

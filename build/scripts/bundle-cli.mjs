@@ -6,6 +6,8 @@
 // chunk of its own that only `serve` loads, once its first probe has said it
 // will serve (the dynamic import in app/cli/serve.ts is the split point).
 // electron-updater stays outside: it loads only where an update can be installed.
+// Whitespace and comments go (a third less to read and parse); names and code
+// stay as they are, so behaviour and stack-trace names do not change.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +26,7 @@ await build({
     entryFileNames: '[name].js',
     // server.js: what serve loads to serve; shared.js: what it shares with cli.js.
     chunkFileNames: (chunk) => (chunk.isDynamicEntry ? 'server.js' : chunk.name === 'rolldown-runtime' ? '[name].js' : 'shared.js'),
+    minify: { compress: false, mangle: false, codegen: { removeWhitespace: true } },
   },
   logLevel: 'warn',
 });
