@@ -31,6 +31,8 @@ export interface BerthOptions {
   drainDeadline?: number;
   handoffDeadline?: number;
   probeTimeout?: number;
+  /** performance.now() of the CLI's first probe: the wait for the port counts from there. */
+  firstProbeAt?: number;
   /** Builds the update service around the hooks that hand the port over. */
   updates: (hooks: UpdateHooks) => UpdateService;
   /** What Restart app does here (headless: a new process beside us; desktop: Electron's relaunch). */
@@ -81,6 +83,7 @@ export function createBerth(o: BerthOptions): Berth {
     drainDeadline: o.drainDeadline,
     handoffDeadline: o.handoffDeadline,
     probeTimeout: o.probeTimeout,
+    firstProbeAt: o.firstProbeAt,
     relaunchPlan: o.relaunchPlan,
     // A relaunch waits for requests in flight (settings saves...), up to their bound, like an install.
     beforeRelaunch: () => updates.blockers.waitUntilClear({ onWaiting: (labels) => log.info(`relaunch waits for: ${labels.join(', ')}`) }),

@@ -29,7 +29,10 @@ export const ALLOW_REMOTE_ENV = 'BERTH_ALLOW_REMOTE';
 
 /** Where the data directory is: flag > BERTH_DATA_DIR > the OS default. (It cannot come from settings, which live in it.) */
 export function resolveDataDir(input: ConfigInput): { dataDir: string; source: Source } {
-  if (input.flags.dataDir) return { dataDir: path.resolve(input.flags.dataDir), source: 'flag' };
+  if (input.flags.dataDir !== undefined) {
+    if (input.flags.dataDir.trim() === '') throw new BerthError('--data-dir needs a folder, such as --data-dir ~/berth-data.', ExitCode.usage);
+    return { dataDir: path.resolve(input.flags.dataDir), source: 'flag' };
+  }
   if (input.env.BERTH_DATA_DIR) return { dataDir: path.resolve(input.env.BERTH_DATA_DIR), source: 'env' };
   return { dataDir: defaultDataDir(), source: 'default' };
 }
@@ -37,14 +40,17 @@ export function resolveDataDir(input: ConfigInput): { dataDir: string; source: S
 /**
  * Config precedence: flags > environment > settings file > defaults. Bad
  * values are a usage error (exit 2), and so is a data directory Berth must
- * not trust (files/trust.ts), checked before anything in it is read.
+ * not trust (files/trust.ts), checked before anything in it is read. A flag
+ * given empty (`--port ""`) is a bad value, while an empty environment
+ * variable counts as unset. `readOnly` (status, stop, restart, open) leaves
+ * a corrupt settings file where it is.
  */
-export function resolveConfig(input: ConfigInput): ResolvedConfig {
+export function resolveConfig(input: ConfigInput, opts: { readOnly?: boolean } = {}): ResolvedConfig {
   const { dataDir, source: dataDirSource } = resolveDataDir(input);
   const trust = trustDataDir(dataDir);
-  const loaded = loadSettings(dataDir);
+  const loaded = loadSettings(dataDir, opts);
   const pick = <T>(flag: T | undefined, envName: string, fromSettings: T, isDefault: boolean) => {
-    if (flag !== undefined && flag !== '') return { value: flag, source: 'flag' as Source, label: `--${envName.slice(6).toLowerCase()}` };
+    if (flag !== undefined) return { value: flag, source: 'flag' as Source, label: `--${envName.slice(6).toLowerCase()}` };
     const e = input.env[envName];
     if (e !== undefined && e !== '') return { value: e as unknown as T, source: 'env' as Source, label: envName };
     return { value: fromSettings, source: (isDefault ? 'default' : 'settings') as Source, label: 'the settings file' };

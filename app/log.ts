@@ -57,13 +57,14 @@ export function levelValue(level: Level): number {
 }
 
 /** One line a person can read on a terminal: time, level, scope, message. */
-function consoleStream(out: NodeJS.WritableStream) {
+function consoleStream(out: NodeJS.WritableStream, filter?: ConsoleFilter) {
   return {
     write(line: string) {
       try {
         const e = JSON.parse(line) as { time: number; level: number; scope?: string; msg: string; console?: boolean };
         // The CLI prints its own final message for some entries; `console: false` keeps them file-only.
         if (e.console === false) return;
+        if (filter && !filter({ level: LEVEL_NAMES[e.level] ?? 'info', scope: e.scope, msg: e.msg })) return;
         const t = new Date(e.time).toTimeString().slice(0, 8);
         const lvl = (LEVEL_NAMES[e.level] ?? 'info').toUpperCase().padEnd(5);
         // One entry, one line, and nothing a terminal would act on, whatever text reached the message.
@@ -90,7 +91,11 @@ export interface LogOptions {
   /** Where human-readable lines go (stderr for the CLI); null for none. */
   console?: NodeJS.WritableStream | null;
   consoleLevel?: Level;
+  /** Which entries reach the console, beyond the level (the CLI keeps progress lines back until it serves). */
+  consoleFilter?: ConsoleFilter;
 }
+
+export type ConsoleFilter = (entry: { level: Level; scope?: string; msg: string }) => boolean;
 
 /**
  * The one log sink of a process: JSON lines to a rotating file under
@@ -119,7 +124,7 @@ export function createLogSink(opts: LogOptions): LogSink {
       problems.push(code === 'untrusted' ? `${(err as Error).message} Keeping logs in memory only.` : `Logs cannot be written to ${opts.dir} (${code ?? err}); keeping them in memory only.`);
     }
   }
-  if (opts.console) streams.push({ level: opts.consoleLevel ?? 'info', stream: consoleStream(opts.console) });
+  if (opts.console) streams.push({ level: opts.consoleLevel ?? 'info', stream: consoleStream(opts.console, opts.consoleFilter) });
   const root = pino(
     { level: 'trace', base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.epochTime },
     pino.multistream(streams),

@@ -24,6 +24,12 @@ export interface ClaimOptions {
   probeTimeout?: number;
   /** How long to wait for a predecessor or a silent holder to free the port (default 10 s). */
   handoffDeadline?: number;
+  /**
+   * performance.now() of this start's first probe, when it came before the claim (`berth serve`
+   * looks once before loading the server): the deadline counts from there, so the time Berth
+   * says it waited is the time the user waited.
+   */
+  since?: number;
   log: Logger;
   /** Every probe, as it happens: the UI shows what was on the port and what Berth did. */
   onProbe?: (result: ProbeResult, action: string) => void;
@@ -48,7 +54,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * the server answering on the port is really us.
  */
 export async function claimPort(opts: ClaimOptions): Promise<ClaimResult> {
-  const started = performance.now();
+  const started = opts.since ?? performance.now();
   const deadline = started + (opts.handoffDeadline ?? 10_000);
   const log = opts.log;
   const probes: ProbeResult[] = [];
@@ -92,7 +98,10 @@ export async function claimPort(opts: ClaimOptions): Promise<ClaimResult> {
     }
     // predecessor or silent: wait for the port to free, binding the moment it does.
     opts.onProbe?.(verdict, 'wait for the port');
-    log.info(`waiting up to ${Math.round(deadline - performance.now())} ms for ${where} to free: ${holderOf(verdict)}`);
+    // A silent holder is worth a warning (the console shows it at once); a predecessor handing over is routine.
+    const waiting = `waiting up to ${seconds(deadline - started)} s for ${where} to free (${seconds(Math.max(0, deadline - performance.now()))} s left): ${holderOf(verdict)}`;
+    if (verdict.verdict === 'silent') log.warn(waiting);
+    else log.info(waiting);
     const waited = await bindUntil(deadline, tryListen, probe);
     if (waited.bound) break;
     verdict = waited.last ?? verdict;
@@ -119,7 +128,7 @@ export async function claimPort(opts: ClaimOptions): Promise<ClaimResult> {
     }
     const why = holderOf(verdict);
     throw new BerthError(
-      `Port ${opts.port} on ${opts.host} did not free within ${Math.round((opts.handoffDeadline ?? 10_000) / 1000)} s: ${why}. ` +
+      `Port ${opts.port} on ${opts.host} did not free within ${seconds(performance.now() - started)} s: ${why}. ` +
         `Stop that process, or choose another port with --port or BERTH_PORT.`,
       ExitCode.portTaken,
       { what: why },
@@ -128,6 +137,11 @@ export async function claimPort(opts: ClaimOptions): Promise<ClaimResult> {
 
   await selfCheck(opts);
   return { probes, bindAttempts, waitedMs: performance.now() - started, terminatedPredecessor };
+}
+
+/** Milliseconds as seconds with one decimal, the way the wait is reported to people. */
+function seconds(ms: number): string {
+  return (Math.round(ms / 100) / 10).toFixed(1);
 }
 
 function holderOf(v: ProbeResult): string {

@@ -65,6 +65,8 @@ export interface HostOptions {
   probeTimeout?: number;
   /** How long a successor may take to serve, and a starter waits for the port to free (default 10 s). */
   handoffDeadline?: number;
+  /** performance.now() of the CLI's first probe before start(): start's handoff deadline counts from there. */
+  firstProbeAt?: number;
   /** How long in-flight requests get to finish once a drain begins (default 1 s). */
   drainDeadline?: number;
   /** The plan `relaunch()` uses when it is given none (the API's Restart app). */
@@ -214,7 +216,7 @@ export class ServerHost extends EventEmitter<HostEvents> {
    * start, a move, serving again after a failed relaunch). Throws BerthError
    * 3 or 4 when the port is not ours to take.
    */
-  async claimListener(host: string, port: number, handoff: ProvenHandoff | null = null): Promise<Listener> {
+  async claimListener(host: string, port: number, handoff: ProvenHandoff | null = null, since?: number): Promise<Listener> {
     const listener = new Listener(await this.generations.build(host));
     try {
       await claimPort({
@@ -233,6 +235,7 @@ export class ServerHost extends EventEmitter<HostEvents> {
           : null,
         probeTimeout: this.opts.probeTimeout,
         handoffDeadline: this.opts.handoffDeadline,
+        since,
         log: this.opts.logs.root.child({ scope: 'instance' }),
         onProbe: (r, action) => this.noteProbe(r, action),
       });
@@ -270,7 +273,7 @@ export class ServerHost extends EventEmitter<HostEvents> {
       this.setState('starting');
       const handoff = this.opts.handoff ?? null;
       try {
-        this.listener = this.opts.inheritedFd != null ? await this.inherit(this.opts.inheritedFd) : await this.claimListener(this._host, this._port, handoff);
+        this.listener = this.opts.inheritedFd != null ? await this.inherit(this.opts.inheritedFd) : await this.claimListener(this._host, this._port, handoff, this.opts.firstProbeAt);
       } catch (err) {
         this.setState(err instanceof BerthError && err.exitCode === ExitCode.portTaken ? 'conflict' : 'stopped');
         throw err;

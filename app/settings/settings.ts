@@ -195,8 +195,10 @@ function setAside(file: string, why: { was: string; is: string }, warnings: stri
  * warning. A file Berth must not trust (a link, a FIFO, someone else's, one
  * others can write) throws FileRefused. The result is cached until the file
  * changes (its inode, size, times, mode or owner).
+ * `readOnly` (commands such as `berth status`) leaves a bad file where it is
+ * and only warns.
  */
-export function loadSettings(dataDir: string): LoadedSettings {
+export function loadSettings(dataDir: string, opts: { readOnly?: boolean } = {}): LoadedSettings {
   const file = path.join(dataDir, SETTINGS_FILE);
   const warnings: string[] = [];
   const defaults = (): LoadedSettings => ({ settings: defaultSettings(), warnings, file, present: [] });
@@ -224,6 +226,10 @@ export function loadSettings(dataDir: string): LoadedSettings {
     case 'too-large':
       {
         const size = `${sizeWords(read.size)}, far more than a settings file may be (${sizeWords(read.limit)})`;
+        if (opts.readOnly) {
+          warnings.push(`${file} is ${size}, so it was not read; default settings are in use, and the file is left as it is.`);
+          return defaults();
+        }
         setAside(file, { was: `was ${size}, so it was not read`, is: `is ${size}, so it was not read,` }, warnings);
       }
       return defaults();
@@ -232,6 +238,10 @@ export function loadSettings(dataDir: string): LoadedSettings {
   try {
     parsed = JSON.parse(read.text);
   } catch {
+    if (opts.readOnly) {
+      warnings.push(`${file} is not valid JSON; default settings are in use, and the file is left as it is.`);
+      return defaults();
+    }
     setAside(file, { was: 'was not valid JSON', is: 'is not valid JSON' }, warnings);
     return defaults();
   }

@@ -1,8 +1,16 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { alive, freePort, health, killBerth, postFresh, readToken, runBerth, startServe, tempDataDir, waitFor, type BerthProcess } from '../helpers';
+import { alive, BERTH_BIN, freePort, health, killBerth, postFresh, readToken, runBerth, startServe, tempDataDir, waitFor, type BerthProcess } from '../helpers';
 import { closeServer, foreignHttp, silentTcp } from './fixtures';
+import { resettingProxy } from './cli-fixtures';
+
+/** The environment without the developer's BERTH_* settings, as runBerth uses. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BERTH_')));
+}
 
 const procs: BerthProcess[] = [];
 const extraPids: number[] = [];
@@ -38,13 +46,23 @@ describe('berth serve: one instance per port', () => {
     expect(p.stderr()).toContain('--port');
   });
 
-  it('a TCP listener that never answers: exit 4 once the handoff deadline passes', async () => {
+  it('a TCP listener that never answers: exit 4 once the handoff deadline passes; the wait it announces, the one it reports and the real one agree', async () => {
     const port = await freePort();
     const srv = await silentTcp(port);
     cleanups.push(() => closeServer(srv));
-    const p = track(runBerth(['serve', '--port', String(port), '--data-dir', tempDataDir(), '--probe-timeout', '300', '--handoff-timeout', '1000']));
+    const dir = tempDataDir();
+    const started = performance.now();
+    const p = track(runBerth(['serve', '--port', String(port), '--data-dir', dir, '--probe-timeout', '300', '--handoff-timeout', '1000']));
     expect(await p.exited).toBe(4);
-    expect(p.stderr()).toMatch(new RegExp(`Port ${port} on 127\\.0\\.0\\.1 did not free within 1 s`));
+    const took = (performance.now() - started) / 1000;
+    // The deadline counts from serve's first probe, not from after the server loaded and probed again.
+    const announced = new RegExp(`waiting up to (\\d+\\.\\d) s for 127\\.0\\.0\\.1:${port} to free`).exec(p.stderr());
+    const reported = new RegExp(`Port ${port} on 127\\.0\\.0\\.1 did not free within (\\d+\\.\\d) s`).exec(p.stderr());
+    expect(announced?.[1]).toBe('1.0');
+    expect(Number(reported?.[1])).toBeGreaterThanOrEqual(1);
+    expect(Number(reported?.[1])).toBeLessThanOrEqual(took + 0.05);
+    const log = fs.readFileSync(path.join(dir, 'logs', 'berth.log'), 'utf8');
+    expect(log).toContain(`did not free within ${reported?.[1]} s`);
   });
 
   it('a silent listener that goes away mid-wait: Berth binds as soon as it is gone, long before the deadline', async () => {
@@ -180,7 +198,7 @@ describe('berth commands', () => {
       [['serve', '--port', 'abc', '--data-dir', dir], undefined, /Port from --port must be a whole number/],
       [['serve', '--data-dir', dir], { BERTH_PORT: '99999' }, /Port from BERTH_PORT must be between 1 and 65535/],
       [['serve', '--host', 'not a host', '--data-dir', dir], undefined, /Host from --host is not a valid host name/],
-      [['launch'], undefined, /unknown command 'launch'/],
+      [['launch'], undefined, /Unknown command 'launch'/],
       [['serve', '--bogus'], undefined, /Unknown option '--bogus'/],
     ];
     for (const [args, env, message] of cases) {
@@ -225,5 +243,233 @@ describe('configuration precedence: flags > environment > settings file > defaul
     const st = fs.statSync(path.join(dir, 'auth-token'));
     if (process.platform !== 'win32') expect(st.mode & 0o777).toBe(0o600);
     expect(readToken(dir)).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+});
+
+const lines = (text: string) => text.split('\n').filter((l) => l.trim() !== '');
+
+describe('the CLI tells the truth in one sentence', () => {
+  it('--port "" and other empty values are usage errors, not the default', async () => {
+    const dir = tempDataDir();
+    for (const [args, message] of [
+      [['status', '--port', '', '--data-dir', dir], /Port from --port must be a whole number: ""/],
+      [['serve', '--port=', '--data-dir', dir], /Port from --port must be a whole number: ""/],
+      [['status', '--host', '', '--data-dir', dir], /Host from --host must be an address/],
+      [['status', '--data-dir', ''], /--data-dir needs a folder/],
+      [['serve', '--probe-timeout', '', '--data-dir', dir], /--probe-timeout must be a number of milliseconds/],
+    ] as [string[], RegExp][]) {
+      const p = runBerth(args);
+      expect(await p.exited, args.join(' ')).toBe(2);
+      expect(p.stderr()).toMatch(message);
+      expect(lines(p.stderr()), args.join(' ')).toHaveLength(1);
+    }
+  });
+
+  it('--host that is not an address of this computer: exit 2 before anything loads, no raw resolver error', async () => {
+    const port = await freePort();
+    for (const host of ['10.9.8.7', '192.0.2.250', '2001:db8::7']) {
+      const p = track(runBerth(['serve', '--host', host, '--port', String(port), '--data-dir', tempDataDir()]));
+      expect(await p.exited, host).toBe(2);
+      expect(p.stderr()).toContain(`berth: Host ${host} (from --host) is not an address of this computer; use 127.0.0.1, 0.0.0.0 or one of this computer's own addresses.`);
+      expect(lines(p.stderr())).toHaveLength(1);
+      expect(p.stderr()).not.toMatch(/EADDRNOTAVAIL|getaddrinfo|EAI_|ENOTFOUND/);
+    }
+    // An address this computer has is fine.
+    const own = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address ?? '127.0.0.2';
+    const ok = runBerth(['status', '--host', own, '--port', String(port), '--data-dir', tempDataDir()]);
+    expect(await ok.exited).toBe(1);
+    expect(ok.stdout()).toContain(`Berth is not running on ${own}:${port}`);
+  });
+
+  it('status changes nothing on disk: a corrupt settings.json stays as it is, with a warning', async () => {
+    const dir = tempDataDir();
+    fs.writeFileSync(path.join(dir, 'settings.json'), '{"port": 12');
+    const before = fs.readdirSync(dir).sort();
+    for (const command of ['status', 'stop', 'restart', 'open']) {
+      const p = runBerth([command, '--port', String(await freePort()), '--data-dir', dir]);
+      await p.exited;
+      expect(p.stderr(), command).toMatch(/berth: warning: .*settings\.json is not valid JSON; default settings are in use, and the file is left as it is\./);
+    }
+    expect(fs.readdirSync(dir).sort()).toEqual(before);
+    expect(fs.readFileSync(path.join(dir, 'settings.json'), 'utf8')).toBe('{"port": 12');
+    // A missing data directory is not created either.
+    const missing = path.join(dir, 'not-there');
+    expect(await runBerth(['status', '--data-dir', missing, '--port', String(await freePort())]).exited).toBe(1);
+    expect(fs.existsSync(missing)).toBe(false);
+  });
+
+  it('"Start it with" repeats the --host, --port and --data-dir that were typed', async () => {
+    const port = await freePort();
+    const dir = path.join(tempDataDir(), 'my data');
+    for (const command of ['status', 'restart', 'open']) {
+      const p = runBerth([command, '--host', '127.0.0.1', '--port', String(port), '--data-dir', dir]);
+      expect(await p.exited, command).toBe(1);
+      expect(p.stdout() + p.stderr(), command).toContain(`Berth is not running on 127.0.0.1:${port}. Start it with: berth serve --host 127.0.0.1 --port ${port} --data-dir '${dir}'`);
+    }
+    // From the environment, it is found again the same way: nothing to repeat.
+    const env = runBerth(['status'], { env: { BERTH_PORT: String(port), BERTH_DATA_DIR: dir } });
+    expect(await env.exited).toBe(1);
+    expect(env.stdout()).toContain('Start it with: berth serve\n');
+  });
+
+  it('a duplicate start suggests commands that reach that same Berth', async () => {
+    const port = await freePort();
+    const dir = tempDataDir();
+    track(await startServe(port, dir));
+    const p = runBerth(['serve', '--port', String(port), '--data-dir', dir]);
+    expect(await p.exited).toBe(3);
+    expect(p.stderr()).toContain(`Open it with 'berth open --port ${port} --data-dir ${dir}', stop it with 'berth stop --port ${port} --data-dir ${dir}'`);
+    expect(lines(p.stderr())).toHaveLength(1);
+  });
+
+  it('no INFO line before an error: a refused start prints its error alone', async () => {
+    const port = await freePort();
+    const srv = await foreignHttp(port);
+    cleanups.push(() => closeServer(srv));
+    const p = track(runBerth(['serve', '--port', String(port), '--data-dir', tempDataDir()]));
+    expect(await p.exited).toBe(4);
+    expect(lines(p.stderr())).toEqual([expect.stringMatching(/^berth: Port \d+ is in use by another web server/)]);
+  });
+
+  it('no INFO line before an error: a bind refused after the server loaded (EACCES as an unprivileged user)', async () => {
+    const dir = tempDataDir();
+    fs.chmodSync(dir, 0o777);
+    // Port 1 is free and privileged: the probe says free, the server loads, and the bind is refused.
+    const asNobody = spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, BERTH_BIN, 'serve', '--port', '1', '--data-dir', dir], { encoding: 'utf8', env: cleanEnv() });
+    expect(asNobody.status).toBe(2);
+    expect(lines(asNobody.stderr)).toEqual([expect.stringMatching(/^berth: Not allowed to listen on 127\.0\.0\.1:1 \(EACCES\)/)]);
+    // It is all in the log file, for whoever looks later.
+    expect(fs.readFileSync(path.join(dir, 'logs', 'berth.log'), 'utf8')).toMatch(/probe 127\.0\.0\.1:1: free/);
+  });
+
+  it('a successful start prints its one line; progress goes to the log file', async () => {
+    const port = await freePort();
+    const dir = tempDataDir();
+    const p = track(runBerth(['serve', '--port', String(port), '--data-dir', dir]));
+    await waitFor(() => p.stdout().includes('is serving on'), 'serving');
+    expect(lines(p.stdout())).toEqual([expect.stringMatching(new RegExp(`^Berth \\S+ is serving on http://127\\.0\\.0\\.1:${port} \\(pid \\d+\\)\\. Open it signed in with: berth open$`))]);
+    expect(p.stderr()).toBe('');
+    await waitFor(() => fs.readFileSync(path.join(dir, 'logs', 'berth.log'), 'utf8').includes('serving on'), 'the log file to have the start');
+  });
+
+  it('a typo prints one line and where to look, not the whole usage', async () => {
+    for (const [args, message] of [
+      [['stauts'], "berth: Unknown command 'stauts' (did you mean 'status'?). Run 'berth --help' for the commands."],
+      [['launch'], "berth: Unknown command 'launch'. Run 'berth --help' for the commands."],
+      [['serve', '--prot', '9000'], "berth: Unknown option '--prot' (did you mean '--port'?). Run 'berth serve --help' for its options."],
+      [['status', '--replace'], "berth: 'berth status' has no option --replace (only 'berth serve' takes it). Run 'berth status --help' for its options."],
+      [['serve', '--port'], "berth: Option --port needs a value. Run 'berth serve --help' for its options."],
+      [['stop', 'now'], "berth: Unexpected argument 'now'. Run 'berth stop --help' for its options."],
+    ] as [string[], string][]) {
+      const p = runBerth(args);
+      expect(await p.exited, args.join(' ')).toBe(2);
+      expect(lines(p.stderr()), args.join(' ')).toEqual([message]);
+      expect(p.stdout()).toBe('');
+    }
+  });
+
+  it('per-command help lists every option the command takes, the timeouts included', async () => {
+    const serve = runBerth(['serve', '--help']);
+    expect(await serve.exited).toBe(0);
+    for (const option of ['--host <addr>', '--port <n>', '--data-dir <dir>', '--replace', '--json', '--probe-timeout <ms>', '--handoff-timeout <ms>', '--drain-timeout <ms>']) {
+      expect(serve.stdout()).toContain(option);
+    }
+    expect(serve.stdout()).not.toContain('--handoff-pid');
+    const status = runBerth(['help', 'status']);
+    expect(await status.exited).toBe(0);
+    expect(status.stdout()).toContain('Usage: berth status');
+    expect(status.stdout()).toContain('--probe-timeout <ms>');
+    expect(status.stdout()).not.toContain('--replace');
+    const restart = runBerth(['restart', '-h']);
+    expect(await restart.exited).toBe(0);
+    expect(restart.stdout()).toContain('--app');
+    const general = runBerth(['--help']);
+    expect(await general.exited).toBe(0);
+    expect(general.stdout()).toContain("Run 'berth <command> --help'");
+  });
+
+  it('every error and warning reads the same way: "berth: " and a capital', async () => {
+    const dir = tempDataDir();
+    fs.writeFileSync(path.join(dir, 'settings.json'), '{');
+    const port = await freePort();
+    const outputs: string[] = [];
+    for (const args of [['status', '--port', 'x'], ['bogus'], ['serve', '--drain-timeout', '-5'], ['restart', '--port', String(port), '--data-dir', dir], ['stop', '--host', '10.9.8.7']]) {
+      const p = runBerth(args);
+      await p.exited;
+      outputs.push(...lines(p.stderr()));
+    }
+    expect(outputs.length).toBeGreaterThanOrEqual(6);
+    // A capital, or a quoted command or option, or a path.
+    for (const line of outputs) expect(line).toMatch(/^berth: (warning: )?[A-Z'/-]/);
+  });
+});
+
+describe('the CLI never prints a stack trace, and retries what was reset', () => {
+  it('restart whose request is reset before it reaches Berth: sent again, and done once', async () => {
+    const port = await freePort();
+    const dir = tempDataDir();
+    track(await startServe(port, dir));
+    const proxy = await resettingProxy(port, (line, seen) => (line === 'POST /api/restart' && !seen.some((s) => s.line === line) ? 'before' : 'pass'));
+    cleanups.push(() => proxy.close());
+    const p = runBerth(['restart', '--json', '--port', String(proxy.port), '--data-dir', dir]);
+    expect(await p.exited).toBe(0);
+    expect(JSON.parse(p.stdout())).toMatchObject({ restarted: 'server' });
+    expect(proxy.seen.filter((s) => s.line === 'POST /api/restart').map((s) => s.plan)).toEqual(['before', 'pass']);
+    const history = (await (await fetch(`http://127.0.0.1:${port}/api/status`, { headers: { Authorization: `Bearer ${readToken(dir)}` } })).json()) as { history: { kind: string }[] };
+    expect(history.history.filter((h) => h.kind === 'restart')).toHaveLength(1);
+  });
+
+  it('restart whose answer is reset after Berth acted: not sent twice, and reported done', async () => {
+    const port = await freePort();
+    const dir = tempDataDir();
+    track(await startServe(port, dir));
+    const proxy = await resettingProxy(port, (line) => (line === 'POST /api/restart' ? 'after' : 'pass'));
+    cleanups.push(() => proxy.close());
+    const p = runBerth(['restart', '--json', '--port', String(proxy.port), '--data-dir', dir]);
+    expect(await p.exited).toBe(0);
+    expect(JSON.parse(p.stdout())).toMatchObject({ restarted: 'server' });
+    expect(proxy.seen.filter((s) => s.line === 'POST /api/restart')).toHaveLength(1);
+  });
+
+  it('stop and status through resets: the same outcome as without them', async () => {
+    const port = await freePort();
+    const dir = tempDataDir();
+    const server = track(await startServe(port, dir));
+    // Every first connection of a kind is reset before Berth sees it: the probe's, the stop's.
+    const proxy = await resettingProxy(port, (line, seen) => (seen.some((s) => s.line === line) ? 'pass' : 'before'));
+    cleanups.push(() => proxy.close());
+    const status = runBerth(['status', '--json', '--port', String(proxy.port), '--data-dir', dir]);
+    expect(await status.exited).toBe(0);
+    expect(JSON.parse(status.stdout())).toMatchObject({ running: true, pid: server.info.pid });
+    const stop = runBerth(['stop', '--json', '--port', String(proxy.port), '--data-dir', dir]);
+    expect(await server.exited).toBe(0);
+    expect(await stop.exited).toBe(0);
+    expect(JSON.parse(stop.stdout())).toMatchObject({ stopped: true, pid: server.info.pid });
+    expect(proxy.seen.filter((s) => s.line === 'POST /api/stop').map((s) => s.plan)).toEqual(['before', 'pass']);
+  });
+
+  it('restart --app whose new process dies: says so at once, and the running Berth keeps serving', async () => {
+    const port = await freePort();
+    const dir = tempDataDir();
+    // Every successor (it carries --handoff) exits 1 at once; the first process is unaffected.
+    const preload = path.join(dir, 'fail-successor.cjs');
+    fs.writeFileSync(preload, "if (process.argv.some((a) => a.startsWith('--handoff'))) process.exit(1);\n");
+    const first = track(await startServe(port, dir, [], { NODE_OPTIONS: `--require ${preload}` }));
+    const p = runBerth(['restart', '--app', '--port', String(port), '--data-dir', dir]);
+    expect(await p.exited).toBe(1);
+    expect(lines(p.stderr())).toEqual([`berth: The new process exited with code 1; Berth pid ${first.info.pid} keeps serving on http://127.0.0.1:${port}.`]);
+    expect((await health(port))?.instance).toBe(first.info.instance);
+  });
+
+  it('an unexpected failure is one sentence with what to do, never a stack trace', async () => {
+    const port = await freePort();
+    const dir = tempDataDir();
+    track(await startServe(port, dir));
+    // Berth answers the restart with something that is not Berth's API: a server from another program on a proxy.
+    const proxy = await resettingProxy(port, (line) => (line.startsWith('GET /api/status') ? 'before' : 'pass'));
+    cleanups.push(() => proxy.close());
+    const p = runBerth(['restart', '--port', String(proxy.port), '--data-dir', dir]);
+    expect(await p.exited).toBe(1);
+    expect(lines(p.stderr())).toEqual([expect.stringMatching(/^berth: Berth on 127\.0\.0\.1:\d+ closed the connection 6 times before answering \(ECONNRESET\); try again in a moment, or see its log\.$/)]);
   });
 });

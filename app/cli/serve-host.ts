@@ -1,0 +1,128 @@
+import path from 'node:path';
+import { BerthError, ExitCode } from '../errors';
+import type { ResolvedConfig } from '../config';
+import { appVersion, rendererDir } from '../paths';
+import { createLogSink, levelValue, type LogSink } from '../log';
+import { ensureToken } from '../server/token';
+import { probePort } from '../instance/probe';
+import { createBerth } from '../berth';
+import { readHandoffNote, type Handoff } from '../lifecycle/handoff';
+import { headlessRelaunchPlan } from '../lifecycle/plans';
+import { installSignalHandlers } from '../lifecycle/signals';
+import { exposureWarning, type Exposure } from '../server/exposure';
+import { headlessUpdates } from '../update/headless';
+import { NoAnswer, request } from './api';
+import type { Context } from './find';
+
+/**
+ * `berth serve` once the first look found nothing in the way: the server,
+ * its logger and the update service. Loaded only then (serve.ts), so a
+ * refused start never pays for them; the updater library itself loads only
+ * where this copy can update itself, at its first check after serving.
+ */
+export interface ServeOptions {
+  /** Who this process says it replaces (flags, environment); createBerth proves it against the note. */
+  claimed: Handoff | null;
+  /** A listening socket handed over by the predecessor (`--listen-fd`). */
+  inheritedFd: number | null;
+  exposure: Exposure;
+  /** When serve first probed the port: the wait for a silent holder counts from there. */
+  firstProbeAt?: number;
+  probeTimeout?: number;
+  handoffDeadline?: number;
+  drainDeadline?: number;
+  /** Called once, just after the serving line is out. */
+  onServing?: () => void;
+}
+
+export async function serveHost(ctx: Context, o: ServeOptions): Promise<number> {
+  const { config, flags, out } = ctx;
+  let claimed = o.claimed;
+  // Human-readable lines go to stderr in every mode; --json keeps stdout for machine output.
+  // Until it serves, the console shows only warnings and errors: a start that fails prints its error
+  // alone, one that succeeds prints the line below. Everything is in the log file either way.
+  let serving = false;
+  const logs = createLogSink({
+    dir: path.join(config.dataDir, 'logs'),
+    console: process.stderr,
+    consoleFilter: (e) => serving || levelValue(e.level) >= levelValue('warn'),
+  });
+  const log = logs.root.child({ scope: 'cli' });
+  for (const w of config.warnings) log.warn(w);
+  const token = ensureToken(config.dataDir);
+  if (token.warning) log.warn(token.warning);
+  if (flags.replace) claimed = await askToHandOver(config, token.token, log);
+
+  const exit = async (code: number) => {
+    await logs.close();
+    process.exit(code);
+  };
+  const berth = createBerth({
+    host: config.host,
+    port: config.port,
+    dataDir: config.dataDir,
+    version: appVersion(),
+    token: token.token,
+    logs,
+    rendererDir: rendererDir(),
+    claimedHandoff: claimed,
+    inheritedFd: o.inheritedFd,
+    drainDeadline: o.drainDeadline,
+    handoffDeadline: o.handoffDeadline,
+    probeTimeout: o.probeTimeout,
+    firstProbeAt: o.firstProbeAt,
+    updates: headlessUpdates({ dataDir: config.dataDir, version: appVersion(), logs }),
+    // BERTH_HANDOVER=probe: relaunch by close and rebind even where the socket could be handed over (to compare, or to test that path).
+    relaunchPlan: () => headlessRelaunchPlan({ handover: process.env.BERTH_HANDOVER === 'probe' ? 'probe' : undefined }),
+    exit: (code) => void exit(code),
+    exitOnConflict: true,
+  });
+  try {
+    await berth.start();
+  } catch (err) {
+    if (err instanceof BerthError) log.error({ console: false, exitCode: err.exitCode }, err.message);
+    await logs.close();
+    throw err;
+  }
+  installSignalHandlers({ stop: () => berth.host.stopAndExit(0), log });
+  const s = berth.host.status();
+  serving = true;
+  if (o.exposure.exposed) log.warn(exposureWarning(config, o.exposure));
+  const where = s.exposed ? `${s.listenAddress}, open to other machines (on this one: ${s.url})` : s.url;
+  out.result(`Berth ${s.version} is serving on ${where} (pid ${s.pid}). Open it signed in with: berth open`, {
+    event: 'serving',
+    url: s.url,
+    listenAddress: s.listenAddress,
+    exposed: s.exposed,
+    pid: s.pid,
+    version: s.version,
+    instance: s.instance,
+    dataDir: s.dataDir,
+  });
+  if (o.onServing) setImmediate(o.onServing);
+  return new Promise<number>(() => undefined);
+}
+
+/**
+ * --replace: ask the running Berth to hand the port over. It writes a handoff
+ * note in the data directory (which we share, or the token would not have
+ * worked) and waits for our proof; we wait for it as our predecessor.
+ */
+async function askToHandOver(config: ResolvedConfig, token: string, log: LogSink['root']): Promise<Handoff | null> {
+  const seen = await probePort(config.host, config.port);
+  if (seen.verdict !== 'duplicate' && seen.verdict !== 'predecessor') return null;
+  const res = await request(seen, token, 'POST', '/api/handoff').catch((err) => {
+    if (!(err instanceof NoAnswer)) throw err;
+    throw new BerthError(`Berth at ${seen.running.url} closed the connection before answering the request to hand over (${err.code}); try again.`, ExitCode.unexpected);
+  });
+  if (res.status !== 202) {
+    throw new BerthError(
+      `Berth ${seen.running.version} at ${seen.running.url} (pid ${seen.running.pid}) refused to hand over the port (HTTP ${res.status}); it may use another data directory (--data-dir) and token.`,
+      ExitCode.alreadyRunning,
+    );
+  }
+  log.info(`asked Berth pid ${seen.running.pid} to hand over ${seen.running.url}`);
+  // It answers first, then writes the note (our proof comes from its secret); wait for that, bounded.
+  for (let i = 0; i < 250 && readHandoffNote(config.dataDir)?.instance !== seen.running.instance; i++) await new Promise((r) => setTimeout(r, 20));
+  return { instance: seen.running.instance, pid: seen.running.pid, host: config.host, port: config.port };
+}

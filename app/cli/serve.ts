@@ -1,0 +1,93 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import v8 from 'node:v8';
+import { ExitCode } from '../errors';
+import { refusalFor } from '../instance/claim';
+import { probePort } from '../instance/probe';
+import { BerthError } from '../errors';
+import { handoffFromArgs, readHandoffNote, takeHandoffEnv, type Handoff } from '../lifecycle/handoff';
+import { checkListenHost } from '../server/exposure';
+import { millis } from './args';
+import { berthCommand, type Context } from './find';
+
+/**
+ * `berth serve`, up to the decision to serve: a running Berth or another
+ * program on the port is answered from one probe, before the server, its
+ * logger and its libraries load (serve-host.ts), so a duplicate start costs
+ * about one Node start-up.
+ */
+export async function serve(ctx: Context): Promise<number> {
+  const { config, flags } = ctx;
+  // electron-updater's AppImage install runs the new file once with this set, and waits for it.
+  if (process.env.APPIMAGE_EXIT_AFTER_INSTALL === 'true') return ExitCode.ok;
+  // Who we replace, if anyone: the command line, else the environment (an installer that keeps it), else
+  // the note alone (an installer that starts us through the shell). createBerth checks the note's proof.
+  const envHandoff = takeHandoffEnv(process.env);
+  const claimed: Handoff | null = handoffFromArgs({ handoff: flags.handoff, handoffPid: flags['handoff-pid'], host: config.host, port: String(config.port) }) ?? envHandoff;
+  if (flags.handoff !== undefined && !claimed) throw new BerthError('--handoff needs --handoff-pid, --host and --port that name a real process and address.', ExitCode.usage);
+  const inheritedFd = flags['listen-fd'] !== undefined ? Number(flags['listen-fd']) : null;
+  if (inheritedFd !== null && !(Number.isInteger(inheritedFd) && inheritedFd >= 3)) throw new BerthError('--listen-fd must be a descriptor number of 3 or more.', ExitCode.usage);
+  const successor = !!claimed || !!readHandoffNote(config.dataDir);
+  // A name must stand for this machine only, and a network address is said out loud once serving.
+  const exposure = await checkListenHost(config.host);
+  const probeTimeout = millis(flags['probe-timeout'], 'probe-timeout', 1);
+  const timeouts = {
+    probeTimeout,
+    handoffDeadline: millis(flags['handoff-timeout'], 'handoff-timeout'),
+    drainDeadline: millis(flags['drain-timeout'], 'drain-timeout'),
+  };
+
+  // First look. (claimPort probes again before binding, so a race after this look is still caught.)
+  // A successor skips it: its probe proves to its predecessor that it may let go of the port,
+  // and that must happen only once the server is loaded and ready to bind.
+  const firstProbeAt = performance.now();
+  const first = flags.replace || successor ? null : await probePort(config.host, config.port, { timeout: probeTimeout });
+  const refusal = first ? refusalFor(first) : null;
+  if (refusal && first?.verdict === 'duplicate') {
+    // The commands it suggests must reach the same Berth: with the address and data directory typed here.
+    const r = first.running;
+    const cmd = (name: string, ...extra: string[]) => `'${berthCommand(flags, name, ...extra)}'`;
+    refusal.message = `Berth ${r.version} is already running at ${r.url} (pid ${r.pid}). Open it with ${cmd('open')}, stop it with ${cmd('stop')}, or take over with ${cmd('serve', '--replace')}.`;
+  }
+  if (refusal) {
+    for (const w of config.warnings) ctx.out.warn(w);
+    recordRefusal(config.dataDir, `probe ${first!.address}:${first!.port}: ${first!.verdict} -> exit: ${refusal.message}`);
+    throw refusal;
+  }
+
+  const { serveHost } = await import('./serve-host.js');
+  const onServing = () => {
+    // In this order: the compile cache is made under the flags the next start compiles with.
+    ctx.hooks?.serving?.();
+    useMemorySparingly();
+  };
+  return serveHost(ctx, { claimed, inheritedFd, exposure, firstProbeAt: first ? firstProbeAt : undefined, onServing, ...timeouts });
+}
+
+/**
+ * Put a refused start in berth.log, as the server's logger would have, without
+ * loading it: one JSON line appended (the running server appends to the same
+ * file). Nothing is created for it; a data directory without logs stays so.
+ */
+function recordRefusal(dataDir: string, msg: string): void {
+  try {
+    const line = JSON.stringify({ level: 50, time: Date.now(), pid: process.pid, scope: 'cli', msg });
+    fs.appendFileSync(path.join(dataDir, 'logs', 'berth.log'), line + '\n', { mode: 0o600 });
+  } catch {
+    // no log folder yet, or not writable: the message on the terminal is the record
+  }
+}
+
+/**
+ * A server that may run for weeks beside the user's other programs: memory over
+ * speed. V8 otherwise grows its young generation to 32 MB and keeps the old one
+ * at its high-water mark, so a thousand in-place restarts left RSS at over
+ * twice its idle size; with these it stays near idle (bench/startup.mjs). Both
+ * flags are read by the garbage collector as it runs, so setting them once
+ * serving takes effect; setting them before would cost start-up more
+ * collections while the server loads.
+ */
+function useMemorySparingly(): void {
+  v8.setFlagsFromString('--optimize-for-size');
+  v8.setFlagsFromString('--semi-space-growth-factor=1');
+}

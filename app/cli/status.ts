@@ -1,0 +1,16 @@
+import { ExitCode } from '../errors';
+import { isBerth, look, notBerth, type Context } from './find';
+
+/** `berth status`: what answers on Berth's address. Looks only; changes nothing anywhere. */
+export async function status(ctx: Context): Promise<number> {
+  const p = await look(ctx);
+  if (isBerth(p)) {
+    const r = p.running;
+    ctx.out.result(`Berth ${r.version} is ${r.state} on ${r.url} (pid ${r.pid}, instance ${r.instance}, since ${r.startedAt}).`, { running: true, ...r });
+    return ExitCode.ok;
+  }
+  const err = notBerth(ctx, p);
+  const data = p.verdict === 'free' ? { running: false, address: p.address, port: p.port } : { running: false, foreign: err.details.foreign, port: p.port };
+  ctx.out.result(err.message, data);
+  return err.exitCode;
+}

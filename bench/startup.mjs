@@ -1,0 +1,235 @@
+// Start-up benchmarks (issue 14): how long each `berth` command takes to
+// start and answer, as a ratio against bare `node -e ''` measured in the same
+// run (the machine is shared and noisy, so only ratios within one run mean
+// anything), plus the headless server's memory at rest and after many
+// in-place restarts. Prints every row beside its goal and writes
+// bench-results/startup.json.
+//
+//   node bench/startup.mjs [--quick]
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = path.join(ROOT, 'bin', 'berth.js');
+const quick = process.argv.includes('--quick');
+const ROUNDS = quick ? 8 : 20;
+const DUPLICATES = quick ? 6 : 15;
+const RELAUNCHES = quick ? 5 : 15;
+const RESTARTS = quick ? 200 : 1000;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const r1 = (n) => Math.round(n * 10) / 10;
+const r2 = (n) => Math.round(n * 100) / 100;
+const median = (values) => {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Spawn to exit, as a user's shell sees it. */
+function timeCommand(argv, env) {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? cleanEnv() });
+    child.stdout.resume();
+    child.stderr.resume();
+    child.on('exit', (code) => resolve({ ms: performance.now() - t0, code }));
+  });
+}
+
+function cleanEnv() {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('BERTH_')) delete env[k];
+  return env;
+}
+
+/**
+ * Time several commands in interleaved rounds, so a burst of load from other
+ * work on the machine falls on all of them alike; the median of each.
+ */
+async function interleaved(commands, rounds) {
+  const times = Object.fromEntries(Object.keys(commands).map((k) => [k, []]));
+  for (let i = 0; i < rounds; i++) {
+    for (const [name, { argv, expect }] of Object.entries(commands)) {
+      const r = await timeCommand(argv);
+      if (expect !== undefined && r.code !== expect) throw new Error(`${name} exited ${r.code}, expected ${expect}`);
+      times[name].push(r.ms);
+    }
+  }
+  return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
+}
+
+function request(port, method, urlPath, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, headers, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode, json: () => JSON.parse(body) }));
+    });
+    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A request that was refused or reset before any answer is sent again, as a browser would. */
+async function requestRetrying(port, method, urlPath, headers) {
+  for (let i = 0; ; i++) {
+    try {
+      return await request(port, method, urlPath, headers);
+    } catch (err) {
+      if (i > 500) throw err;
+      await sleep(2);
+    }
+  }
+}
+
+async function health(port) {
+  try {
+    const res = await request(port, 'GET', '/health');
+    return res.status === 200 ? res.json() : null;
+  } catch {
+    return null;
+  }
+}
+
+function rssMb(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return r1(Number(m[1]) / 1024);
+}
+
+async function startServe(port, dataDir) {
+  const child = spawn(process.execPath, [BIN, 'serve', '--json', '--port', String(port), '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.resume();
+  for (let i = 0; i < 1500 && !out.includes('"event":"serving"'); i++) await sleep(10);
+  if (!out.includes('"event":"serving"')) throw new Error('berth serve did not start');
+  return { child, info: JSON.parse(out.trim().split('\n')[0]) };
+}
+
+function row(what, measured, goal, ok) {
+  return { what, measured, goal, ok };
+}
+
+async function main() {
+  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: r2(os.totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${os.release()}` };
+  console.log(`Berth start-up benchmarks on ${machine.cpus} x ${machine.cpuModel}, ${machine.memGiB} GiB, Node ${machine.node}`);
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-startup-'));
+  const closedPort = await freePort();
+  const port = await freePort();
+  const rows = [];
+  const pids = new Set();
+
+  // 1. Commands that never start a server: bare Node, --help, status with nothing running.
+  const quickOnes = await interleaved(
+    {
+      node: { argv: ['-e', ''], expect: 0 },
+      help: { argv: [BIN, '--help'], expect: 0 },
+      status: { argv: [BIN, 'status', '--port', String(closedPort), '--data-dir', dataDir], expect: 1 },
+    },
+    ROUNDS,
+  );
+  const base1 = quickOnes.node;
+  console.log(`  node -e '' (baseline, median of ${ROUNDS})      ${r1(base1)} ms`);
+  const helpRatio = quickOnes.help / base1;
+  const statusRatio = quickOnes.status / base1;
+  rows.push(row('berth --help', `${r1(quickOnes.help)} ms = ${r2(helpRatio)} x bare Node`, '< 1.3 x', helpRatio < 1.3));
+  rows.push(row('berth status (nothing running)', `${r1(quickOnes.status)} ms = ${r2(statusRatio)} x bare Node`, '< 1.3 x', statusRatio < 1.3));
+
+  // 2. A server, at rest.
+  const server = await startServe(port, dataDir);
+  let current = server.info;
+  pids.add(current.pid);
+  await sleep(3000);
+  const idleRss = rssMb(current.pid);
+
+  // 3. A second `berth serve` on its port: probe, say who runs there, exit 3.
+  const dup = await interleaved(
+    {
+      node: { argv: ['-e', ''], expect: 0 },
+      duplicate: { argv: [BIN, 'serve', '--port', String(port), '--data-dir', dataDir], expect: 3 },
+    },
+    DUPLICATES,
+  );
+  const dupExtra = dup.duplicate - dup.node;
+  rows.push(row('second berth serve exits 3', `${r1(dup.duplicate)} ms = bare Node + ${r1(dupExtra)} ms (${r2(dup.duplicate / dup.node)} x; baseline ${r1(dup.node)} ms)`, '< bare Node + 100 ms', dupExtra < 100));
+
+  // 4. In-place restarts, then the memory of the same process.
+  const token = fs.readFileSync(path.join(dataDir, 'auth-token'), 'utf8').trim();
+  const auth = { Authorization: `Bearer ${token}` };
+  const newestRestart = async () => (await requestRetrying(port, 'GET', '/api/status', auth)).json().history.findLast((h) => h.kind === 'restart')?.at ?? null;
+  for (let i = 0; i < RESTARTS; i++) {
+    const before = await newestRestart();
+    const res = await requestRetrying(port, 'POST', '/api/restart', auth);
+    if (res.status !== 202) throw new Error(`restart ${i} refused: HTTP ${res.status}`);
+    while ((await newestRestart()) === before) await sleep(1);
+  }
+  await sleep(3000);
+  const restartedRss = rssMb(current.pid);
+  const rssRatio = restartedRss / idleRss;
+  rows.push(row('idle RSS', `${idleRss} MB`, '< 80 MB', idleRss < 80));
+  rows.push(row(`RSS after ${RESTARTS} in-place restarts`, `${restartedRss} MB = ${r2(rssRatio)} x idle`, '< 1.5 x idle', rssRatio < 1.5));
+
+  // 5. Relaunch: the restart request to the successor answering /health. Bare Node again, beside it.
+  const relaunchTimes = [];
+  const base2 = [];
+  for (let i = 0; i < RELAUNCHES; i++) {
+    base2.push((await timeCommand(['-e', ''])).ms);
+    const t0 = performance.now();
+    const res = await requestRetrying(port, 'POST', '/api/relaunch', auth);
+    if (res.status !== 202) throw new Error(`relaunch refused: HTTP ${res.status}`);
+    let next;
+    for (;;) {
+      next = await health(port);
+      if (next && next.instance !== current.instance && next.state === 'serving') break;
+      await sleep(1);
+    }
+    relaunchTimes.push(performance.now() - t0);
+    pids.add(next.pid);
+    current = next;
+    await sleep(200); // the predecessor finishes its exit off the clock
+  }
+  const base = median([...base2, base1]);
+  const relaunch = median(relaunchTimes);
+  const relaunchGoal = 2 * median(base2) + 100;
+  rows.push(row('relaunch: request -> successor healthy', `${r1(relaunch)} ms (baseline ${r1(median(base2))} ms)`, `< 2 x bare Node + 100 ms = ${r1(relaunchGoal)} ms`, relaunch < relaunchGoal));
+
+  await request(port, 'POST', '/api/stop', auth).catch(() => null);
+  await sleep(500);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  }
+  server.child.kill('SIGKILL');
+
+  const w = Math.max(...rows.map((r) => r.what.length));
+  const m = Math.max(...rows.map((r) => r.measured.length));
+  console.log('');
+  for (const r of rows) console.log(`  ${r.what.padEnd(w)}  ${r.measured.padEnd(m)}  goal ${r.goal}  ${r.ok ? 'met' : 'NOT MET'}`);
+  const result = { at: new Date().toISOString(), machine, baselineMs: r1(base), rounds: ROUNDS, rows };
+  fs.mkdirSync(path.join(ROOT, 'bench-results'), { recursive: true });
+  fs.writeFileSync(path.join(ROOT, 'bench-results', 'startup.json'), JSON.stringify(result, null, 2) + '\n');
+  console.log('  written to bench-results/startup.json');
+  fs.rmSync(dataDir, { recursive: true, force: true });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,118 @@
+import net from 'node:net';
+
+/**
+ * A TCP proxy in front of a real Berth that resets chosen requests, the way a
+ * server closing a listener with connections in its accept queue does: the
+ * client's connection is reset before any answer. `reset(head)` sees each
+ * request's first bytes and says what to do with that connection:
+ *   'before' - reset it at once; the request never reaches Berth
+ *   'after'  - pass the request to Berth, then reset the client instead of answering
+ *   'pass'   - proxy it
+ */
+export type ResetPlan = 'before' | 'after' | 'pass';
+
+export interface ResettingProxy {
+  port: number;
+  /** Request lines (e.g. "POST /api/restart") of every connection, with what was done. */
+  seen: { line: string; plan: ResetPlan }[];
+  close(): Promise<void>;
+}
+
+export async function resettingProxy(target: number, reset: (line: string, seen: ResettingProxy['seen']) => ResetPlan): Promise<ResettingProxy> {
+  const sockets = new Set<net.Socket>();
+  const seen: ResettingProxy['seen'] = [];
+  const server = net.createServer((client) => {
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    client.on('error', () => undefined);
+    let head = Buffer.alloc(0);
+    const onData = (d: Buffer) => {
+      head = Buffer.concat([head, d]);
+      const end = head.indexOf('\r\n');
+      if (end < 0) return;
+      client.off('data', onData);
+      client.pause();
+      const line = head.subarray(0, end).toString('latin1').replace(/ HTTP\/1\.\d$/, '');
+      const plan = reset(line, seen);
+      seen.push({ line, plan });
+      if (plan === 'before') {
+        client.resetAndDestroy();
+        return;
+      }
+      const upstream = net.connect({ host: '127.0.0.1', port: target });
+      sockets.add(upstream);
+      upstream.on('close', () => sockets.delete(upstream));
+      upstream.on('error', (err: NodeJS.ErrnoException) => {
+        client.resetAndDestroy();
+        // Berth is gone: so is the port it was reached through.
+        if (err.code === 'ECONNREFUSED') server.close();
+      });
+      upstream.write(head);
+      client.pipe(upstream);
+      client.resume();
+      if (plan === 'after') {
+        // Berth gets the whole request and acts on it; the client hears nothing but a reset.
+        upstream.once('data', () => {
+          client.resetAndDestroy();
+          upstream.destroy();
+        });
+      } else {
+        upstream.pipe(client);
+      }
+    };
+    client.on('data', onData);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    seen,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((r) => (server.listening ? server.close(() => r()) : r()));
+    },
+  };
+}
+
+/**
+ * A stand-in Berth made of a bare TCP server: answers /health as a serving
+ * Berth, resets the first `resets` connections that ask for anything else,
+ * and answers the rest with `reply`.
+ */
+export async function flakyBerth(opts: { resets: number; reply: { status: number; body: unknown } }): Promise<{ port: number; requests: string[]; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const requests: string[] = [];
+  let resets = opts.resets;
+  const send = (s: net.Socket, status: number, body: unknown) => {
+    const text = JSON.stringify(body);
+    s.end(`HTTP/1.1 ${status} X\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+  };
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => undefined);
+    let head = '';
+    s.on('data', (d: Buffer) => {
+      head += d.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      const line = head.slice(0, head.indexOf('\r\n')).replace(/ HTTP\/1\.\d$/, '');
+      requests.push(line);
+      if (line === 'GET /health') {
+        send(s, 200, { app: 'berth', version: '0.0.0-flaky', pid: process.pid, instance: 'flaky', state: 'serving', startedAt: new Date().toISOString() });
+      } else if (resets > 0) {
+        resets--;
+        s.resetAndDestroy();
+      } else {
+        send(s, opts.reply.status, opts.reply.body);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    requests,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((r) => server.close(() => r()));
+    },
+  };
+}
