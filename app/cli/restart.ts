@@ -42,7 +42,7 @@ async function restartInPlace(ctx: Context, target: RunningProbe, token: string)
       const entry = done(s);
       if (entry) {
         const url = String(s.url ?? current.running.url);
-        const downtime = typeof entry.downtimeMs === 'number' ? `; the port was unavailable for ${entry.downtimeMs} ms` : '';
+        const downtime = entry.downtimeMs === 0 ? '; the listening socket stayed open' : typeof entry.downtimeMs === 'number' ? `; the port was unavailable for ${entry.downtimeMs} ms` : '';
         ctx.out.result(`Restarted the server on ${url}${downtime}.`, { restarted: 'server', downtimeMs: entry.downtimeMs ?? null, url });
         return ExitCode.ok;
       }
