@@ -70,7 +70,7 @@ async function interleaved(commands, rounds) {
       times[name].push(r.ms);
     }
   }
-  return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
+  return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, { median: median(v), fastest: Math.min(...v) }]));
 }
 
 function request(port, method, urlPath, headers = {}) {
@@ -144,12 +144,17 @@ async function main() {
     },
     ROUNDS,
   );
-  const base1 = quickOnes.node;
+  const base1 = quickOnes.node.median;
   console.log(`  node -e '' (baseline, median of ${ROUNDS})      ${r1(base1)} ms`);
-  const helpRatio = quickOnes.help / base1;
-  const statusRatio = quickOnes.status / base1;
-  rows.push(row('berth --help', `${r1(quickOnes.help)} ms = ${r2(helpRatio)} x bare Node`, '< 1.3 x', helpRatio < 1.3));
-  rows.push(row('berth status (nothing running)', `${r1(quickOnes.status)} ms = ${r2(statusRatio)} x bare Node`, '< 1.3 x', statusRatio < 1.3));
+  // The median is what a user feels. On a busy machine the fastest runs, least disturbed by other work, are shown too.
+  const ratio = (name) => {
+    const m = quickOnes[name].median / base1;
+    return { m, text: `${r1(quickOnes[name].median)} ms = ${r2(m)} x bare Node (fastest runs: ${r2(quickOnes[name].fastest / quickOnes.node.fastest)} x)` };
+  };
+  const help = ratio('help');
+  const status = ratio('status');
+  rows.push(row('berth --help', help.text, '< 1.3 x', help.m < 1.3));
+  rows.push(row('berth status (nothing running)', status.text, '< 1.3 x', status.m < 1.3));
 
   // 2. A server, at rest.
   const server = await startServe(port, dataDir);
@@ -166,8 +171,15 @@ async function main() {
     },
     DUPLICATES,
   );
-  const dupExtra = dup.duplicate - dup.node;
-  rows.push(row('second berth serve exits 3', `${r1(dup.duplicate)} ms = bare Node + ${r1(dupExtra)} ms (${r2(dup.duplicate / dup.node)} x; baseline ${r1(dup.node)} ms)`, '< bare Node + 100 ms', dupExtra < 100));
+  const dupExtra = dup.duplicate.median - dup.node.median;
+  rows.push(
+    row(
+      'second berth serve exits 3',
+      `${r1(dup.duplicate.median)} ms = bare Node + ${r1(dupExtra)} ms (${r2(dup.duplicate.median / dup.node.median)} x; fastest runs: + ${r1(dup.duplicate.fastest - dup.node.fastest)} ms)`,
+      '< bare Node + 100 ms',
+      dupExtra < 100,
+    ),
+  );
 
   // 4. In-place restarts, then the memory of the same process.
   const token = fs.readFileSync(path.join(dataDir, 'auth-token'), 'utf8').trim();
@@ -207,7 +219,14 @@ async function main() {
   const base = median([...base2, base1]);
   const relaunch = median(relaunchTimes);
   const relaunchGoal = 2 * median(base2) + 100;
-  rows.push(row('relaunch: request -> successor healthy', `${r1(relaunch)} ms (baseline ${r1(median(base2))} ms)`, `< 2 x bare Node + 100 ms = ${r1(relaunchGoal)} ms`, relaunch < relaunchGoal));
+  rows.push(
+    row(
+      'relaunch: request -> successor healthy',
+      `${r1(relaunch)} ms = ${r2(relaunch / median(base2))} x bare Node (baseline ${r1(median(base2))} ms; fastest runs: ${r1(Math.min(...relaunchTimes))} ms against ${r1(2 * Math.min(...base2) + 100)} ms)`,
+      `< 2 x bare Node + 100 ms = ${r1(relaunchGoal)} ms`,
+      relaunch < relaunchGoal,
+    ),
+  );
 
   await request(port, 'POST', '/api/stop', auth).catch(() => null);
   await sleep(500);

@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import v8 from 'node:v8';
 import { ExitCode } from '../errors';
 import { refusalFor } from '../instance/claim';
 import { probePort } from '../instance/probe';
@@ -88,6 +87,8 @@ function recordRefusal(dataDir: string, msg: string): void {
  * collections while the server loads.
  */
 function useMemorySparingly(): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- not before serving: a refused start never needs it
+  const v8 = require('node:v8') as typeof import('node:v8');
   v8.setFlagsFromString('--optimize-for-size');
   v8.setFlagsFromString('--semi-space-growth-factor=1');
 }

@@ -27,14 +27,17 @@ describe('berth restart, again and again, under load', () => {
     await waitFor(() => loadOut.includes('ready'), 'the load generator');
 
     const failures: string[] = [];
-    for (let i = 0; i < RESTARTS; i++) {
-      const p = runBerth(['restart', '--json', '--port', String(port), '--data-dir', dir]);
-      const code = await p.exited;
-      if (code !== 0 || !p.stdout().includes('"restarted":"server"')) failures.push(`#${i}: exit ${code}: ${p.stdout().trim()} ${p.stderr().trim()}`);
-      expect(p.stderr()).not.toMatch(/\n\s+at |TypeError|fetch failed/);
+    try {
+      for (let i = 0; i < RESTARTS; i++) {
+        const p = runBerth(['restart', '--json', '--port', String(port), '--data-dir', dir]);
+        const code = await p.exited;
+        const ok = code === 0 && p.stdout().includes('"restarted":"server"') && !/\n\s+at |TypeError|fetch failed/.test(p.stderr());
+        if (!ok) failures.push(`#${i}: exit ${code}: ${p.stdout().trim()} ${p.stderr().trim()}`);
+      }
+    } finally {
+      load.stdin!.end();
+      await loadDone;
     }
-    load.stdin!.end();
-    await loadDone;
     const stats = JSON.parse(loadOut.trim().split('\n').at(-1)!) as { requests: number; lost: number; retries: number };
 
     expect(failures).toEqual([]);
