@@ -372,7 +372,7 @@ export async function tokenFaults() {
           'token file missing (berth stop)',
           'exit 2 naming the folder; server keeps serving',
           `token created ${mode}; stop exit ${code}: "${stop.stderr().trim().slice(0, 80)}"; server ${still ? 'serving' : 'GONE'}`,
-          mode === '600' && code === 2 && /No token in/.test(stop.stderr()) && still,
+          mode === '600' && code === 2 && /no token in/i.test(stop.stderr()) && still,
         ),
       );
       await stopBerth(p);
