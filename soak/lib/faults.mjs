@@ -849,7 +849,7 @@ export async function remoteHost() {
   };
   await refused('settings.json says "host": "0.0.0.0", no opt-in', { settings: { host: '0.0.0.0' } }, /Host 0\.0\.0\.0 from the settings file would let other machines reach Berth.*"allowRemote": true/);
   await refused('BERTH_HOST=0.0.0.0, no opt-in', { env: { BERTH_HOST: '0.0.0.0' } }, /Host 0\.0\.0\.0 from BERTH_HOST would let other machines reach Berth.*BERTH_ALLOW_REMOTE=1/);
-  await refused('BERTH_HOST=192.0.2.1 (not this machine), opted in', { env: { BERTH_HOST: '192.0.2.1', BERTH_ALLOW_REMOTE: '1' } }, /Host 192\.0\.2\.1 is not an address of this machine/);
+  await refused('BERTH_HOST=192.0.2.1 (not this machine), opted in', { env: { BERTH_HOST: '192.0.2.1', BERTH_ALLOW_REMOTE: '1' } }, /Host 192\.0\.2\.1 .*is not an address of this (machine|computer)/);
   {
     const port = await freePort();
     const dataDir = tempDir('berth-remote-');
