@@ -113,7 +113,7 @@ async function relaunchFailure(seen: RunningProbe, token: string, before: Histor
 }
 
 function failureText(entry: HistoryItem): string | null {
-  for (const key of ['failure', 'error', 'reason']) {
+  for (const key of ['failed', 'failure', 'error', 'reason']) {
     const v = entry[key];
     if (typeof v === 'string' && v) return v;
   }

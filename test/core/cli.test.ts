@@ -333,7 +333,9 @@ describe('the CLI tells the truth in one sentence', () => {
 
   it('no INFO line before an error: a bind refused after the server loaded (EACCES as an unprivileged user)', async () => {
     const dir = tempDataDir();
-    fs.chmodSync(dir, 0o777);
+    // The data folder belongs to the user Berth runs as (a folder of someone else's is refused before anything loads).
+    spawnSync('chown', ['nobody:nogroup', dir]);
+    fs.chmodSync(dir, 0o700);
     // Port 1 is free and privileged: the probe says free, the server loads, and the bind is refused.
     const asNobody = spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, BERTH_BIN, 'serve', '--port', '1', '--data-dir', dir], { encoding: 'utf8', env: cleanEnv() });
     expect(asNobody.status).toBe(2);
