@@ -40,5 +40,5 @@ describe('restarts and relaunches under keep-alive load (short soak)', () => {
     expect(rl.distinctPids).toBe(rl.count + 1);
     expect(rl.servingLines).toBe(rl.count + 1);
     expect(rl.stillAliveBesidesLast).toBe(0);
-  });
+  }, 240_000);
 });
