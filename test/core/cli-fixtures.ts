@@ -18,7 +18,11 @@ export interface ResettingProxy {
   close(): Promise<void>;
 }
 
-export async function resettingProxy(target: number, reset: (line: string, seen: ResettingProxy['seen']) => ResetPlan): Promise<ResettingProxy> {
+export async function resettingProxy(
+  target: number,
+  reset: (line: string, seen: ResettingProxy['seen']) => ResetPlan,
+  opts: { closeWhenTargetStops?: boolean } = {},
+): Promise<ResettingProxy> {
   const sockets = new Set<net.Socket>();
   const seen: ResettingProxy['seen'] = [];
   const server = net.createServer((client) => {
@@ -43,9 +47,10 @@ export async function resettingProxy(target: number, reset: (line: string, seen:
       sockets.add(upstream);
       upstream.on('close', () => sockets.delete(upstream));
       upstream.on('error', (err: NodeJS.ErrnoException) => {
+        // Refused: Berth is between two listeners (a restart) or gone. The client sees a reset either way.
         client.resetAndDestroy();
-        // Berth is gone: so is the port it was reached through.
-        if (err.code === 'ECONNREFUSED') server.close();
+        // For a test of stop: once Berth has stopped, the port it was reached through closes too.
+        if (err.code === 'ECONNREFUSED' && opts.closeWhenTargetStops) server.close();
       });
       upstream.write(head);
       client.pipe(upstream);

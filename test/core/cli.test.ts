@@ -1,11 +1,24 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { alive, BERTH_BIN, freePort, health, killBerth, postFresh, readToken, runBerth, startServe, tempDataDir, waitFor, type BerthProcess } from '../helpers';
 import { closeServer, foreignHttp, silentTcp } from './fixtures';
 import { resettingProxy } from './cli-fixtures';
+
+/** POST on a connection of its own; resolves with the status code. */
+function postOnce(port: number, urlPath: string, token: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: urlPath, headers: { Authorization: `Bearer ${token}` }, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 /** The environment without the developer's BERTH_* settings, as runBerth uses. */
 function cleanEnv(): NodeJS.ProcessEnv {
@@ -438,7 +451,7 @@ describe('the CLI never prints a stack trace, and retries what was reset', () =>
     const dir = tempDataDir();
     const server = track(await startServe(port, dir));
     // Every first connection of a kind is reset before Berth sees it: the probe's, the stop's.
-    const proxy = await resettingProxy(port, (line, seen) => (seen.some((s) => s.line === line) ? 'pass' : 'before'));
+    const proxy = await resettingProxy(port, (line, seen) => (seen.some((s) => s.line === line) ? 'pass' : 'before'), { closeWhenTargetStops: true });
     cleanups.push(() => proxy.close());
     const status = runBerth(['status', '--json', '--port', String(proxy.port), '--data-dir', dir]);
     expect(await status.exited).toBe(0);
