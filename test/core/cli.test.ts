@@ -8,18 +8,6 @@ import { alive, BERTH_BIN, freePort, health, killBerth, postFresh, readToken, ru
 import { closeServer, foreignHttp, silentTcp } from './fixtures';
 import { resettingProxy } from './cli-fixtures';
 
-/** POST on a connection of its own; resolves with the status code. */
-function postOnce(port: number, urlPath: string, token: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: urlPath, headers: { Authorization: `Bearer ${token}` }, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 /** The environment without the developer's BERTH_* settings, as runBerth uses. */
 function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BERTH_')));
