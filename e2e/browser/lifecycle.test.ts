@@ -215,11 +215,16 @@ describe('lifecycle from the page', () => {
     const { page, problems } = await openPage(context, () => [berth.origin]);
     await page.goto(berth.signInUrl('#/status'));
     await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
+    const linkStates = await recordLinkStates(page);
     await confirmControl(page, 'stop', 'Stop Berth');
     await expect.poll(() => page.locator('#banner .banner-title').textContent()).toBe('Berth has stopped.');
     await expect.poll(() => page.locator('#banner').isVisible()).toBe(true);
     expect(await berth.proc.exited).toBe(0);
     expect(await health(berth.port)).toBeNull();
+    // Once stopped, it stays stopped: a stream reached over a kept-alive connection to the draining server is no way back.
+    const states = await linkStates();
+    expect(states.slice(states.indexOf('stopped'))).not.toContain('live');
+    expect(await page.locator('#banner').isVisible()).toBe(true);
     await screenshot(page, 'stopped');
     expect(problems.errors).toEqual([]);
     await context.close();

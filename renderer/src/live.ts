@@ -229,6 +229,8 @@ export class LiveLink {
   }
 
   private onStatus(s: HostStatus): void {
+    // A Berth on its way out (a stop, reached over a kept-alive connection) is not a link back: its `draining` follows.
+    if (s.state === 'draining' || s.state === 'stopped') return;
     if (this.baseline && isNewBerth(this.baseline, s)) {
       // A relaunch or an update: load the page the new Berth serves. Once: the reloaded page starts a fresh baseline.
       this.leave();
