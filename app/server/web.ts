@@ -157,7 +157,7 @@ export function createWebApp(opts: WebAppOptions): WebApp {
         return { authenticated: true, message: '' };
       });
       // A stream opened on a server already draining (over a kept-alive connection) hears of it at once.
-      const onDrain = (fn: () => void) => (draining ? queueMicrotask(fn) : drainHooks.add(fn));
+      const onDrain = (fn: () => void) => (retired || opts.state() === 'draining' ? queueMicrotask(fn) : drainHooks.add(fn));
       const ctx: RouteContext = { requireToken, onDrain, log: opts.log };
       for (const routes of opts.routes) routes(api, ctx);
       api.setNotFoundHandler(async (req, reply) => reply.code(404).send({ error: 'not-found', message: `No API route ${req.method} ${req.url}` }));
