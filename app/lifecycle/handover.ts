@@ -35,7 +35,7 @@ export interface HandoverHost {
   expectProof(secret: string): { proven: Promise<void>; cancel: () => void };
   release(): Listener | null;
   adopt(listener: Listener): void;
-  drainListener(listener: Listener): Promise<void>;
+  drainListener(listener: Listener, opts?: { unhurried?: boolean }): Promise<void>;
   claimListener(host: string, port: number): Promise<Listener>;
   settled(): Promise<void>;
   emit(event: 'exit', code: number): boolean;
@@ -113,7 +113,7 @@ export async function runRelaunch(host: HandoverHost, plan: RelaunchPlan): Promi
       return keepServing(outcome);
     }
     host.log.info('the new process serves on the socket; draining');
-    return finish(host, listener);
+    return finish(host, listener, undefined, { unhurried: true });
   }
 
   // --- beside, probe handoff: serve until the successor proves it is ready, then close so it can bind.
@@ -173,10 +173,10 @@ function closeNote(dataDir: string, note: HandoffNote): void {
 }
 
 /** The successor serves: drain what we still have, then tell the owner to exit. */
-async function finish(host: HandoverHost, listener: Listener | null, drained?: Promise<void>): Promise<void> {
+async function finish(host: HandoverHost, listener: Listener | null, drained?: Promise<void>, how: { unhurried?: boolean } = {}): Promise<void> {
   if (listener) {
     host.release();
-    await host.drainListener(listener);
+    await host.drainListener(listener, how);
   }
   await drained;
   await host.settled();

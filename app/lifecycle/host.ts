@@ -318,7 +318,7 @@ export class ServerHost extends EventEmitter<HostEvents> {
       }
       this.setState('draining');
       this.listener = null;
-      await this.drainListener(listener, opts.drainDeadline);
+      await this.drainListener(listener, { deadline: opts.drainDeadline });
       await Promise.all(this.drains);
       this.setState('stopped');
       this.log.info('stopped');
@@ -326,10 +326,15 @@ export class ServerHost extends EventEmitter<HostEvents> {
   }
 
   /** Drain a listener we no longer serve on, and close the app it answered with. */
-  drainListener(listener: Listener, deadline = this.opts.drainDeadline ?? 1000): Promise<void> {
+  drainListener(listener: Listener, opts: { unhurried?: boolean; deadline?: number } = {}): Promise<void> {
+    const deadline = opts.deadline ?? this.opts.drainDeadline ?? 1000;
+    // Unhurried (the successor already serves on the same socket): idle keep-alive connections get most of the
+    // deadline to bring one more request, answered with Connection: close, instead of being closed under a
+    // request that may be on its way, which the client would see as a reset.
+    const idleGrace = opts.unhurried ? Math.round(deadline * 0.8) : undefined;
     return this.track(
       (async () => {
-        const { destroyed } = await listener.drain(deadline);
+        const { destroyed } = await listener.drain(deadline, idleGrace);
         if (destroyed > 0) this.log.warn(`drain deadline (${deadline} ms) reached; closed ${destroyed} connection(s)`);
         await listener.app.app.close().catch(() => undefined);
       })(),

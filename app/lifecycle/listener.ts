@@ -125,7 +125,7 @@ export class Listener {
    * keep-alive connections close after a short grace (a request may already
    * be on its way on one), and whatever is left is destroyed at the deadline.
    */
-  async drain(deadline: number): Promise<{ destroyed: number }> {
+  async drain(deadline: number, idleGraceMs = IDLE_GRACE_MS): Promise<{ destroyed: number }> {
     this._draining = true;
     for (const res of this.unanswered) if (!res.headersSent) res.setHeader('Connection', 'close');
     this.unanswered.clear();
@@ -133,7 +133,7 @@ export class Listener {
     await this.unlisten();
     const server = this.server;
     const connectionsGone = this.sockets.size === 0 ? Promise.resolve() : new Promise<void>((r) => this.emptied.push(r));
-    const grace = setTimeout(() => server.closeIdleConnections(), IDLE_GRACE_MS);
+    const grace = setTimeout(() => server.closeIdleConnections(), Math.min(idleGraceMs, deadline));
     // A cleared timer: a pending one would keep this whole old listener in memory until the deadline.
     let timer: NodeJS.Timeout | undefined;
     const reached = new Promise<'deadline'>((r) => (timer = setTimeout(() => r('deadline'), deadline)));
