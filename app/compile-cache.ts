@@ -139,7 +139,12 @@ function writeFirst(dirs: string[], name: string, data: Buffer): void {
       fs.renameSync(tmp, file);
       return;
     } catch {
-      fs.rmSync(tmp, { force: true });
+      // A cache is only ever a saving: a folder we may not even look into (another user's) is passed over.
+      try {
+        fs.rmSync(tmp, { force: true });
+      } catch {
+        // nothing of ours is there
+      }
     }
   }
 }
