@@ -30,7 +30,7 @@ export function tokenFor(ctx: Context, target: RunningProbe): string {
   const t = readToken(ctx.config.dataDir);
   if (!t) {
     throw new BerthError(
-      `There is no token in ${ctx.config.dataDir}, so Berth on ${target.running.url} cannot be asked; pass the --data-dir it was started with.`,
+      `No token in ${ctx.config.dataDir}, so Berth on ${target.running.url} cannot be asked; pass the --data-dir it was started with.`,
       ExitCode.usage,
     );
   }
