@@ -17,8 +17,8 @@ import { fileURLToPath } from 'node:url';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bin', 'berth.js');
 const quick = process.argv.includes('--quick');
-const ROUNDS = quick ? 8 : 20;
-const DUPLICATES = quick ? 6 : 15;
+const ROUNDS = quick ? 10 : 40;
+const DUPLICATES = quick ? 8 : 25;
 const RELAUNCHES = quick ? 5 : 15;
 const RESTARTS = quick ? 200 : 1000;
 
