@@ -22,7 +22,7 @@ export interface OptionSpec {
 }
 
 export const OPTIONS = {
-  host: { type: 'string', value: 'addr', help: 'Address to serve on (default 127.0.0.1; env BERTH_HOST)' },
+  host: { type: 'string', value: 'addr', help: 'Address Berth serves on (default 127.0.0.1; env BERTH_HOST)' },
   port: { type: 'string', value: 'n', help: 'Port (default 8787; env BERTH_PORT)' },
   'data-dir': { type: 'string', value: 'dir', help: 'Folder for settings, token and logs (env BERTH_DATA_DIR)' },
   replace: { type: 'boolean', help: 'Take the port over from the Berth running there', commands: ['serve'] },
