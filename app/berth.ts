@@ -6,33 +6,22 @@
  * the relaunch plan, the lifecycle owner's install hooks) are handed in.
  */
 import { BerthError, ExitCode } from './errors';
-import type { LogSink } from './log';
 import { coreApi, type EventFeed } from './lifecycle/api';
 import { resolveHandoff, type Handoff, type ProvenHandoff } from './lifecycle/handoff';
-import { ServerHost } from './lifecycle/host';
+import { ServerHost, type HostOptions } from './lifecycle/host';
 import { installPlan, type InstallHooks, type InstallStep, type RelaunchPlan } from './lifecycle/plans';
 import type { ApiRoutes } from './server/web';
 import type { Settings } from './settings/settings';
 import { apiRequestBlockers, updateApi, updateEvents } from './update/api';
 import type { UpdateHooks, UpdateService } from './update/service';
 
-export interface BerthOptions {
-  host: string;
-  port: number;
-  dataDir: string;
-  version: string;
-  token: string;
-  logs: LogSink;
-  rendererDir: string;
+/** The host's own options pass straight through; the rest is what only the composition decides. */
+export interface BerthOptions
+  extends Pick<HostOptions, 'host' | 'port' | 'dataDir' | 'version' | 'token' | 'logs' | 'rendererDir' | 'drainDeadline' | 'handoffDeadline' | 'probeTimeout' | 'firstProbeAt'> {
   /** Who this process says it replaces (command line or environment); proven against the note in the data directory. */
   claimedHandoff?: Handoff | null;
   /** A listening socket handed over by the predecessor (`--listen-fd`). */
   inheritedFd?: number | null;
-  drainDeadline?: number;
-  handoffDeadline?: number;
-  probeTimeout?: number;
-  /** performance.now() of the CLI's first probe: the wait for the port counts from there. */
-  firstProbeAt?: number;
   /** Builds the update service around the hooks that hand the port over. */
   updates: (hooks: UpdateHooks) => UpdateService;
   /** What Restart app does here (headless: a new process beside us; desktop: Electron's relaunch). */

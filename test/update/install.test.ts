@@ -11,6 +11,9 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createBerth } from '../../app/berth';
+import type { InstallHooks } from '../../app/lifecycle/plans';
+import type { LogSink } from '../../app/log';
+import type { UpdateHooks } from '../../app/update/service';
 import { ServerHost } from '../../app/lifecycle/host';
 import { rendererDir } from '../../app/paths';
 import { ensureToken } from '../../app/server/token';
@@ -46,12 +49,14 @@ interface Setup extends Rig {
   api(method: string, urlPath: string, opts?: { token?: string | null; body?: unknown }): Promise<{ status: number; body: Record<string, unknown> }>;
 }
 
-/** Berth 1.0.0 serving on a free port, composed by createBerth as `berth serve` composes it (only the updater's feed differs); 1.0.1 published. */
-async function setup(opts: { beside?: boolean; blockerWaitMs?: number; fileName?: string } = {}): Promise<Setup> {
-  const srv = await updateServer();
-  cleanups.push(() => srv.close());
-  srv.publishBuild(B['1.0.1']!);
-  // The new version an install starts serves where this one does.
+/**
+ * Berth 1.0.0 serving on a free port, composed by createBerth as `berth serve` composes it; only the updater
+ * (its feed, and what the rig installs) differs. `rigFor` gets the port, data folder and logs it must share.
+ */
+async function composed(
+  srv: UpdateServer,
+  o: { handoffDeadline: number; installHooks?: InstallHooks; rigFor: (c: { port: number; dataDir: string; logs: LogSink; hooks: UpdateHooks }) => Rig },
+): Promise<Setup> {
   const port = await freePort();
   const dataDir = tempDir();
   const token = ensureToken(dataDir).token;
@@ -67,21 +72,9 @@ async function setup(opts: { beside?: boolean; blockerWaitMs?: number; fileName?
     logs,
     rendererDir: rendererDir(),
     probeTimeout: 500,
-    // Long enough for the new AppImage to start and prove itself on a busy machine.
-    handoffDeadline: 30_000,
-    updates: (hooks) =>
-      (rig = makeRig({
-        version: '1.0.0',
-        port,
-        dataDir,
-        logs,
-        feedUrl: srv.url,
-        installed: B['1.0.0']!,
-        fileName: opts.fileName,
-        blockerWaitMs: opts.blockerWaitMs,
-        successorStartsBeforeExit: opts.beside ?? false,
-        hooks,
-      })).service,
+    handoffDeadline: o.handoffDeadline,
+    updates: (hooks) => (rig = o.rigFor({ port, dataDir, logs, hooks })).service,
+    installHooks: o.installHooks,
     // The plain relaunch is never asked for here.
     relaunchPlan: () => {
       throw new Error('not in this test');
@@ -93,6 +86,30 @@ async function setup(opts: { beside?: boolean; blockerWaitMs?: number; fileName?
   await berth.start();
   cleanups.push(() => host.stop());
   return Object.assign(rig, { host, port, token, srv, exits, api: apiFor(port, token) });
+}
+
+/** The real builds: 1.0.0 installed at APPIMAGE, 1.0.1 published; an install starts the new version on the same port. */
+async function setup(opts: { beside?: boolean; blockerWaitMs?: number; fileName?: string } = {}): Promise<Setup> {
+  const srv = await updateServer();
+  cleanups.push(() => srv.close());
+  srv.publishBuild(B['1.0.1']!);
+  return composed(srv, {
+    // Long enough for the new AppImage to start and prove itself on a busy machine.
+    handoffDeadline: 30_000,
+    rigFor: ({ port, dataDir, logs, hooks }) =>
+      makeRig({
+        version: '1.0.0',
+        port,
+        dataDir,
+        logs,
+        feedUrl: srv.url,
+        installed: B['1.0.0']!,
+        fileName: opts.fileName,
+        blockerWaitMs: opts.blockerWaitMs,
+        successorStartsBeforeExit: opts.beside ?? false,
+        hooks,
+      }),
+  });
 }
 
 function apiFor(port: number, token: string): Setup['api'] {
@@ -116,24 +133,11 @@ async function setupStandIn(opts: { artifact: Buffer; kind?: 'AppImageUpdater' |
   cleanups.push(() => srv.close());
   srv.publish({ version: '1.0.1', file: 'Berth-1.0.1-linux-x86_64.AppImage', data: opts.artifact });
   if (opts.kind === 'NsisUpdater') srv.publish({ version: '1.0.1', platform: 'win', file: 'Berth-Setup-1.0.1.exe', data: opts.artifact });
-  const port = await freePort();
-  const dataDir = tempDir();
-  const token = ensureToken(dataDir).token;
-  const logs = memoryLogSink();
-  let rig!: Rig;
-  const exits: number[] = [];
-  const berth = createBerth({
-    host: '127.0.0.1',
-    port,
-    dataDir,
-    version: '1.0.0',
-    token,
-    logs,
-    rendererDir: rendererDir(),
-    probeTimeout: 500,
+  return composed(srv, {
     handoffDeadline: 3000,
-    updates: (hooks) =>
-      (rig = makeRig({
+    installHooks: { relaunch: (h) => opts.relaunched?.push(h) },
+    rigFor: ({ dataDir, logs, hooks }) =>
+      makeRig({
         version: '1.0.0',
         feedUrl: srv.url,
         dataDir,
@@ -142,18 +146,8 @@ async function setupStandIn(opts: { artifact: Buffer; kind?: 'AppImageUpdater' |
         platform: opts.kind === 'NsisUpdater' ? 'win32' : undefined,
         packageInstall: opts.packageInstall,
         hooks,
-      })).service,
-    installHooks: { relaunch: (h) => opts.relaunched?.push(h) },
-    relaunchPlan: () => {
-      throw new Error('not in this test');
-    },
-    exit: (code) => exits.push(code),
-    exitOnConflict: true,
+      }),
   });
-  const host = berth.host;
-  await berth.start();
-  cleanups.push(() => host.stop());
-  return Object.assign(rig, { host, port, token, srv, exits, api: apiFor(port, token) });
 }
 
 async function ready(s: Setup): Promise<void> {
