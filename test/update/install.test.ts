@@ -12,15 +12,13 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createBerth } from '../../app/berth';
 import type { InstallHooks } from '../../app/lifecycle/plans';
-import type { LogSink } from '../../app/log';
-import type { UpdateHooks } from '../../app/update/service';
 import { ServerHost } from '../../app/lifecycle/host';
 import { rendererDir } from '../../app/paths';
 import { ensureToken } from '../../app/server/token';
 import { updateApi } from '../../app/update/api';
 import { debPackageInstall } from '../../app/update/package-install';
-import { UpdateService } from '../../app/update/service';
-import { memoryLogSink } from '../../app/log';
+import { UpdateService, type UpdateHooks } from '../../app/update/service';
+import { memoryLogSink, type LogSink } from '../../app/log';
 import { desktopEntry } from '../../app/autostart';
 import { freePort, waitFor, type Health } from '../helpers';
 // A plain ES module shared with the benchmark: GET /health on a fresh connection, as a new visitor would.
