@@ -106,6 +106,9 @@ async function relaunchFailure(seen: RunningProbe, token: string, before: Histor
     if (err instanceof NoAnswer) return null;
     throw err;
   }
+  // While the socket is handed over both processes accept on it, so this request may reach the successor,
+  // whose history has its own (successful) relaunch: only the old process's word counts.
+  if (s.instance !== seen.running.instance) return null;
   const entry = newest(s, 'relaunch');
   if (s.state !== 'serving' || !entry || sameEntry(entry, before)) return null;
   const reason = failureText(entry) ?? (await failureFromLog(seen, token, since)) ?? 'the new process did not take over';

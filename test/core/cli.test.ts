@@ -122,16 +122,18 @@ describe('berth relaunch', () => {
       const port = await freePort();
       const dir = tempDataDir();
       const first = track(await startServe(port, dir, [], { BERTH_HANDOVER: handover }));
-      const token = readToken(dir);
       let current = { pid: first.info.pid, instance: first.info.instance };
       const seen = new Set([current.instance]);
       for (let i = 0; i < 20; i++) {
-        expect(await postFresh(port, '/api/relaunch', token)).toBe(202);
-        const next = await waitFor(async () => {
-          const h = await health(port);
-          return h && h.instance !== current.instance && h.state === 'serving' ? h : null;
-        }, `relaunch ${i} to serve`);
+        // As a user would: `berth restart --app` waits until the new process serves and names it. While the
+        // socket is handed over both processes accept on it, so the command's requests reach either one.
+        const cmd = runBerth(['restart', '--app', '--json', '--port', String(port), '--data-dir', dir]);
+        const code = await cmd.exited;
+        expect(code, `relaunch ${i}: ${cmd.stdout()}${cmd.stderr()}`).toBe(0);
+        const next = JSON.parse(cmd.stdout()) as { pid: number; instance: string; state: string };
         extraPids.push(next.pid);
+        expect(next).toMatchObject({ state: 'serving' });
+        expect(next.instance).not.toBe(current.instance);
         await waitFor(() => !alive(current.pid), `old pid ${current.pid} to exit`);
         expect(seen.has(next.instance)).toBe(false);
         seen.add(next.instance);
@@ -165,12 +167,13 @@ describe('berth commands', () => {
     expect(JSON.parse(status.stdout())).toMatchObject({ running: true, pid: first.info.pid, state: 'serving' });
 
     const restart = runBerth(['restart', ...args]);
-    expect(await restart.exited).toBe(0);
+    expect({ code: await restart.exited, stderr: restart.stderr() }).toEqual({ code: 0, stderr: '' });
     expect(JSON.parse(restart.stdout())).toMatchObject({ restarted: 'server' });
     expect((await health(port))?.instance).toBe(first.info.instance);
 
     const relaunch = runBerth(['restart', '--app', ...args]);
-    expect(await relaunch.exited).toBe(0);
+    const relaunchCode = await relaunch.exited;
+    expect(relaunchCode, `${relaunch.stdout()}${relaunch.stderr()}`).toBe(0);
     const after = JSON.parse(relaunch.stdout()) as { pid: number; instance: string };
     extraPids.push(after.pid);
     expect(after.instance).not.toBe(first.info.instance);
