@@ -1,103 +1,20 @@
 // Core benchmarks: what a client sees of a restart and a relaunch, duplicate detection, idle RSS.
 // Figures are printed and written to bench-results/core.json; compare them as
 // ratios within one run (the machine is shared and noisy).
-import { fork, spawn } from 'node:child_process';
+import { fork } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { BIN, ROOT, freePort, health, pct, r2, request, requestRetrying, rssMb, sleep, startServe, timeCommand } from './lib/berth.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = path.join(ROOT, 'bin', 'berth.js');
 const args = new Set(process.argv.slice(2));
 const RESTARTS = args.has('--quick') ? 100 : 500;
 const RELAUNCHES = args.has('--quick') ? 5 : 20;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-const pct = (values, p) => {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
-};
-const r2 = (n) => Math.round(n * 100) / 100;
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function timeCommand(cmd, argv) {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.resume();
-    child.stderr.resume();
-    child.on('exit', (code) => resolve({ ms: performance.now() - t0, code }));
-  });
-}
 
 async function nodeBaseline(n = 20) {
   const times = [];
-  for (let i = 0; i < n; i++) times.push((await timeCommand(process.execPath, ['-e', ''])).ms);
+  for (let i = 0; i < n; i++) times.push((await timeCommand(['-e', ''])).ms);
   return pct(times, 50);
-}
-
-async function startServe(port, dataDir) {
-  const child = spawn(process.execPath, [BIN, 'serve', '--json', '--port', String(port), '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.resume();
-  for (let i = 0; i < 500 && !out.includes('"event":"serving"'); i++) await sleep(20);
-  if (!out.includes('"event":"serving"')) throw new Error('berth serve did not start');
-  return { child, info: JSON.parse(out.trim().split('\n')[0]) };
-}
-
-/** One request on its own connection; a restart closing pooled keep-alive sockets cannot interfere. */
-function request(port, method, urlPath, headers = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, headers, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode, json: () => JSON.parse(body) }));
-    });
-    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function requestRetrying(port, method, urlPath, headers) {
-  for (let i = 0; ; i++) {
-    try {
-      return await request(port, method, urlPath, headers);
-    } catch (err) {
-      if (i > 200) throw err;
-      await sleep(2);
-    }
-  }
-}
-
-async function health(port) {
-  try {
-    const res = await request(port, 'GET', '/health');
-    return res.status === 200 ? res.json() : null;
-  } catch {
-    return null;
-  }
-}
-
-function rssMb(pid) {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? r2(Number(m[1]) / 1024) : null;
-  } catch {
-    return null;
-  }
 }
 
 function startPoller(port) {
@@ -199,7 +116,7 @@ async function main() {
   // Duplicate detection: a second serve on the same port exits 3.
   const dupTimes = [];
   for (let i = 0; i < 10; i++) {
-    const r = await timeCommand(process.execPath, [BIN, 'serve', '--port', String(port), '--data-dir', dataDir]);
+    const r = await timeCommand([BIN, 'serve', '--port', String(port), '--data-dir', dataDir]);
     if (r.code !== 3) throw new Error(`duplicate start exited ${r.code}, expected 3`);
     dupTimes.push(r.ms);
   }

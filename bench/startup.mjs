@@ -6,56 +6,16 @@
 // bench-results/startup.json.
 //
 //   node bench/startup.mjs [--quick]
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { BIN, ROOT, freePort, health, median, r1, r2, request, requestRetrying, rssMb, sleep, startServe, timeCommand } from './lib/berth.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = path.join(ROOT, 'bin', 'berth.js');
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 10 : 40;
 const DUPLICATES = quick ? 8 : 25;
 const RELAUNCHES = quick ? 5 : 15;
 const RESTARTS = quick ? 200 : 1000;
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const r1 = (n) => Math.round(n * 10) / 10;
-const r2 = (n) => Math.round(n * 100) / 100;
-const median = (values) => {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Spawn to exit, as a user's shell sees it. */
-function timeCommand(argv, env) {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? cleanEnv() });
-    child.stdout.resume();
-    child.stderr.resume();
-    child.on('exit', (code) => resolve({ ms: performance.now() - t0, code }));
-  });
-}
-
-function cleanEnv() {
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('BERTH_')) delete env[k];
-  return env;
-}
 
 /**
  * Time several commands in interleaved rounds, so a burst of load from other
@@ -81,55 +41,6 @@ async function interleaved(commands, rounds) {
  */
 const pairedRatio = (cmd, base) => median(cmd.all.map((t, i) => t / base.all[i]));
 const pairedExtra = (cmd, base) => median(cmd.all.map((t, i) => t - base.all[i]));
-
-function request(port, method, urlPath, headers = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, headers, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode, json: () => JSON.parse(body) }));
-    });
-    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** A request that was refused or reset before any answer is sent again, as a browser would. */
-async function requestRetrying(port, method, urlPath, headers) {
-  for (let i = 0; ; i++) {
-    try {
-      return await request(port, method, urlPath, headers);
-    } catch (err) {
-      if (i > 500) throw err;
-      await sleep(2);
-    }
-  }
-}
-
-async function health(port) {
-  try {
-    const res = await request(port, 'GET', '/health');
-    return res.status === 200 ? res.json() : null;
-  } catch {
-    return null;
-  }
-}
-
-function rssMb(pid) {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return r1(Number(m[1]) / 1024);
-}
-
-async function startServe(port, dataDir) {
-  const child = spawn(process.execPath, [BIN, 'serve', '--json', '--port', String(port), '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.resume();
-  for (let i = 0; i < 1500 && !out.includes('"event":"serving"'); i++) await sleep(10);
-  if (!out.includes('"event":"serving"')) throw new Error('berth serve did not start');
-  return { child, info: JSON.parse(out.trim().split('\n')[0]) };
-}
 
 function row(what, measured, goal, ok) {
   return { what, measured, goal, ok };
