@@ -1,5 +1,6 @@
 import type { AppUpdater } from 'electron-updater';
 import type { Logger } from '../app/log';
+import { libraryLogger } from '../app/update/library-logger';
 import type { Settings } from '../app/settings/settings';
 import { debPackageInstall } from '../app/update/package-install';
 import { followAppImageRename } from '../app/update/appimage';
@@ -41,12 +42,6 @@ export interface DesktopUpdatesOptions {
   log: Logger;
   firstCheckDelayMs?: number;
   checkIntervalMs?: number;
-}
-
-/** electron-updater logs through any object with info/warn/error/debug: here, the scoped pino logger. */
-function libraryLogger(log: Logger) {
-  const text = (m: unknown) => (m instanceof Error ? (m.stack ?? m.message) : String(m));
-  return { info: (m?: unknown) => log.info(text(m)), warn: (m?: unknown) => log.warn(text(m)), error: (m?: unknown) => log.error(text(m)), debug: (m: string) => log.debug(m) };
 }
 
 export function createDesktopUpdates(opts: DesktopUpdatesOptions): UpdateService {

@@ -12,6 +12,7 @@ import { packageRoot } from '../paths';
 import { writeFileAtomic } from '../files/write';
 import { loadSettings, type Settings } from '../settings/settings';
 import { followAppImageRename } from './appimage';
+import { libraryLogger } from './library-logger';
 import { NodeAppAdapter, useNodeHttp } from './node-adapter';
 import { UpdateService, type UpdateHooks } from './service';
 
@@ -52,7 +53,7 @@ export function makeNodeUpdater(kind: 'AppImageUpdater' | 'NsisUpdater' | 'MacUp
   // No options: the feed comes from app-update.yml, as in a packaged app.
   const updater = new lib[kind](undefined, adapter);
   useNodeHttp(updater);
-  updater.logger = libraryLogger(opts.logs);
+  updater.logger = libraryLogger(opts.logs.root.child({ scope: 'electron-updater' }));
   // Installs happen when asked ("install"), where the port is handed over; never silently on quit.
   updater.autoInstallOnAppQuit = false;
   // Berth ships full installers only (NSIS web installers are not built).
@@ -82,23 +83,6 @@ export function headlessUpdaterFor(opts: { dataDir: string; version: string; env
     // AppImageUpdater starts the new file at once (force-run), while we still hold the port.
     successorStartsBeforeExit: true,
   };
-}
-
-/**
- * electron-updater's logger interface over our log sink, in its own scope so
- * its lines are easy to find. It logs failures as "Error: <stack>": the
- * console gets the first line, the log file the whole text (as `detail`).
- */
-export function libraryLogger(logs: LogSink) {
-  const log = logs.root.child({ scope: 'electron-updater' });
-  const line = (level: 'info' | 'warn' | 'error') => (m?: unknown) => {
-    const text = m instanceof Error ? (m.stack ?? m.message) : String(m);
-    const [first = '', ...rest] = text.split('\n');
-    const msg = first.replace(/^(Error: )+/, '');
-    if (rest.length || msg !== first) log[level]({ detail: text }, msg);
-    else log[level](msg);
-  };
-  return { info: line('info'), warn: line('warn'), error: line('error'), debug: (m: string) => log.debug(m) };
 }
 
 export interface HeadlessUpdatesOptions {
