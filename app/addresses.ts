@@ -15,9 +15,11 @@ export type Interfaces = NodeJS.Dict<os.NetworkInterfaceInfo[]>;
 /** Name resolution: every address a name stands for. */
 export type Lookup = (host: string) => Promise<string[]>;
 
-/** A host without URL brackets, IPv6 zone id, spaces or capitals: "[FE80::1%eth0]" is "fe80::1". */
+/** A host without URL brackets, spaces or capitals, and an IPv6 address without its zone id: "[FE80::1%eth0]" is "fe80::1". */
 export function bare(host: string): string {
-  return host.trim().replace(/^\[|\]$/g, '').replace(/%.*$/, '').toLowerCase();
+  const h = host.trim().replace(/^\[|\]$/g, '').toLowerCase();
+  // Only IPv6 has zones; "127.0.0.1%x" stays as written and is no address at all.
+  return h.includes(':') ? h.replace(/%.*$/, '') : h;
 }
 
 /**

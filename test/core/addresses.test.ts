@@ -24,13 +24,14 @@ describe('which addresses are this machine', () => {
   it('its own addresses are loopback and every interface, each once, without zone ids', () => {
     expect(own).toEqual(['127.0.0.1', '::1', '192.0.2.2', 'fd00::2', 'fe80::1']);
     expect(bare(' [FE80::1%eth0] ')).toBe('fe80::1');
+    expect(bare('127.0.0.1%eth0')).toBe('127.0.0.1%eth0');
   });
 
   it('wildcards and loopback, in any spelling', () => {
     for (const h of ['', '0.0.0.0', '::', '[::]', '0:0:0:0:0:0:0:0']) expect(isWildcard(h), h).toBe(true);
     for (const h of ['127.0.0.1', '::1', 'localhost', '192.0.2.2']) expect(isWildcard(h), h).toBe(false);
     for (const a of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1']) expect(isLoopback(a), a).toBe(true);
-    for (const a of ['192.0.2.2', '::', '0.0.0.0', '::2', '128.0.0.1', '127.example', 'localhost']) expect(isLoopback(a), a).toBe(false);
+    for (const a of ['192.0.2.2', '::', '0.0.0.0', '::2', '128.0.0.1', '127.example', '127.0.0.1%x', 'localhost']) expect(isLoopback(a), a).toBe(false);
   });
 
   it('loopback, the wildcards and the interfaces are its own; anything else is not', () => {
