@@ -5,9 +5,8 @@
  * the machine before that is known), what does the probe find on the port,
  * and does a bind really succeed. The wording is for the settings field.
  */
-import dns from 'node:dns/promises';
 import net from 'node:net';
-import os from 'node:os';
+import { addressesElsewhere, bare, isWildcard, ownAddresses, systemLookup, type Lookup } from '../addresses';
 import { errorCode } from '../errors';
 import { probePort, type ProbeResult } from '../instance/probe';
 
@@ -22,37 +21,14 @@ export interface AddressCheckOptions {
   /** This process's instance id: finding ourselves on the port is not a conflict. */
   instance: string;
   probeTimeout?: number;
-  /** The addresses of this computer (default: os.networkInterfaces()). */
+  /** The addresses of this computer (default: its interfaces' and loopback). */
   localAddresses?: () => string[];
   /** Name resolution (default: the system resolver, like listen() itself). */
-  lookup?: (host: string) => Promise<string[]>;
+  lookup?: Lookup;
 }
 
-const LOOKUP_TIMEOUT_MS = 5000;
-
-function bare(host: string): string {
-  return host.trim().replace(/^\[|\]$/g, '').replace(/%.*$/, '').toLowerCase();
-}
-
-function isWildcard(host: string): boolean {
-  const h = bare(host);
-  return h === '' || h === '0.0.0.0' || h === '::';
-}
-
-/** Every address of this computer's interfaces, without IPv6 zone ids. */
-export function interfaceAddresses(): string[] {
-  return Object.values(os.networkInterfaces())
-    .flatMap((list) => list ?? [])
-    .map((i) => bare(i.address));
-}
-
-/** Whether `ip` is one of this computer's addresses (the whole 127/8 is loopback). */
-export function isLocalAddress(ip: string, local: string[]): boolean {
-  const h = bare(ip);
-  if (isWildcard(h) || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h)) return true;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h)?.[1];
-  return local.includes(h) || (!!mapped && isLocalAddress(mapped, local));
-}
+// The settings-field decisions are tested under this name (e2e/browser/decisions.test.ts).
+export { isOwnAddress as isLocalAddress } from '../addresses';
 
 /**
  * Why `host` is not an address of this computer, or null when it is. A name
@@ -62,7 +38,7 @@ export function isLocalAddress(ip: string, local: string[]): boolean {
  */
 export function hostProblem(host: string, resolved: { addresses: string[] } | { error: string }, local: string[]): string | null {
   if ('error' in resolved) return `${host} is not a name of this computer: it does not resolve (${resolved.error}).`;
-  const elsewhere = resolved.addresses.filter((a) => !isLocalAddress(a, local));
+  const elsewhere = addressesElsewhere(resolved.addresses, local);
   if (net.isIP(bare(host))) return elsewhere.length ? `This computer has no address ${bare(host)}.` : null;
   if (resolved.addresses.length === 0) return `${host} is not a name of this computer: it does not resolve.`;
   return elsewhere.length ? `${host} resolves to ${elsewhere.join(', ')}, which is not an address of this computer.` : null;
@@ -100,19 +76,6 @@ export function bindProblem(code: string | undefined, host: string, port: number
   }
 }
 
-async function systemLookup(host: string): Promise<string[]> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error('lookup timed out'), { code: 'ETIMEOUT' })), LOOKUP_TIMEOUT_MS);
-  });
-  try {
-    const found = await Promise.race([dns.lookup(host, { all: true }), timeout]);
-    return found.map((a) => a.address);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Bind host:port and let go at once; resolves with the error code, or null when the bind worked. */
 export function tryBind(host: string, port: number): Promise<string | null> {
   return new Promise((resolve) => {
@@ -132,7 +95,7 @@ export async function nextFreePort(host: string, port: number, opts: { probeTime
 }
 
 export async function checkAddress(host: string, port: number, opts: AddressCheckOptions): Promise<AddressCheck> {
-  const local = (opts.localAddresses ?? interfaceAddresses)();
+  const local = (opts.localAddresses ?? ownAddresses)();
   if (!isWildcard(host)) {
     let resolved: { addresses: string[] } | { error: string };
     if (net.isIP(bare(host))) resolved = { addresses: [bare(host)] };

@@ -1,6 +1,6 @@
-import dns from 'node:dns/promises';
 import net from 'node:net';
 import os from 'node:os';
+import { addressesElsewhere, bare, isLoopback, isOwnAddress, isWildcard, ownAddresses, systemLookup, type Interfaces, type Lookup } from '../addresses';
 import { BerthError, ExitCode } from '../errors';
 import { visible } from '../terminal-text';
 
@@ -18,34 +18,8 @@ export interface Exposure {
 
 export interface ExposureDeps {
   /** Resolve a host name the way listen() will (getaddrinfo, /etc/hosts included). */
-  lookup?: (host: string) => Promise<string[]>;
-  interfaces?: () => NodeJS.Dict<os.NetworkInterfaceInfo[]>;
-}
-
-const defaultLookup = async (host: string) => (await dns.lookup(host, { all: true, verbatim: true })).map((a) => a.address);
-
-const bare = (a: string) => a.replace(/^\[|\]$/g, '').toLowerCase();
-
-export function isWildcard(host: string): boolean {
-  const h = bare(host);
-  return h === '0.0.0.0' || h === '::' || h === '';
-}
-
-export function isLoopbackAddress(address: string): boolean {
-  const a = bare(address).replace(/^::ffff:/, '');
-  return a === '::1' || /^127\.\d+\.\d+\.\d+$/.test(a);
-}
-
-/** Every address of this machine (loopback included), lower-case, without zone ids. */
-export function localAddresses(interfaces: NodeJS.Dict<os.NetworkInterfaceInfo[]> = os.networkInterfaces()): Set<string> {
-  const out = new Set<string>(['127.0.0.1', '::1']);
-  for (const list of Object.values(interfaces)) for (const i of list ?? []) out.add(i.address.toLowerCase().replace(/%.*$/, ''));
-  return out;
-}
-
-function isLocal(address: string, local: Set<string>): boolean {
-  const a = bare(address).replace(/%.*$/, '');
-  return isLoopbackAddress(a) || local.has(a) || local.has(a.replace(/^::ffff:/, ''));
+  lookup?: Lookup;
+  interfaces?: () => Interfaces;
 }
 
 /**
@@ -55,7 +29,7 @@ function isLocal(address: string, local: Set<string>): boolean {
  */
 export async function checkListenHost(host: string, deps: ExposureDeps = {}): Promise<Exposure> {
   const interfaces = (deps.interfaces ?? os.networkInterfaces)();
-  const local = localAddresses(interfaces);
+  const own = ownAddresses(interfaces);
   const h = bare(host);
   if (isWildcard(h)) {
     const v4only = h === '0.0.0.0';
@@ -67,18 +41,18 @@ export async function checkListenHost(host: string, deps: ExposureDeps = {}): Pr
   }
   if (h === 'localhost') return { exposed: false, addresses: ['127.0.0.1', '::1'] };
   if (net.isIP(h)) {
-    if (!isLocal(h, local)) {
-      throw new BerthError(`Host ${host} is not an address of this machine, so Berth cannot listen there. Use 127.0.0.1, or one of: ${[...local].join(', ')}.`, ExitCode.usage, { host });
+    if (!isOwnAddress(h, own)) {
+      throw new BerthError(`Host ${host} is not an address of this machine, so Berth cannot listen there. Use 127.0.0.1, or one of: ${own.join(', ')}.`, ExitCode.usage, { host });
     }
-    return { exposed: !isLoopbackAddress(h), addresses: [h] };
+    return { exposed: !isLoopback(h), addresses: [h] };
   }
   let resolved: string[];
   try {
-    resolved = await (deps.lookup ?? defaultLookup)(h);
+    resolved = await (deps.lookup ?? systemLookup)(h);
   } catch (err) {
     throw new BerthError(`Host ${host} could not be resolved (${(err as NodeJS.ErrnoException).code ?? String(err)}); use an address such as 127.0.0.1.`, ExitCode.usage, { host });
   }
-  const elsewhere = resolved.filter((a) => !isLocal(a, local));
+  const elsewhere = addressesElsewhere(resolved, own);
   if (resolved.length === 0 || elsewhere.length) {
     throw new BerthError(
       `Host ${host} resolves to ${resolved.length ? elsewhere.map((a) => visible(a, 64)).join(', ') : 'nothing'}, which ${elsewhere.length === 1 ? 'is not an address' : 'are not addresses'} of this machine. ` +
@@ -87,7 +61,7 @@ export async function checkListenHost(host: string, deps: ExposureDeps = {}): Pr
       { host, resolved },
     );
   }
-  return { exposed: resolved.some((a) => !isLoopbackAddress(a)), addresses: resolved };
+  return { exposed: resolved.some((a) => !isLoopback(a)), addresses: resolved };
 }
 
 const hostPort = (address: string, port: number) => `${address.includes(':') ? `[${address}]` : address}:${port}`;
@@ -95,15 +69,15 @@ const hostPort = (address: string, port: number) => `${address.includes(':') ? `
 /** What a listening server really holds: its address and whether other machines can reach it. */
 export function listenerOf(server: net.Server | null, host: string, port: number): { exposed: boolean; listenAddress: string } {
   const a = server?.listening ? server.address() : null;
-  if (a && typeof a === 'object') return { exposed: !isLoopbackAddress(a.address), listenAddress: hostPort(a.address, a.port) };
+  if (a && typeof a === 'object') return { exposed: !isLoopback(a.address), listenAddress: hostPort(a.address, a.port) };
   const h = bare(host);
-  return { exposed: !(h === 'localhost' || isLoopbackAddress(h)), listenAddress: hostPort(h, port) };
+  return { exposed: !(h === 'localhost' || isLoopback(h)), listenAddress: hostPort(h, port) };
 }
 
 /** The start-up warning for a listener beyond loopback: where it listens, who chose it, and what still protects it. */
 export function exposureWarning(opts: { host: string; port: number; hostFrom: string; remoteAllowedBy: string | null }, exposure: Exposure): string {
   const where = isWildcard(opts.host) ? `every address of this machine (${opts.host})` : opts.host;
-  const reach = exposure.addresses.filter((a) => !isLoopbackAddress(a)).map((a) => `http://${hostPort(a, opts.port)}`);
+  const reach = exposure.addresses.filter((a) => !isLoopback(a)).map((a) => `http://${hostPort(a, opts.port)}`);
   const why = opts.remoteAllowedBy ? `from ${opts.hostFrom}, allowed by ${opts.remoteAllowedBy}` : `from ${opts.hostFrom}`;
   return (
     `Berth listens on ${where} port ${opts.port} (${why}): other machines on your network can reach it` +

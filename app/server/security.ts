@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { isWildcard } from '../addresses';
 import { isLoopbackHost } from '../settings/settings';
 
 /** Split a Host header into its host part, lower-cased, without brackets or port. */
@@ -25,10 +26,10 @@ export function isAllowedHost(header: string | undefined, configuredHost: string
   const host = hostOfHeader(header);
   if (host === null) return false;
   if (isLoopbackHost(host)) return true;
-  const configured = configuredHost.toLowerCase().replace(/^\[|\]$/g, '');
   // A wildcard bind reaches the server through any local address, but the
   // allowlist stays names we know; LAN access uses the machine's address literally.
-  if (configured === '0.0.0.0' || configured === '::') return isIpLiteral(host);
+  if (isWildcard(configuredHost)) return isIpLiteral(host);
+  const configured = configuredHost.toLowerCase().replace(/^\[|\]$/g, '');
   return host === configured;
 }
 

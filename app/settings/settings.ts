@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { isLoopback } from '../addresses';
 import { BerthError, ExitCode, errorCode } from '../errors';
 import { readOwnFile, sizeWords } from '../files/read';
 import { FileRefused } from '../files/trust';
@@ -74,8 +75,7 @@ function isIPv6(v: string): boolean {
 
 /** True for addresses that only this machine can reach. */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+  return host.toLowerCase().replace(/^\[|\]$/g, '') === 'localhost' || isLoopback(host);
 }
 
 /**
