@@ -23,12 +23,9 @@ import { artifactOf, builderArgs, nextVersion } from './build-versions.mjs';
 import { summarize, watchPort } from './port-watch.mjs';
 // @ts-ignore
 import { parseRange, serveDirectory } from './update-server.mjs';
-import { BUILDS_ENV, updateBuilds } from './update-rig';
+import { BUILDS_ENV, updateBuilds, useCleanups } from './update-rig';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = useCleanups();
 
 async function location(dir: string) {
   const srv = await serveDirectory(dir);
