@@ -9,12 +9,11 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ROOT, freePort, killBerth, readToken, runBerth, startServe, tempDataDir, waitFor } from '../../test/helpers';
+import { ROOT, freePort, killBerth, rawRequest, readToken, runBerth, startServe, tempDataDir, waitFor } from '../../test/helpers';
 import { createNodeHttpExecutor } from '../../app/update/node-adapter';
 import { canListen } from '../../main/startup';
 // @ts-ignore: plain ES modules without type declarations.
@@ -33,17 +32,7 @@ async function location(dir: string) {
   return srv;
 }
 
-function get(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.once('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
-    req.once('error', reject);
-    req.end();
-  });
-}
+const get = (url: string, headers: Record<string, string> = {}, method = 'GET') => rawRequest(url, { method, headers });
 
 describe('the local update location (update-server.mjs)', () => {
   const dir = tempDataDir('berth-location-');
