@@ -148,3 +148,20 @@ export function alive(pid: number): boolean {
     return true; // no /proc (macOS, Windows): kill(0) said it exists
   }
 }
+
+/**
+ * An HTTP request whose answer comes back byte for byte, on a connection of
+ * its own: fetch() would decode a compressed body and hide the encoding, or
+ * a multipart one's framing.
+ */
+export function rawRequest(url: string, opts: { method?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: opts.method ?? 'GET', headers: opts.headers ?? {}, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.once('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.once('error', reject);
+    req.end();
+  });
+}

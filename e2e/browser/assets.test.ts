@@ -9,7 +9,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterEach, describe, expect, test } from 'vitest';
 import { pickEncoding } from '../../app/server/ui-files';
-import { ROOT } from '../../test/helpers';
+import { ROOT, rawRequest } from '../../test/helpers';
 import { startBerth, stopAll } from './harness';
 
 afterEach(stopAll);
@@ -17,19 +17,8 @@ afterEach(stopAll);
 const OUT = path.join(ROOT, 'out', 'renderer');
 const script = fs.readdirSync(path.join(OUT, 'assets')).find((f) => /^index-.*\.js$/.test(f))!;
 
-/** A raw GET: fetch() would decode the body and hide the encoding. */
-async function get(url: string, acceptEncoding: string | null, method = 'GET') {
-  const http = await import('node:http');
-  return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>((resolve, reject) => {
-    const req = http.request(url, { method, headers: acceptEncoding === null ? {} : { 'Accept-Encoding': acceptEncoding } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+/** A request that asks for `acceptEncoding` (none: no header) and gets the body as sent. */
+const get = (url: string, acceptEncoding: string | null, method = 'GET') => rawRequest(url, { method, headers: acceptEncoding === null ? {} : { 'Accept-Encoding': acceptEncoding } });
 
 describe('precompressed UI files', () => {
   test('the build wrote smaller brotli and gzip copies of the script, the styles and the page', () => {

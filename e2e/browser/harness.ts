@@ -7,11 +7,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, vi } from 'vitest';
+import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, expect, vi } from 'vitest';
 // Plain JavaScript, so a test can also run it in a child process with another environment.
 import { chooseChromium, launchChromium } from './chromium.mjs';
-import { ROOT, alive, freePort, health, killBerth, readToken, runBerth, sleep, tempDataDir, waitFor, type BerthProcess } from '../../test/helpers';
+import { ROOT, alive, freePort, health, killBerth, readToken, runBerth, sleep, tempDataDir, waitFor, type BerthProcess, type Health } from '../../test/helpers';
 
 export const SCREENSHOTS = path.join(ROOT, 'test-results', 'screenshots');
 
@@ -179,6 +179,74 @@ export async function openPage(context: BrowserContext, allowedOrigins: () => st
     document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
   });
   return { page, problems };
+}
+
+export interface Tab {
+  context: BrowserContext;
+  page: Page;
+  problems: PageProblems;
+}
+
+/**
+ * A tab in a browser context of its own (no cookie yet), at the suite's page
+ * size unless `options` say otherwise, recording problems as openPage does.
+ */
+export async function newTab(browser: Browser, allowedOrigins: () => string[], options: BrowserContextOptions = {}): Promise<Tab> {
+  const context = await browser.newContext({ viewport: VIEWPORT, ...options });
+  return { context, ...(await openPage(context, allowedOrigins)) };
+}
+
+/**
+ * A new tab signed in to `berth` the way `berth open` does it (the token in
+ * the address), once the page at `hash` shows what it loads from Berth.
+ * `allowedOrigins`: where its requests may go (default: this Berth only).
+ */
+export async function signedInTab(
+  browser: Browser,
+  berth: RunningBerth,
+  hash = '#/status',
+  opts: { allowedOrigins?: () => string[]; context?: BrowserContextOptions } = {},
+): Promise<Tab> {
+  const tab = await newTab(browser, opts.allowedOrigins ?? (() => [berth.origin]), opts.context);
+  await tab.page.goto(berth.signInUrl(hash));
+  await pageLoaded(tab.page, hash);
+  return tab;
+}
+
+/** Wait until the page at `hash` shows what it loads: the live link on Status, the form on Settings, the lines on Logs, the card on Update. */
+export async function pageLoaded(page: Page, hash: string): Promise<void> {
+  if (hash === '#/status') await waitLive(page);
+  else if (hash === '#/settings') await page.locator('#port').waitFor();
+  else if (hash === '#/logs') await page.locator('#log-lines[data-loaded]').waitFor();
+  else if (hash === '#/update') await page.locator('.update-body article').first().waitFor();
+}
+
+/** Wait until the page's link to Berth reads Live. */
+export async function waitLive(page: Page): Promise<void> {
+  await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
+}
+
+/** One fact of the Status page's summary, by its label. */
+export const fact = (page: Page, label: string) => page.locator(`.summary .facts dt:text-is("${label}") + dd`);
+
+/** The banner's title while it shows, else null (never waits long for it). */
+export const bannerTitle = (page: Page) => page.locator('#banner:not([hidden]) .banner-title').textContent({ timeout: 1000 }).catch(() => null);
+
+/** A request to Berth's API with its token (a JSON body when given). */
+export function callApi(berth: RunningBerth, method: string, route: string, body?: unknown): Promise<Response> {
+  const headers: Record<string, string> = { Authorization: `Bearer ${berth.token}` };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  return fetch(`${berth.origin}${route}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+}
+
+/** Wait until another Berth serves `berth`'s port (a relaunched successor), and make sure cleanup stops it. */
+export async function successorOf(berth: RunningBerth): Promise<Health> {
+  const next = await waitFor(async () => {
+    const h = await health(berth.port);
+    return h && h.instance !== berth.instance && h.state === 'serving' ? h : null;
+  }, 'a relaunched Berth to serve', 20_000);
+  adoptPid(next.pid);
+  return next;
 }
 
 export async function screenshot(page: Page, name: string): Promise<string> {

@@ -8,10 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { describe, expect, test } from 'vitest';
-import { VIEWPORT, adoptPid, freePort, health, openPage, recordLinkStates, screenshot, startBerth, useBrowser, waitFor, type RunningBerth } from './harness';
+import { fact, freePort, health, openPage, recordLinkStates, screenshot, signedInTab, startBerth, successorOf, useBrowser, waitFor, waitLive } from './harness';
 
 const browser = useBrowser();
-
 
 async function confirmControl(page: Page, action: 'restart' | 'relaunch' | 'stop', confirmLabel: string) {
   await page.locator(`button[data-action="${action}"]`).click();
@@ -21,25 +20,10 @@ async function confirmControl(page: Page, action: 'restart' | 'relaunch' | 'stop
   await dialog.waitFor({ state: 'detached' });
 }
 
-const fact = (page: Page, label: string) => page.locator(`.summary .facts dt:text-is("${label}") + dd`);
-
-/** Wait until another Berth serves the port, and make sure cleanup stops it. */
-async function successorOf(berth: RunningBerth) {
-  const next = await waitFor(async () => {
-    const h = await health(berth.port);
-    return h && h.instance !== berth.instance && h.state === 'serving' ? h : null;
-  }, 'a relaunched Berth to serve', 20_000);
-  adoptPid(next.pid);
-  return next;
-}
-
 describe('lifecycle from the page', () => {
   test('Restart server: the page shows Reconnecting, comes back, and lists the restart with its downtime', async () => {
     const berth = await startBerth();
-    const context = await browser().newContext({ viewport: VIEWPORT });
-    const { page, problems } = await openPage(context, () => [berth.origin]);
-    await page.goto(berth.signInUrl('#/status'));
-    await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
+    const { context, page, problems } = await signedInTab(browser(), berth, '#/status');
     await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
     const linkStates = await recordLinkStates(page);
 
@@ -49,7 +33,7 @@ describe('lifecycle from the page', () => {
     // In place: the listening socket stayed open, so there was no downtime at all.
     expect(await row.locator('td').nth(2).textContent()).toBe('none');
     await expect.poll(() => page.locator('.controls .message').textContent()).toBe('Server restarted. The port stayed open: no request was refused.');
-    await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
+    await waitLive(page);
     // It went through "reconnecting" and back, without reloading: same process, same instance.
     const states = await linkStates();
     expect(states).toContain('reconnecting');
@@ -64,10 +48,7 @@ describe('lifecycle from the page', () => {
 
   test('Restart app: the tab reloads once and lands on the new instance', async () => {
     const berth = await startBerth();
-    const context = await browser().newContext({ viewport: VIEWPORT });
-    const { page, problems } = await openPage(context, () => [berth.origin]);
-    await page.goto(berth.signInUrl('#/status'));
-    await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
+    const { context, page, problems } = await signedInTab(browser(), berth, '#/status');
     await page.evaluate(() => ((window as unknown as { oldDocument: boolean }).oldDocument = true));
     let loads = 0;
     page.on('load', () => loads++);
@@ -88,7 +69,7 @@ describe('lifecycle from the page', () => {
     expect(await relaunch.nth(2).textContent()).toBe(process.platform === 'win32' ? expect.stringMatching(/^\d+(\.\d+)? ms$/) : 'none');
     expect(await relaunch.nth(3).textContent()).toBe(`pid ${berth.pid} → pid ${next.pid}, ${process.platform === 'win32' ? 'port closed and bound again' : 'socket handed over'}`);
     expect(await berth.proc.exited).toBe(0);
-    await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
+    await waitLive(page);
     // Settle, then check it reloaded exactly once.
     await page.waitForTimeout(500);
     expect(loads).toBe(1);
@@ -99,10 +80,7 @@ describe('lifecycle from the page', () => {
 
   test('a settings change survives a relaunch', async () => {
     const berth = await startBerth({ updatable: true });
-    const context = await browser().newContext({ viewport: VIEWPORT });
-    const { page, problems } = await openPage(context, () => [berth.origin]);
-    await page.goto(berth.signInUrl('#/settings'));
-    await page.locator('#port').waitFor();
+    const { context, page, problems } = await signedInTab(browser(), berth, '#/settings');
     await page.getByLabel('Update channel').selectOption('beta');
     await page.getByLabel('Check for updates automatically').uncheck();
     await page.getByLabel('Start Berth when I log in').check();
@@ -111,7 +89,7 @@ describe('lifecycle from the page', () => {
     await expect.poll(() => page.locator('.form-actions .message').textContent()).toBe('Saved.');
 
     await page.goto(`${berth.origin}/#/status`);
-    await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
+    await waitLive(page);
     await confirmControl(page, 'relaunch', 'Restart app');
     const next = await successorOf(berth);
     await expect.poll(() => fact(page, 'Instance').textContent(), { timeout: 15_000 }).toBe(next.instance);
@@ -130,13 +108,12 @@ describe('lifecycle from the page', () => {
     const berth = await startBerth();
     const newPort = await freePort();
     const newOrigin = `http://127.0.0.1:${newPort}`;
-    const context = await browser().newContext({ viewport: VIEWPORT });
-    const { page, problems } = await openPage(context, () => [berth.origin, newOrigin]);
-    await page.goto(berth.signInUrl('#/settings'));
+    const both = () => [berth.origin, newOrigin];
+    const { context, page, problems } = await signedInTab(browser(), berth, '#/settings', { allowedOrigins: both });
     // A second tab on the Status page, which did nothing itself.
-    const { page: other, problems: otherProblems } = await openPage(context, () => [berth.origin, newOrigin]);
+    const { page: other, problems: otherProblems } = await openPage(context, both);
     await other.goto(`${berth.origin}/#/status`);
-    await expect.poll(() => other.locator('#link-state').textContent()).toBe('Live');
+    await waitLive(other);
 
     // The cookie is host-only for 127.0.0.1 and carries no port: browsers send it to every port of that host.
     const cookies = await context.cookies();
@@ -149,7 +126,7 @@ describe('lifecycle from the page', () => {
     await page.getByRole('button', { name: 'Save' }).click();
     await page.waitForURL(`${newOrigin}/#/settings`, { timeout: 15_000 });
     await expect.poll(() => port.inputValue()).toBe(String(newPort));
-    await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
+    await waitLive(page);
     // Signed in at the new port: the page's own API calls carry the cookie.
     const session = await page.evaluate(async () => (await (await fetch('/api/session')).json()) as { authenticated: boolean });
     expect(session.authenticated).toBe(true);
@@ -170,10 +147,7 @@ describe('lifecycle from the page', () => {
 
   test('LAN access: an explicit choice with a warning and a confirmation, applied by restarting the app', async () => {
     const berth = await startBerth();
-    const context = await browser().newContext({ viewport: VIEWPORT });
-    const { page, problems } = await openPage(context, () => [berth.origin]);
-    await page.goto(berth.signInUrl('#/settings'));
-    await page.locator('#port').waitFor();
+    const { context, page, problems } = await signedInTab(browser(), berth, '#/settings');
     const file = path.join(berth.dataDir, 'settings.json');
     const before = fs.readFileSync(file, 'utf8');
 
@@ -211,10 +185,7 @@ describe('lifecycle from the page', () => {
 
   test('Stop: the page says Berth has stopped, and the process exits', async () => {
     const berth = await startBerth();
-    const context = await browser().newContext({ viewport: VIEWPORT });
-    const { page, problems } = await openPage(context, () => [berth.origin]);
-    await page.goto(berth.signInUrl('#/status'));
-    await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
+    const { context, page, problems } = await signedInTab(browser(), berth, '#/status');
     const linkStates = await recordLinkStates(page);
     await confirmControl(page, 'stop', 'Stop Berth');
     await expect.poll(() => page.locator('#banner .banner-title').textContent()).toBe('Berth has stopped.');

@@ -8,20 +8,16 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { VIEWPORT, openPage, recordLinkStates, screenshot, startBerth, useBrowser } from './harness';
+import { VIEWPORT, callApi, newTab, recordLinkStates, screenshot, signedInTab, startBerth, useBrowser, waitLive } from './harness';
 
 const browser = useBrowser();
-
 
 describe('pages', () => {
   test('Status shows the real server: address, port, pid, version, instance, history and startup probe', async () => {
     const berth = await startBerth();
-    const context = await browser().newContext({ viewport: VIEWPORT, colorScheme: 'light' });
-    const { page, problems } = await openPage(context, () => [berth.origin]);
-    await page.goto(berth.signInUrl('#/status'));
+    const { context, page, problems } = await signedInTab(browser(), berth, '#/status', { context: { colorScheme: 'light' } });
     // The token left the address bar and became a cookie.
     expect(page.url()).toBe(`${berth.origin}/#/status`);
-    await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
 
     const facts = page.locator('.summary .facts');
     await expect.poll(() => page.locator('#status-url').textContent()).toBe(berth.origin);
@@ -53,10 +49,7 @@ describe('pages', () => {
 
   test('dark theme follows the system setting', async () => {
     const berth = await startBerth();
-    const context = await browser().newContext({ viewport: VIEWPORT, colorScheme: 'dark' });
-    const { page, problems } = await openPage(context, () => [berth.origin]);
-    await page.goto(berth.signInUrl('#/status'));
-    await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
+    const { context, page, problems } = await signedInTab(browser(), berth, '#/status', { context: { colorScheme: 'dark' } });
     const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
     // Dark: every channel of the page background is low.
     const channels = background.match(/\d+/g)!.slice(0, 3).map(Number);
@@ -78,13 +71,10 @@ describe('pages', () => {
 
   test('Logs shows the tail, filters by level, and adds new lines live', async () => {
     const berth = await startBerth();
-    const context = await browser().newContext({ viewport: VIEWPORT });
-    const { page, problems } = await openPage(context, () => [berth.origin]);
-    await page.goto(berth.signInUrl('#/logs'));
-    await page.locator('#log-lines[data-loaded]').waitFor();
+    const { context, page, problems } = await signedInTab(browser(), berth, '#/logs');
     // Real lines from this server's startup.
     await expect.poll(() => page.locator('#log-lines').textContent()).toContain(`serving on http://127.0.0.1:${berth.port}`);
-    await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
+    await waitLive(page);
 
     const linkStates = await recordLinkStates(page);
     // Asking Berth to move to a port another program holds is refused, and the probe's verdict is logged: it arrives live.
@@ -92,11 +82,7 @@ describe('pages', () => {
     await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', r));
     const taken = (squatter.address() as net.AddressInfo).port;
     try {
-      const put = await fetch(`${berth.origin}/api/settings`, {
-        method: 'PUT',
-        headers: { Authorization: `Bearer ${berth.token}`, 'Content-Type': 'application/json' },
-        body: JSON.stringify({ port: taken }),
-      });
+      const put = await callApi(berth, 'PUT', '/api/settings', { port: taken });
       expect(put.status).toBe(409);
       await expect.poll(() => page.locator('#log-lines').textContent()).toContain(`probe 127.0.0.1:${taken}: foreign`);
     } finally {
@@ -105,7 +91,7 @@ describe('pages', () => {
     expect(await linkStates()).toEqual(['live']);
 
     // Lines logged while the stream is down (an in-process restart) are fetched once the page reconnects.
-    const res = await fetch(`${berth.origin}/api/restart`, { method: 'POST', headers: { Authorization: `Bearer ${berth.token}` } });
+    const res = await callApi(berth, 'POST', '/api/restart');
     expect(res.status).toBe(202);
     await expect.poll(() => page.locator('#log-lines').textContent(), { timeout: 10_000 }).toContain('restarted in place');
     expect(await linkStates()).toContain('reconnecting');
@@ -114,7 +100,7 @@ describe('pages', () => {
     // Filter: warnings and errors only: the page shows exactly the server's warn-and-above lines (usually none;
     // a restart on a busy machine may log a drain-deadline warning), and says so when there are none.
     const warnings = async () =>
-      ((await (await fetch(`${berth.origin}/api/logs?level=warn`, { headers: { Authorization: `Bearer ${berth.token}` } })).json()) as { entries: { msg: string }[] }).entries;
+      ((await (await callApi(berth, 'GET', '/api/logs?level=warn')).json()) as { entries: { msg: string }[] }).entries;
     await page.selectOption('#log-level', 'warn');
     await expect.poll(async () => (await page.locator('#log-lines li').count()) === (await warnings()).length).toBe(true);
     const levels = await page.locator('#log-lines li').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-level')));
@@ -130,12 +116,9 @@ describe('pages', () => {
 
   test('Update shows the update state from the server, or says updates are not in this build', async () => {
     const berth = await startBerth();
-    const context = await browser().newContext({ viewport: VIEWPORT });
-    const { page, problems } = await openPage(context, () => [berth.origin]);
-    await page.goto(berth.signInUrl('#/update'));
-    const res = await fetch(`${berth.origin}/api/update`, { headers: { Authorization: `Bearer ${berth.token}` } });
+    const { context, page, problems } = await signedInTab(browser(), berth, '#/update');
+    const res = await callApi(berth, 'GET', '/api/update');
     const card = page.locator('.update-body article').first();
-    await card.waitFor();
     if (res.status === 404) {
       expect(await card.getAttribute('data-state')).toBe('unavailable');
       expect(await card.textContent()).toContain('Updates are not available in this build');
@@ -154,9 +137,7 @@ describe('pages', () => {
 
   test('Settings shows the saved settings, explains bad input with the server’s messages, and saves', async () => {
     const berth = await startBerth({ updatable: true, settings: { update: { channel: 'latest', autoCheck: true, url: null, allowPrerelease: false } } });
-    const context = await browser().newContext({ viewport: VIEWPORT });
-    const { page, problems } = await openPage(context, () => [berth.origin]);
-    await page.goto(berth.signInUrl('#/settings'));
+    const { context, page, problems } = await signedInTab(browser(), berth, '#/settings');
     const port = page.getByLabel('Port', { exact: true });
     await expect.poll(() => port.inputValue()).toBe(String(berth.port));
     expect(await page.getByLabel('This computer only').isChecked()).toBe(true);
@@ -207,9 +188,7 @@ describe('pages', () => {
   test('a corrupt settings file is set aside, and the page says so', async () => {
     const berth = await startBerth();
     fs.writeFileSync(path.join(berth.dataDir, 'settings.json'), '{"port": 80');
-    const context = await browser().newContext({ viewport: VIEWPORT });
-    const { page, problems } = await openPage(context, () => [berth.origin]);
-    await page.goto(berth.signInUrl('#/settings'));
+    const { context, page, problems } = await signedInTab(browser(), berth, '#/settings');
     const notice = page.locator('.page > .notice.warn');
     await notice.waitFor();
     expect(await notice.textContent()).toMatch(/was not valid JSON; it was kept as .*settings\.json\.corrupt-/);
@@ -225,8 +204,7 @@ describe('pages', () => {
 
   test('a tab without the token gets an explanation of how to open Berth, never a raw 401', async () => {
     const berth = await startBerth();
-    const context = await browser().newContext({ viewport: VIEWPORT });
-    const { page, problems } = await openPage(context, () => [berth.origin]);
+    const { context, page, problems } = await newTab(browser(), () => [berth.origin]);
     const statuses: number[] = [];
     page.on('response', (r) => statuses.push(r.status()));
     await page.goto(`${berth.origin}/#/settings`);
@@ -252,17 +230,14 @@ describe('pages', () => {
     await other.goto(berth.signInUrl());
     await other.close();
     await page.getByRole('button', { name: 'Check again' }).click();
-    await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
+    await waitLive(page);
     expect(problems.errors).toEqual([]);
     await context.close();
   });
 
   test('keyboard: skip link, navigation, and a confirmation that Escape cancels', async () => {
     const berth = await startBerth();
-    const context = await browser().newContext({ viewport: VIEWPORT });
-    const { page, problems } = await openPage(context, () => [berth.origin]);
-    await page.goto(berth.signInUrl('#/status'));
-    await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
+    const { context, page, problems } = await signedInTab(browser(), berth, '#/status');
 
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');

@@ -11,7 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { describe, expect, test } from 'vitest';
-import { VIEWPORT, freePort, health, openPage, screenshot, startBerth, useBrowser, waitFor, type RunningBerth } from './harness';
+import { bannerTitle, callApi, freePort, health, screenshot, signedInTab, startBerth, useBrowser, waitFor, type RunningBerth } from './harness';
 
 const cleanups: (() => unknown)[] = [];
 const browser = useBrowser(cleanups);
@@ -28,7 +28,7 @@ async function nginxLookalike(): Promise<number> {
 }
 
 async function status(berth: RunningBerth) {
-  const res = await fetch(`${berth.origin}/api/status`, { headers: { Authorization: `Bearer ${berth.token}` } });
+  const res = await callApi(berth, 'GET', '/api/status');
   return (await res.json()) as { port: number; host: string; startCommand: string | null; startup: { verdict: string; what: string; action: string; address: string; ms: number }[] };
 }
 
@@ -40,10 +40,8 @@ describe('settings refuse an address Berth cannot take', () => {
   test('a port another program holds: named at the field, nothing saved, a free port offered, and the move confirmed on arrival', async () => {
     const berth = await startBerth();
     const taken = await nginxLookalike();
-    const context = await browser().newContext({ viewport: VIEWPORT });
     const allowed = new Set([berth.origin]);
-    const { page, problems } = await openPage(context, () => [...allowed]);
-    await page.goto(berth.signInUrl('#/settings'));
+    const { context, page, problems } = await signedInTab(browser(), berth, '#/settings', { allowedOrigins: () => [...allowed] });
     const port = page.getByLabel('Port', { exact: true });
     await expect.poll(() => port.inputValue()).toBe(String(berth.port));
     const file = path.join(berth.dataDir, 'settings.json');
@@ -72,7 +70,7 @@ describe('settings refuse an address Berth cannot take', () => {
     allowed.add(newOrigin);
     await offer.click();
     await page.waitForURL(`${newOrigin}/#/settings`, { timeout: 15_000 });
-    await expect.poll(() => page.locator('#banner:not([hidden]) .banner-title').textContent()).toBe('Berth moved here.');
+    await expect.poll(() => bannerTitle(page)).toBe('Berth moved here.');
     expect(await page.locator('#banner .banner-detail').textContent()).toBe(`It now serves 127.0.0.1:${free} (it was on port ${berth.port}). Bookmarks and other programs need the new address.`);
     expect(JSON.parse(fs.readFileSync(file, 'utf8')).port).toBe(free);
     await screenshot(page, 'settings-moved-here');
@@ -90,10 +88,7 @@ describe('settings refuse an address Berth cannot take', () => {
 
   test('a host that is not this computer: refused before any packet is sent, unless kept for the next start', async () => {
     const berth = await startBerth();
-    const context = await browser().newContext({ viewport: VIEWPORT });
-    const { page, problems } = await openPage(context, () => [berth.origin]);
-    await page.goto(berth.signInUrl('#/settings'));
-    await page.locator('#port').waitFor();
+    const { context, page, problems } = await signedInTab(browser(), berth, '#/settings');
     const file = path.join(berth.dataDir, 'settings.json');
     const before = fs.readFileSync(file, 'utf8');
 
@@ -124,8 +119,7 @@ describe('settings refuse an address Berth cannot take', () => {
   test('through the API: a name must resolve to this computer (localhost does), and a refused move keeps the file as it was', async () => {
     const berth = await startBerth();
     const file = path.join(berth.dataDir, 'settings.json');
-    const put = (body: object) =>
-      fetch(`${berth.origin}/api/settings`, { method: 'PUT', headers: { Authorization: `Bearer ${berth.token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const put = (body: object) => callApi(berth, 'PUT', '/api/settings', body);
 
     // A port held by a listener that reads the probe's request and never answers.
     const silent = net.createServer((socket) => socket.resume());

@@ -10,15 +10,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { describe, expect, test } from 'vitest';
-import { VIEWPORT, adoptPid, health, openPage, recordLinkStates, screenshot, startBerth, useBrowser, waitFor, type RunningBerth } from './harness';
+import { bannerTitle, callApi, fact, newTab, recordLinkStates, screenshot, signedInTab, startBerth, successorOf, useBrowser, waitFor, waitLive, type RunningBerth } from './harness';
 
 const browser = useBrowser();
 
-const fact = (page: Page, label: string) => page.locator(`.summary .facts dt:text-is("${label}") + dd`);
-const bannerTitle = (page: Page) => page.locator('#banner:not([hidden]) .banner-title').textContent({ timeout: 1000 }).catch(() => null);
-
 async function post(berth: RunningBerth, what: string) {
-  const res = await fetch(`${berth.origin}/api/${what}`, { method: 'POST', headers: { Authorization: `Bearer ${berth.token}` } });
+  const res = await callApi(berth, 'POST', `/api/${what}`);
   expect(res.status).toBe(202);
 }
 
@@ -56,16 +53,13 @@ const GRACE_MS = 1000;
 describe('states that are true', () => {
   test('a planned restart that is back at once shows no banner and dims nothing', async () => {
     const berth = await startBerth();
-    const context = await browser().newContext({ viewport: VIEWPORT });
-    const { page, problems } = await openPage(context, () => [berth.origin]);
-    await page.goto(berth.signInUrl('#/status'));
-    await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
+    const { context, page, problems } = await signedInTab(browser(), berth, '#/status');
     const linkStates = await recordLinkStates(page);
     const outage = await recordOutage(page);
 
     await post(berth, 'restart');
     await expect.poll(() => page.locator('#history tbody tr[data-kind="restart"]').count()).toBe(1);
-    await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
+    await waitLive(page);
     // The stream really dropped and came back...
     expect(await linkStates()).toContain('reconnecting');
     const seen = await outage();
@@ -87,10 +81,7 @@ describe('states that are true', () => {
 
   test('after a crash: stale data, a stopped clock, then "not running" with the exact command; back by itself once started', async () => {
     const berth = await startBerth();
-    const context = await browser().newContext({ viewport: VIEWPORT });
-    const { page, problems } = await openPage(context, () => [berth.origin]);
-    await page.goto(berth.signInUrl('#/status'));
-    await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
+    const { context, page, problems } = await signedInTab(browser(), berth, '#/status');
     await expect.poll(() => fact(page, 'Uptime').textContent()).toMatch(/^\d+ s$/);
 
     berth.proc.child.kill('SIGKILL');
@@ -111,7 +102,7 @@ describe('states that are true', () => {
 
     const again = await startBerth({ port: berth.port, dataDir: berth.dataDir, settings: null });
     await expect.poll(() => fact(page, 'Instance').textContent(), { timeout: 20_000 }).toBe(again.instance);
-    await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
+    await waitLive(page);
     expect(await page.locator('#banner').isHidden()).toBe(true);
     expect(await page.locator('.pill').textContent()).toBe('Serving');
     expect(problems.errors).toEqual([]);
@@ -120,10 +111,7 @@ describe('states that are true', () => {
 
   test('pages that cannot load say so in plain words, count nothing as a log line, and load once Berth is back', async () => {
     const berth = await startBerth();
-    const context = await browser().newContext({ viewport: VIEWPORT });
-    const { page, problems } = await openPage(context, () => [berth.origin]);
-    await page.goto(berth.signInUrl('#/status'));
-    await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
+    const { context, page, problems } = await signedInTab(browser(), berth, '#/status');
     berth.proc.child.kill('SIGKILL');
     await berth.proc.exited;
 
@@ -146,10 +134,7 @@ describe('states that are true', () => {
 
   test('unsaved Settings edits survive the reload a relaunch brings', async () => {
     const berth = await startBerth({ updatable: true });
-    const context = await browser().newContext({ viewport: VIEWPORT });
-    const { page, problems } = await openPage(context, () => [berth.origin]);
-    await page.goto(berth.signInUrl('#/settings'));
-    await page.locator('#port').waitFor();
+    const { context, page, problems } = await signedInTab(browser(), berth, '#/settings');
     const file = path.join(berth.dataDir, 'settings.json');
     const saved = fs.readFileSync(file, 'utf8');
     await page.getByLabel('Update channel').selectOption('beta');
@@ -157,11 +142,7 @@ describe('states that are true', () => {
     await page.evaluate(() => ((window as unknown as { oldDocument: boolean }).oldDocument = true));
 
     await post(berth, 'relaunch');
-    const next = await waitFor(async () => {
-      const h = await health(berth.port);
-      return h && h.instance !== berth.instance && h.state === 'serving' ? h : null;
-    }, 'the relaunched Berth', 20_000);
-    adoptPid(next.pid);
+    await successorOf(berth);
     await expect.poll(() => page.evaluate(() => (window as unknown as { oldDocument?: boolean }).oldDocument ?? 'reloaded'), { timeout: 20_000 }).toBe('reloaded');
     await expect.poll(() => page.getByLabel('Update channel').inputValue()).toBe('beta');
     expect(await page.getByLabel('Start Berth when I log in').isChecked()).toBe(true);
@@ -181,9 +162,7 @@ describe('states that are true', () => {
 
   test('Update: "Not checked yet" before a check, "No update server is configured" for this build, and no stack on the console', async () => {
     const berth = await startBerth({ updatable: true, settings: { update: { channel: 'latest', autoCheck: false, url: null, allowPrerelease: false } } });
-    const context = await browser().newContext({ viewport: VIEWPORT });
-    const { page, problems } = await openPage(context, () => [berth.origin]);
-    await page.goto(berth.signInUrl('#/update'));
+    const { context, page, problems } = await signedInTab(browser(), berth, '#/update');
     await expect.poll(() => page.locator('#update-state').textContent()).toBe('Not checked yet');
     expect(await page.locator('.update-body .facts dt:text-is("Last checked") + dd').textContent()).toBe('Never');
     await screenshot(page, 'update-not-checked');
@@ -203,12 +182,9 @@ describe('states that are true', () => {
 
   test('where this copy cannot update itself, the update settings are switched off, with the reason', async () => {
     const berth = await startBerth();
-    const state = (await (await fetch(`${berth.origin}/api/update`, { headers: { Authorization: `Bearer ${berth.token}` } })).json()) as { state: string; reason: string };
+    const state = (await (await callApi(berth, 'GET', '/api/update')).json()) as { state: string; reason: string };
     expect(state.state).toBe('disabled');
-    const context = await browser().newContext({ viewport: VIEWPORT });
-    const { page, problems } = await openPage(context, () => [berth.origin]);
-    await page.goto(berth.signInUrl('#/settings'));
-    await page.locator('#port').waitFor();
+    const { context, page, problems } = await signedInTab(browser(), berth, '#/settings');
     await expect.poll(() => page.locator('#update-fields').evaluate((f) => (f as HTMLFieldSetElement).disabled)).toBe(true);
     expect(await page.getByLabel('Update channel').isDisabled()).toBe(true);
     expect(await page.locator('#updates-off').textContent()).toBe(`This copy of Berth does not update itself, so these settings are switched off. ${state.reason}`);
@@ -222,8 +198,7 @@ describe('states that are true', () => {
 
   test('signed out: a token field that signs the tab in, a word when a token was rejected, and berth open’s flags', async () => {
     const berth = await startBerth();
-    const context = await browser().newContext({ viewport: VIEWPORT });
-    const { page, problems } = await openPage(context, () => [berth.origin]);
+    const { context, page, problems } = await newTab(browser(), () => [berth.origin]);
 
     // A wrong ?token= lands on the signed-out page, which says it was rejected, and the address is clean.
     await page.goto(`${berth.origin}/?token=not-the-token#/status`);
@@ -243,7 +218,7 @@ describe('states that are true', () => {
 
     await token.fill(berth.token);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.locator('#link-state').textContent()).toBe('Live');
+    await waitLive(page);
     const cookies = await context.cookies();
     expect(cookies).toHaveLength(1);
     expect(cookies[0]).toMatchObject({ name: 'berth_token', httpOnly: true, sameSite: 'Strict' });

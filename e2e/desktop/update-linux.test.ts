@@ -14,9 +14,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { alive, freePort, health, readToken, tempDataDir, waitFor } from '../../test/helpers';
-import { berthMainPids, downloadUpdate, installUpdate, logCount, logTail, serveDirectory, servingVersion, stopBerth, updateBuilds, userEnv, watchPort, writeSettings } from './update-rig';
+import { describe, expect, it } from 'vitest';
+import { alive, freePort, health, readToken, tempDataDir } from '../../test/helpers';
+import { berthMainPids, logCount, serveNewVersion, servingVersion, stopBerth, updateBuilds, updateWatched, useCleanups, userEnv, writeSettings } from './update-rig';
 
 const builds = updateBuilds('linux', 'e2e/desktop/update-linux.test.ts', () =>
   process.env.DISPLAY || process.env.WAYLAND_DISPLAY ? null : 'there is no display (run it under xvfb-run)',
@@ -32,10 +32,7 @@ const builds = updateBuilds('linux', 'e2e/desktop/update-linux.test.ts', () =>
  */
 const OUTAGE_BOUND_MS = 1_000;
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = useCleanups();
 
 function exited(child: ChildProcess): Promise<number | string> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode ?? child.signalCode!);
@@ -61,8 +58,7 @@ describe.skipIf(!builds)('AppImage update on Linux (real Electron, real electron
     const port = await freePort();
     writeSettings(dataDir, { port, launchAtLogin: true });
 
-    const location = await serveDirectory(b.new.dir, { port: Number(new URL(b.updateUrl).port), log: (l) => console.log(`update location: ${l}`) });
-    cleanups.push(() => location.close());
+    const location = await serveNewVersion(b, cleanups);
 
     // No --no-sandbox: the new version is started by electron-updater without arguments, so both must run as users run them.
     const n = spawn(oldFile, [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -74,24 +70,13 @@ describe.skipIf(!builds)('AppImage update on Linux (real Electron, real electron
       if (n.exitCode === null && n.signalCode === null) n.kill('SIGKILL');
     });
 
-    const before = await servingVersion(port, b.old.version, undefined, 90_000).catch((err: Error) => {
-      throw new Error(`${err.message}\n--- AppImage output ---\n${output.slice(-4000)}\n--- log ---\n${logTail(dataDir)}`);
-    });
+    const before = await servingVersion(port, b.old.version, { dataDir, timeoutMs: 90_000, more: () => `--- AppImage output ---\n${output.slice(-4000)}` });
     const token = readToken(dataDir);
     const autostart = path.join(config, 'autostart', 'berth.desktop');
     expect(fs.readFileSync(autostart, 'utf8')).toContain(`Exec=${oldFile} --hidden`);
 
-    await downloadUpdate(port, token, b.new.version);
-    const watch = watchPort({ port });
-    await installUpdate(port, token);
-    const after = await servingVersion(port, b.new.version, before).catch((err: Error) => {
-      throw new Error(`${err.message}\n--- log ---\n${logTail(dataDir)}`);
-    });
+    const { after, seen } = await updateWatched(b, port, token, before, dataDir);
     expect(await exited(n), output).toBe(0);
-    await waitFor(() => !alive(before.pid), `Berth ${b.old.version} (pid ${before.pid}) to exit`);
-    // Keep watching until N+1 has answered a while, so a late second server would show.
-    await waitFor(() => watch.attempts.filter((a) => a.ok && a.instance === after.instance).length >= 50, 'N+1 to answer 50 times');
-    const seen = await watch.stop();
     const size = fs.statSync(path.join(b.new.dir, b.new.artifact)).size;
     console.log(`AppImage update ${b.old.version} -> ${b.new.version}: port without an answer for at most ${seen.longestOutageMs} ms (bound ${OUTAGE_BOUND_MS} ms); ${seen.attempts} attempts, failures ${JSON.stringify(seen.failures)}; downloaded ${location.bytesSent(b.new.artifact)} of ${size} bytes`);
 

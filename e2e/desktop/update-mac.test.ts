@@ -21,9 +21,9 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { alive, freePort, readToken, tempDataDir, waitFor } from '../../test/helpers';
-import { berthMainPids, downloadUpdate, installUpdate, logCount, logTail, serveDirectory, servingVersion, stopBerth, updateBuilds, userEnv, watchPort, writeSettings } from './update-rig';
+import { berthMainPids, hasRunIn, logCount, serveNewVersion, servingVersion, stopBerth, updateBuilds, updateWatched, useCleanups, userEnv, writeSettings } from './update-rig';
 
 const dataDir = path.join(os.homedir(), 'Library', 'Application Support', 'Berth');
 
@@ -48,11 +48,9 @@ function unzip(zip: string, dest: string): string {
 }
 
 let checkedApp: string | null = null;
-const builds = updateBuilds('darwin', 'e2e/desktop/update-mac.test.ts', () => {
-  // Electron may create the folder itself; Berth's own files say Berth has run here.
-  if (['settings.json', 'auth-token'].some((f) => fs.existsSync(path.join(dataDir, f)))) return `Berth has run as this user (${dataDir}); this test uses Berth's real data folder, so it runs only where Berth never has`;
-  return null;
-});
+const builds = updateBuilds('darwin', 'e2e/desktop/update-mac.test.ts', () =>
+  hasRunIn(dataDir) ? `Berth has run as this user (${dataDir}); this test uses Berth's real data folder, so it runs only where Berth never has` : null,
+);
 if (builds) {
   checkedApp = unzip(path.join(builds.old.dir, builds.old.artifact), tempDataDir('berth-update-mac-'));
   if (!developerId(checkedApp)) {
@@ -63,10 +61,7 @@ if (builds) {
   }
 }
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = useCleanups();
 
 describe.skipIf(!checkedApp)('Squirrel.Mac update on macOS (real, signed Electron app)', () => {
   it('N updates itself to N+1: same port, same bundle, one process, N gone', async () => {
@@ -76,28 +71,17 @@ describe.skipIf(!checkedApp)('Squirrel.Mac update on macOS (real, signed Electro
     writeSettings(dataDir, { port });
     cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
-    const location = await serveDirectory(b.new.dir, { port: Number(new URL(b.updateUrl).port), log: (l) => console.log(`update location: ${l}`) });
-    cleanups.push(() => location.close());
+    await serveNewVersion(b, cleanups);
 
     const n = spawn(path.join(app, 'Contents', 'MacOS', 'Berth'), [], { env: userEnv(), stdio: 'ignore', detached: true });
     n.unref();
     cleanups.push(() => {
       for (const pid of berthMainPids()) if (alive(pid)) process.kill(pid, 'SIGKILL');
     });
-    const before = await servingVersion(port, b.old.version, undefined, 90_000).catch((err: Error) => {
-      throw new Error(`${err.message}\n--- log ---\n${logTail(dataDir)}`);
-    });
+    const before = await servingVersion(port, b.old.version, { dataDir, timeoutMs: 90_000 });
     const token = readToken(dataDir);
 
-    await downloadUpdate(port, token, b.new.version);
-    const watch = watchPort({ port });
-    await installUpdate(port, token);
-    const after = await servingVersion(port, b.new.version, before).catch((err: Error) => {
-      throw new Error(`${err.message}\n--- log ---\n${logTail(dataDir)}`);
-    });
-    await waitFor(() => !alive(before.pid), `Berth ${b.old.version} (pid ${before.pid}) to exit`, 30_000);
-    await waitFor(() => watch.attempts.filter((a) => a.ok && a.instance === after.instance).length >= 50, 'N+1 to answer 50 times');
-    const seen = await watch.stop();
+    const { after, seen } = await updateWatched(b, port, token, before, dataDir);
     console.log(`Squirrel.Mac update ${b.old.version} -> ${b.new.version}: port without an answer for ${seen.longestOutageMs} ms (N quits, Squirrel.Mac swaps the bundle, N+1 starts); ${seen.attempts} attempts, failures ${JSON.stringify(seen.failures)}`);
 
     expect(seen.served.map((s) => s.version)).toEqual([b.old.version, b.new.version]);

@@ -11,7 +11,8 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT, health, sleep, waitFor, type Health } from '../../test/helpers';
+import { afterEach } from 'vitest';
+import { ROOT, alive, health, sleep, waitFor, type Health } from '../../test/helpers';
 
 // @ts-ignore: plain ES modules without type declarations (also run on their own with node); typed below.
 import * as locationModule from './update-server.mjs';
@@ -50,6 +51,15 @@ export interface WatchSummary {
 
 /** Watches the port from outside (port-watch.mjs). */
 export const watchPort: (opts: { host?: string; port: number; timeoutMs?: number }) => { attempts: WatchAttempt[]; stop(): Promise<WatchSummary> } = watchModule.watchPort;
+
+/** What a test registers to undo (an install, a server, processes), run last first after each test. */
+export function useCleanups(): (() => unknown)[] {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  return cleanups;
+}
 
 /** Where build-versions.mjs wrote builds.json (the file, or its folder). The update jobs set it. */
 export const BUILDS_ENV = 'BERTH_UPDATE_BUILDS';
@@ -109,6 +119,18 @@ function readBuilds(platform: NodeJS.Platform): { builds: Builds | null; problem
   }
   if (!fs.existsSync(path.join(builds.new.dir, builds.manifest))) return { builds: null, problem: `${path.join(builds.new.dir, builds.manifest)} is missing` };
   return { builds, problem: null };
+}
+
+/** Whether Berth has run with this data folder: Electron may create the folder itself, Berth's own files say Berth ran. */
+export function hasRunIn(dataDir: string): boolean {
+  return ['settings.json', 'auth-token'].some((f) => fs.existsSync(path.join(dataDir, f)));
+}
+
+/** Serve N+1's folder at the update location both builds have baked in, until the test's cleanups run. */
+export async function serveNewVersion(b: Builds, cleanups: (() => unknown)[]): Promise<UpdateLocation> {
+  const location = await serveDirectory(b.new.dir, { port: Number(new URL(b.updateUrl).port), log: (l) => console.log(`update location: ${l}`) });
+  cleanups.push(() => location.close());
+  return location;
 }
 
 /** Every variable but Berth's own and Electron's run-as-Node switch, so the app sees a plain user environment. */
@@ -172,17 +194,39 @@ export async function stopBerth(port: number, token: string): Promise<void> {
   await waitFor(async () => !(await health(port)), 'Berth to stop', 30_000, 200);
 }
 
-/** The Berth serving `port` once it is `version` and a different instance from `not`. */
-export function servingVersion(port: number, version: string, not?: Health, timeoutMs = 180_000): Promise<Health> {
+/**
+ * The Berth serving `port` once it is `version` and a different instance from
+ * `not`. If it never comes, the error ends with `more` (say, what the
+ * process printed) and the end of Berth's log in `dataDir`.
+ */
+export function servingVersion(port: number, version: string, opts: { dataDir: string; not?: Health; timeoutMs?: number; more?: () => string }): Promise<Health> {
   return waitFor(
     async () => {
       const h = await health(port);
-      return h && h.state === 'serving' && h.version === version && h.instance !== not?.instance ? h : null;
+      return h && h.state === 'serving' && h.version === version && h.instance !== opts.not?.instance ? h : null;
     },
     `Berth ${version} to serve port ${port}`,
-    timeoutMs,
+    opts.timeoutMs ?? 180_000,
     100,
-  );
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}${opts.more ? `\n${opts.more()}` : ''}\n--- log ---\n${logTail(opts.dataDir)}`);
+  });
+}
+
+/**
+ * The update itself, watched from outside: check and download N+1 through
+ * Berth's API, start watching the port, "Restart to update", then wait until
+ * N+1 serves, N's process (`before`) has exited, and N+1 has answered 50
+ * times, so that a late second server would show in what the watch saw.
+ */
+export async function updateWatched(b: Builds, port: number, token: string, before: Health, dataDir: string): Promise<{ after: Health; seen: WatchSummary }> {
+  await downloadUpdate(port, token, b.new.version);
+  const watch = watchPort({ port });
+  await installUpdate(port, token);
+  const after = await servingVersion(port, b.new.version, { not: before, dataDir });
+  await waitFor(() => !alive(before.pid), `Berth ${b.old.version} (pid ${before.pid}) to exit`, 30_000);
+  await waitFor(() => watch.attempts.filter((a) => a.ok && a.instance === after.instance).length >= 50, 'N+1 to answer 50 times');
+  return { after, seen: await watch.stop() };
 }
 
 /**

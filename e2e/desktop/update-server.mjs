@@ -13,42 +13,14 @@
  * request on stderr, and stops on SIGINT/SIGTERM. Only files directly in
  * <dir> are served; nothing outside it, no listings.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+// The range handling the update tests' own server uses (test/update/fixtures).
+import { listenClosable, multipartFraming, parseRange } from '../../test/update/fixtures/byte-ranges.mjs';
 
 const TYPES = { '.yml': 'text/yaml', '.yaml': 'text/yaml', '.json': 'application/json' };
-
-/**
- * Parse a Range header against a file size: a list of [start, end] (end
- * inclusive), 'unsatisfiable', or null to send the whole file (no header, or
- * one this server does not understand, which RFC 9110 allows it to ignore).
- */
-export function parseRange(header, size) {
-  if (!header) return null;
-  const m = /^bytes=(.+)$/.exec(header.trim());
-  if (!m) return null;
-  const ranges = [];
-  for (const part of m[1].split(',')) {
-    const r = /^\s*(\d*)-(\d*)\s*$/.exec(part);
-    if (!r || (r[1] === '' && r[2] === '')) return null;
-    let start;
-    let end;
-    if (r[1] === '') {
-      // Suffix range: the last N bytes.
-      start = Math.max(0, size - Number(r[2]));
-      end = size - 1;
-    } else {
-      start = Number(r[1]);
-      end = r[2] === '' ? size - 1 : Math.min(Number(r[2]), size - 1);
-    }
-    if (start > end || start >= size) continue;
-    ranges.push([start, end]);
-  }
-  return ranges.length ? ranges : 'unsatisfiable';
-}
 
 /**
  * Serve `dir` on host:port (port 0: any free port). Resolves once listening.
@@ -59,7 +31,6 @@ export async function serveDirectory(dir, opts = {}) {
   const root = path.resolve(dir);
   /** @type {{ method: string, file: string, range: string | null, status: number, bytes: number }[]} */
   const requests = [];
-  const sockets = new Set();
 
   const server = http.createServer((req, res) => {
     const record = { method: req.method ?? '', file: '', range: req.headers.range ?? null, status: 0, bytes: 0 };
@@ -100,21 +71,11 @@ export async function serveDirectory(dir, opts = {}) {
       const [s, e] = ranges[0];
       return stream(res, record, req.method, file, 206, { ...common, 'Content-Type': type, 'Content-Length': e - s + 1, 'Content-Range': `bytes ${s}-${e}/${stat.size}` }, ranges);
     }
-    // Several ranges: one multipart/byteranges body (RFC 9110, 14.6).
-    const boundary = crypto.randomBytes(12).toString('hex');
-    const heads = ranges.map(([s, e]) => Buffer.from(`--${boundary}\r\nContent-Type: ${type}\r\nContent-Range: bytes ${s}-${e}/${stat.size}\r\n\r\n`));
-    const tail = Buffer.from(`--${boundary}--\r\n`);
-    const length = ranges.reduce((n, [s, e], i) => n + heads[i].length + (e - s + 1) + 2, 0) + tail.length;
-    return stream(res, record, req.method, file, 206, { ...common, 'Content-Type': `multipart/byteranges; boundary=${boundary}`, 'Content-Length': length }, ranges, { heads, tail });
+    // Several ranges: one multipart/byteranges body.
+    const multipart = multipartFraming(ranges, stat.size, type);
+    return stream(res, record, req.method, file, 206, { ...common, 'Content-Type': multipart.contentType, 'Content-Length': multipart.length }, ranges, multipart);
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 }, resolve);
-  });
+  const close = await listenClosable(server, { host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 });
   const address = server.address();
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
@@ -125,10 +86,7 @@ export async function serveDirectory(dir, opts = {}) {
     bytesSent(file) {
       return requests.filter((r) => r.file === file && r.method === 'GET').reduce((n, r) => n + r.bytes, 0);
     },
-    close() {
-      for (const s of sockets) s.destroy();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
+    close,
   };
 }
 

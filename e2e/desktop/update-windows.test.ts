@@ -20,24 +20,20 @@
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { alive, freePort, readToken, waitFor } from '../../test/helpers';
-import { berthMainPids, downloadUpdate, installUpdate, logCount, logTail, serveDirectory, servingVersion, stopBerth, updateBuilds, userEnv, watchPort, writeSettings } from './update-rig';
+import { berthMainPids, hasRunIn, logCount, serveNewVersion, servingVersion, stopBerth, updateBuilds, updateWatched, useCleanups, userEnv, writeSettings } from './update-rig';
 
 const programs = path.join(process.env.LOCALAPPDATA ?? '', 'Programs', 'berth');
 const dataDir = path.join(process.env.APPDATA ?? '', 'Berth');
 
 const builds = updateBuilds('win32', 'e2e/desktop/update-windows.test.ts', () => {
   if (!process.env.LOCALAPPDATA || !process.env.APPDATA) return 'LOCALAPPDATA or APPDATA is not set';
-  const ranHere = ['settings.json', 'auth-token'].some((f) => fs.existsSync(path.join(dataDir, f)));
-  if (fs.existsSync(programs) || ranHere) return `Berth is installed or has run as this user (${programs}, ${dataDir}); this test installs Berth and uses those folders`;
+  if (fs.existsSync(programs) || hasRunIn(dataDir)) return `Berth is installed or has run as this user (${programs}, ${dataDir}); this test installs Berth and uses those folders`;
   return null;
 });
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = useCleanups();
 
 function run(file: string, args: string[]): Promise<number | string> {
   return new Promise((resolve, reject) => {
@@ -63,27 +59,16 @@ describe.skipIf(!builds)('NSIS update on Windows (real Electron, real electron-u
       if (fs.existsSync(uninstaller)) await run(uninstaller, ['/S']);
     });
 
-    const location = await serveDirectory(b.new.dir, { port: Number(new URL(b.updateUrl).port), log: (l) => console.log(`update location: ${l}`) });
-    cleanups.push(() => location.close());
+    const location = await serveNewVersion(b, cleanups);
 
     // Started as from the Start menu: no arguments; Berth's own settings give the port.
     const n = spawn(exe, [], { env: userEnv(), stdio: 'ignore', detached: true });
     n.unref();
-    const before = await servingVersion(port, b.old.version, undefined, 90_000).catch((err: Error) => {
-      throw new Error(`${err.message}\n--- log ---\n${logTail(dataDir)}`);
-    });
+    const before = await servingVersion(port, b.old.version, { dataDir, timeoutMs: 90_000 });
     expect(berthMainPids()).toEqual([before.pid]);
     const token = readToken(dataDir);
 
-    await downloadUpdate(port, token, b.new.version);
-    const watch = watchPort({ port });
-    await installUpdate(port, token);
-    const after = await servingVersion(port, b.new.version, before).catch((err: Error) => {
-      throw new Error(`${err.message}\n--- log ---\n${logTail(dataDir)}`);
-    });
-    await waitFor(() => !alive(before.pid), `Berth ${b.old.version} (pid ${before.pid}) to exit`, 30_000);
-    await waitFor(() => watch.attempts.filter((a) => a.ok && a.instance === after.instance).length >= 50, 'N+1 to answer 50 times');
-    const seen = await watch.stop();
+    const { after, seen } = await updateWatched(b, port, token, before, dataDir);
     const size = fs.statSync(path.join(b.new.dir, b.new.artifact)).size;
     console.log(`NSIS update ${b.old.version} -> ${b.new.version}: port without an answer for ${seen.longestOutageMs} ms (N exits, the installer runs, N+1 starts); ${seen.attempts} attempts, failures ${JSON.stringify(seen.failures)}; downloaded ${location.bytesSent(b.new.artifact)} of ${size} bytes`);
 

@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { handoffGaps, instanceOrder } from './fixtures/rig.mjs';
-import { manifest, parseRanges, sha512 } from './fixtures/update-server.mjs';
+import { manifest, sha512 } from './fixtures/update-server.mjs';
+import { parseRange } from './fixtures/byte-ranges.mjs';
 import { readManifest } from './fixtures/artifacts.mjs';
 import { appImageBuildProblem, appImages } from './support';
 import { appTree } from './fixtures/installed-app.mjs';
@@ -50,15 +51,20 @@ describe('what the update server publishes', () => {
     expect(Object.keys(standIn.files[0]!).filter((k) => !(k in m.files[0]!))).toEqual([]);
   }, 240_000);
 
-  it('byte ranges are read the way a static file server reads them, and nonsense is refused', () => {
-    expect(parseRanges('bytes=0-9', 100)).toEqual([[0, 9]]);
-    expect(parseRanges('bytes=10-19, 50-', 100)).toEqual([
+  it('byte ranges are read the way a static file server reads them: past the end is refused, nonsense is ignored', () => {
+    expect(parseRange('bytes=0-9', 100)).toEqual([[0, 9]]);
+    expect(parseRange('bytes=10-19, 50-', 100)).toEqual([
       [10, 19],
       [50, 99],
     ]);
-    expect(parseRanges('bytes=-5', 100)).toEqual([[95, 99]]);
-    expect(parseRanges('bytes=90-200', 100)).toEqual([[90, 99]]);
-    for (const bad of ['bytes=100-', 'bytes=5-1', 'bytes=-', 'items=0-1', 'bytes=a-b']) expect(parseRanges(bad, 100), bad).toBeNull();
+    expect(parseRange('bytes=-5', 100)).toEqual([[95, 99]]);
+    expect(parseRange('bytes=90-200', 100)).toEqual([[90, 99]]);
+    // Of several ranges, the ones that can be served are.
+    expect(parseRange('bytes=0-1, 200-300', 100)).toEqual([[0, 1]]);
+    // Nothing to serve: answered 416.
+    for (const bad of ['bytes=100-', 'bytes=5-1']) expect(parseRange(bad, 100), bad).toBe('unsatisfiable');
+    // Not a range this server can read, or none: the whole file (RFC 9110 lets a server ignore Range).
+    for (const bad of ['bytes=-', 'items=0-1', 'bytes=a-b', '', undefined]) expect(parseRange(bad, 100), bad).toBeNull();
   });
 
   it('a manifest electron-updater accepts: version, files with sha512 and size, path, releaseDate, staging', () => {
