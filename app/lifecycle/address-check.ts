@@ -27,9 +27,6 @@ export interface AddressCheckOptions {
   lookup?: Lookup;
 }
 
-// The settings-field decisions are tested under this name (e2e/browser/decisions.test.ts).
-export { isOwnAddress as isLocalAddress } from '../addresses';
-
 /**
  * Why `host` is not an address of this computer, or null when it is. A name
  * must resolve, and every address it resolves to must be local: listen()

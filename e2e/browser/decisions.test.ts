@@ -8,7 +8,8 @@ import { describe, expect, test } from 'vitest';
 import { addressFor, backoffDelay, isNewBerth, movedTo, withArrival } from '../../renderer/src/live';
 import { formatBytes, formatDowntime, formatTime, formatUptime } from '../../renderer/src/format';
 import { startCommand } from '../../app/lifecycle/start-command';
-import { bindProblem, hostProblem, isLocalAddress, portProblem } from '../../app/lifecycle/address-check';
+import { isOwnAddress } from '../../app/addresses';
+import { bindProblem, hostProblem, portProblem } from '../../app/lifecycle/address-check';
 import type { ProbeResult } from '../../app/instance/probe';
 import { isUnconfiguredFeed } from '../../app/update/state';
 
@@ -97,10 +98,10 @@ describe('startCommand: how a page tells a person to start this Berth again', ()
 describe('address check wording (decided without the network)', () => {
   const local = ['127.0.0.1', '::1', '192.0.2.2', 'fe80::1'];
   test('a host must be an address of this computer, and a name must resolve only to such addresses', () => {
-    expect(isLocalAddress('127.0.0.5', local)).toBe(true);
-    expect(isLocalAddress('0.0.0.0', local)).toBe(true);
-    expect(isLocalAddress('::ffff:192.0.2.2', local)).toBe(true);
-    expect(isLocalAddress('10.9.8.7', local)).toBe(false);
+    expect(isOwnAddress('127.0.0.5', local)).toBe(true);
+    expect(isOwnAddress('0.0.0.0', local)).toBe(true);
+    expect(isOwnAddress('::ffff:192.0.2.2', local)).toBe(true);
+    expect(isOwnAddress('10.9.8.7', local)).toBe(false);
     expect(hostProblem('10.9.8.7', { addresses: ['10.9.8.7'] }, local)).toBe('This computer has no address 10.9.8.7.');
     expect(hostProblem('192.0.2.2', { addresses: ['192.0.2.2'] }, local)).toBeNull();
     expect(hostProblem('localhost', { addresses: ['127.0.0.1', '::1'] }, local)).toBeNull();
