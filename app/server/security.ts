@@ -1,6 +1,5 @@
 import crypto from 'node:crypto';
 import { isWildcard } from '../addresses';
-import { isLoopbackHost } from '../settings/settings';
 
 /** Split a Host header into its host part, lower-cased, without brackets or port. */
 export function hostOfHeader(header: string | undefined): string | null {
@@ -25,12 +24,22 @@ export function hostOfHeader(header: string | undefined): string | null {
 export function isAllowedHost(header: string | undefined, configuredHost: string): boolean {
   const host = hostOfHeader(header);
   if (host === null) return false;
-  if (isLoopbackHost(host)) return true;
+  if (isLoopbackName(host)) return true;
   // A wildcard bind reaches the server through any local address, but the
   // allowlist stays names we know; LAN access uses the machine's address literally.
   if (isWildcard(configuredHost)) return isIpLiteral(host);
   const configured = configuredHost.toLowerCase().replace(/^\[|\]$/g, '');
   return host === configured;
+}
+
+/**
+ * The loopback names a browser sends for Berth's own addresses: localhost,
+ * 127.x.y.z and ::1, written the usual way. Other spellings of loopback
+ * ([::ffff:127.0.0.1], [0:0:0:0:0:0:0:1]) are refused on purpose: no link
+ * Berth makes uses them, and a narrow list leaves nothing to argue about.
+ */
+function isLoopbackName(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 function isIpLiteral(host: string): boolean {
