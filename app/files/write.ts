@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import crypto from 'node:crypto';
 import { errorCode } from '../errors';
 import { isRunning } from '../processes';
+import { randomBytes } from '../random';
 
 const CAUSES: Record<string, string> = {
   ENOSPC: 'the disk is full',
@@ -36,7 +36,7 @@ export function httpStatusForFsError(err: unknown): number {
 }
 
 function tempName(file: string): string {
-  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
 function writeAll(fd: number, data: Buffer): void {

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import crypto from 'node:crypto';
 import { BerthError, ExitCode, errorCode } from '../errors';
 import { readOwnFile, type ReadOutcome } from '../files/read';
 import { FileRefused } from '../files/trust';
 import { createFileAtomic, describeFsError } from '../files/write';
+import { randomBytes } from '../random';
 
 export const TOKEN_FILE = 'auth-token';
 
@@ -21,7 +21,7 @@ export interface TokenResult {
 }
 
 function newToken(): string {
-  return crypto.randomBytes(32).toString('base64url');
+  return randomBytes(32).toString('base64url');
 }
 
 const isToken = (t: string) => /^[A-Za-z0-9_-]{32,}$/.test(t);
