@@ -73,3 +73,23 @@ describe('the start, the CLI and the Settings move agree on a host', () => {
     for (const host of ['10.9.8.7', '2001:db8::1', 'half.lan', 'blocked.lan']) expect(await verdicts(host), host).toEqual(['refused', 'refused', 'refused']);
   });
 });
+
+describe('the CLI: can Berth listen on this host? (notOwnHost)', () => {
+  it('an address must be one of this computer', async () => {
+    for (const host of ['127.0.0.1', '0.0.0.0', '[::]', '192.0.2.2', '::ffff:192.0.2.2', 'FD00:0:0:0:0:0:0:2']) expect(await notOwnHost(host, { interfaces }), host).toBeNull();
+    expect(await notOwnHost('10.9.8.7', { interfaces })).toBe('is not an address of this computer');
+  });
+
+  it('a name is looked up, and every address it stands for must be this computer', async () => {
+    const table: Record<string, string[]> = { 'evil.com': ['93.184.215.14'], 'me.lan': ['192.0.2.2', 'fd00::2'], 'half.lan': ['192.0.2.2', '203.0.113.9'], 'blocked.lan': ['0.0.0.0'], 'empty.lan': [] };
+    const lookup = async (name: string) => table[name] ?? Promise.reject(Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }));
+    expect(await notOwnHost('evil.com', { lookup, interfaces })).toBe('is not an address of this computer (it resolves to 93.184.215.14)');
+    expect(await notOwnHost('me.lan', { lookup, interfaces })).toBeNull();
+    expect(await notOwnHost('half.lan', { lookup, interfaces })).toBe('is not an address of this computer (it resolves to 203.0.113.9)');
+    expect(await notOwnHost('blocked.lan', { lookup, interfaces })).toBe('is not an address of this computer (it resolves to 0.0.0.0)');
+    expect(await notOwnHost('nowhere.example', { lookup, interfaces })).toBe('is not an address of this computer (the name does not resolve here)');
+    expect(await notOwnHost('empty.lan', { lookup, interfaces })).toBe('is not an address of this computer (the name does not resolve here)');
+    expect(await notOwnHost('localhost', { lookup, interfaces })).toBeNull();
+    expect(await notOwnHost('LocalHost', { lookup, interfaces })).toBeNull();
+  });
+});
