@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { visible } from '../terminal-text';
 import http from 'node:http';
 import { BerthError, ExitCode, errorCode } from '../errors';
@@ -11,8 +12,6 @@ import { ATTEMPTS, backoff, isBerth, look, notBerth, where, type Context, type R
  * or restarting) is sent again after a fresh probe finds the current server:
  * a few times, never forever.
  */
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface Answer {
   status: number;

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ResolvedConfig } from '../config';
 import { BerthError, ExitCode } from '../errors';
 import { probePort, type ProbeResult } from '../instance/probe';
@@ -29,7 +30,6 @@ export type RunningProbe = ProbeResult & { verdict: 'duplicate' | 'predecessor' 
 /** How often a request or probe that met a closing connection is tried, and how long to wait between. */
 export const ATTEMPTS = 6;
 export const backoff = (attempt: number) => 25 * 2 ** attempt;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function isBerth(p: ProbeResult): p is RunningProbe {
   return p.verdict === 'duplicate' || p.verdict === 'predecessor';

@@ -1,9 +1,9 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError, ExitCode } from '../errors';
 import type { ProbeResult } from '../instance/probe';
 import { ask, checked, newest, request, sameEntry, statusOf, tokenFor, NoAnswer, type HistoryItem, type ServerStatus } from './api';
 import { isBerth, look, runningBerth, where, type Context, type RunningProbe } from './find';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Longer than a relaunch may take: the handoff deadline (10 s) and a slow start-up. */
 const WAIT_MS = 30_000;
 

@@ -1,8 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError, ExitCode } from '../errors';
 import { ask, checked, tokenFor } from './api';
 import { isBerth, look, notBerth, where, type Context } from './find';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const WAIT_MS = 15_000;
 
 /** `berth stop`: ask the running Berth to drain and exit, and wait until the port is free. */

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError, ExitCode, errorCode } from '../errors';
 import { isRunning } from '../processes';
 import type { Logger } from '../log';
@@ -45,8 +46,6 @@ export interface ClaimResult {
   waitedMs: number;
   terminatedPredecessor?: number;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Take the port the way the instance protocol says: probe, act on the verdict,

@@ -11,6 +11,7 @@
  *   secret in the handoff note, never on the public instance id;
  * - a stolen port is a conflict, named, never a quiet exit 0.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError, ExitCode } from '../errors';
 import { probePort } from '../instance/probe';
 import { newSecret, removeHandoffNote, writeHandoffNote, type Handoff, type HandoffNote } from './handoff';
@@ -41,9 +42,7 @@ export interface HandoverHost {
   emit(event: 'exit', code: number): boolean;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Resolves with `fn`'s value, or with `onTimeout` after `ms`; the timer never outlives the race. */
+/** Resolves with `p`'s value, or with `onTimeout` after `ms`; the timer never outlives the race. */
 async function within<T>(p: Promise<T>, ms: number, onTimeout: T): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
