@@ -5,7 +5,7 @@ import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BIN, ROOT, freePort, health, pct, r2, request, requestRetrying, rssMb, sleep, startServe, timeCommand } from './lib/berth.mjs';
+import { BIN, ROOT, freePort, health, pct, r2, request, requestRetrying, rssMb, sleep, startServe, stopAll, timeCommand } from './lib/berth.mjs';
 
 const args = new Set(process.argv.slice(2));
 const RESTARTS = args.has('--quick') ? 100 : 500;
@@ -42,7 +42,7 @@ async function main() {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-'));
   const token = () => fs.readFileSync(path.join(dataDir, 'auth-token'), 'utf8').trim();
   const port = await freePort();
-  let { child, info } = await startServe(port, dataDir);
+  const { info } = await startServe(port, dataDir);
   const pids = new Set([info.pid]);
 
   await sleep(3000);
@@ -124,14 +124,7 @@ async function main() {
   }
   console.log(`  duplicate start -> exit 3               p50 ${r2(pct(dupTimes, 50))} ms (${r2(pct(dupTimes, 50) / baseline)} x baseline)`);
 
-  await request(port, 'POST', '/api/stop', auth).catch(() => null);
-  await sleep(500);
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {}
-  }
-  child.kill('SIGKILL');
+  await stopAll(port, auth, pids);
 
   const result = {
     at: new Date().toISOString(),

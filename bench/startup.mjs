@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BIN, ROOT, freePort, health, median, r1, r2, request, requestRetrying, rssMb, sleep, startServe, timeCommand } from './lib/berth.mjs';
+import { BIN, ROOT, freePort, health, median, r1, r2, request, requestRetrying, rssMb, sleep, startServe, stopAll, timeCommand } from './lib/berth.mjs';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 10 : 40;
@@ -148,14 +148,7 @@ async function main() {
     ),
   );
 
-  await request(port, 'POST', '/api/stop', auth).catch(() => null);
-  await sleep(500);
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {}
-  }
-  server.child.kill('SIGKILL');
+  await stopAll(port, auth, pids);
 
   const w = Math.max(...rows.map((r) => r.what.length));
   const m = Math.max(...rows.map((r) => r.measured.length));

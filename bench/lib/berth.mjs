@@ -106,3 +106,25 @@ export function rssMb(pid) {
     return null;
   }
 }
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Stop the Berth serving `port` through its API, wait (bounded) for every process in `pids` to end, then kill what is left. */
+export async function stopAll(port, headers, pids) {
+  await request(port, 'POST', '/api/stop', headers).catch(() => null);
+  for (let i = 0; i < 250 && [...pids].some(alive); i++) await sleep(20);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
