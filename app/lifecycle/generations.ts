@@ -2,6 +2,7 @@ import type { LogSink } from '../log';
 import { createWebApp, type ApiRoutes, type WebApp } from '../server/web';
 import { UiFiles } from '../server/ui-files';
 import type { BerthHealth } from '../instance/verdict';
+import { within } from '../timeout';
 
 export interface GenerationOptions {
   identity: () => Omit<BerthHealth, 'state' | 'app'>;
@@ -74,8 +75,6 @@ export class Generations {
 /** Retire a generation that no longer receives requests: end its event streams, let what it took finish (bounded), close it. */
 export async function retire(app: WebApp, deadlineMs: number): Promise<void> {
   app.retire();
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([app.idle(), new Promise<void>((r) => (timer = setTimeout(r, deadlineMs)))]);
-  clearTimeout(timer);
+  await within(app.idle(), deadlineMs, () => undefined);
   await app.app.close().catch(() => undefined);
 }

@@ -14,6 +14,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError, ExitCode } from '../errors';
 import { probePort } from '../instance/probe';
+import { within } from '../timeout';
 import { newSecret, removeHandoffNote, writeHandoffNote, type Handoff, type HandoffNote } from './handoff';
 import type { History, HistoryEntry } from './history';
 import type { Listener } from './listener';
@@ -40,16 +41,6 @@ export interface HandoverHost {
   claimListener(host: string, port: number): Promise<Listener>;
   settled(): Promise<void>;
   emit(event: 'exit', code: number): boolean;
-}
-
-/** Resolves with `p`'s value, or with `onTimeout` after `ms`; the timer never outlives the race. */
-async function within<T>(p: Promise<T>, ms: number, onTimeout: T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<T>((r) => (timer = setTimeout(() => r(onTimeout), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function message(err: unknown): string {
@@ -105,7 +96,7 @@ export async function runRelaunch(host: HandoverHost, plan: RelaunchPlan): Promi
         (err: unknown) => message(err),
       ),
       deadline,
-      `the new process did not serve within ${seconds(deadline)}`,
+      () => `the new process did not serve within ${seconds(deadline)}`,
     );
     if (outcome !== 'serving') {
       s.kill();
@@ -128,7 +119,7 @@ export async function runRelaunch(host: HandoverHost, plan: RelaunchPlan): Promi
     const outcome = await within(
       Promise.race([proof.proven.then(() => 'ready'), s.exited.then((code) => `the new process exited with code ${code} before it was ready`)]),
       deadline,
-      `the new process was not ready within ${seconds(deadline)}`,
+      () => `the new process was not ready within ${seconds(deadline)}`,
     );
     proof.cancel();
     if (outcome !== 'ready') {

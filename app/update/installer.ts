@@ -11,6 +11,7 @@
 import { spawn, type StdioOptions } from 'node:child_process';
 import type { AppUpdater } from 'electron-updater';
 import { started, type Started } from '../lifecycle/plans';
+import { within } from '../timeout';
 
 type SpawnLog = (cmd: string, args?: string[], env?: NodeJS.ProcessEnv, stdio?: StdioOptions) => Promise<boolean>;
 
@@ -81,7 +82,10 @@ export async function startInstaller(updater: AppUpdater, opts: StartInstallerOp
   let lastErr: unknown = null;
   for (let i = 0; i < spawns.length; i++) {
     try {
-      const s = await within(spawns[i]!, opts.timeoutMs ?? 10_000);
+      const ms = opts.timeoutMs ?? 10_000;
+      const s = await within(spawns[i]!, ms, () => {
+        throw new Error(`no spawn event within ${ms} ms`);
+      });
       restore();
       return s;
     } catch (err) {
@@ -92,11 +96,6 @@ export async function startInstaller(updater: AppUpdater, opts: StartInstallerOp
   }
   if (spawns.length > 0) return fail(new Error(`the installer could not be started: ${describeSpawnError(lastErr)}`));
   restore();
-}
-
-function within<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`no spawn event within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
 }
 
 function describeSpawnError(err: unknown): string {
