@@ -18,7 +18,8 @@ import http from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 // The range handling the update tests' own server uses (test/update/fixtures).
-import { listenClosable, multipartFraming, parseRange } from '../../test/update/fixtures/byte-ranges.mjs';
+import { listenClosable } from '../../test/listen.mjs';
+import { multipartFraming, parseRange } from '../../test/update/fixtures/byte-ranges.mjs';
 
 const TYPES = { '.yml': 'text/yaml', '.yaml': 'text/yaml', '.json': 'application/json' };
 

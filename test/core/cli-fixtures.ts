@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { listenClosable } from '../listen.mjs';
 
 /**
  * A TCP proxy in front of a real Berth that resets chosen requests, the way a
@@ -84,7 +85,6 @@ export async function resettingProxy(
  * and answers the rest with `reply`.
  */
 export async function flakyBerth(opts: { resets: number; reply: { status: number; body: unknown } }): Promise<{ port: number; requests: string[]; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
   const requests: string[] = [];
   let resets = opts.resets;
   const send = (s: net.Socket, status: number, body: unknown) => {
@@ -92,8 +92,6 @@ export async function flakyBerth(opts: { resets: number; reply: { status: number
     s.end(`HTTP/1.1 ${status} X\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
   };
   const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
     s.on('error', () => undefined);
     let head = '';
     s.on('data', (d: Buffer) => {
@@ -111,13 +109,6 @@ export async function flakyBerth(opts: { resets: number; reply: { status: number
       }
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    requests,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      return new Promise((r) => server.close(() => r()));
-    },
-  };
+  const close = await listenClosable(server, { host: '127.0.0.1', port: 0 });
+  return { port: (server.address() as net.AddressInfo).port, requests, close };
 }

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { listenClosable } from '../listen.mjs';
 import { BERTH_BIN, ROOT, freePort, killBerth, startServe, tempDataDir, type BerthProcess } from '../helpers';
 
 const PRELOAD = path.join(ROOT, 'test', 'core', 'fixtures', 'loaded-modules.cjs');
@@ -48,20 +49,15 @@ describe('what each berth command loads', () => {
   });
 
   it('a serve refused by its first probe (another program on the port) exits 4 without loading the server', async () => {
-    const sockets = new Set<net.Socket>();
-    const foreign = net.createServer((s) => {
-      sockets.add(s);
-      s.end('HTTP/1.1 200 OK\r\nServer: NotBerth\r\nContent-Length: 0\r\n\r\n');
-    });
-    await new Promise<void>((r) => foreign.listen(0, '127.0.0.1', () => r()));
+    const foreign = net.createServer((s) => s.end('HTTP/1.1 200 OK\r\nServer: NotBerth\r\nContent-Length: 0\r\n\r\n'));
+    const close = await listenClosable(foreign, { host: '127.0.0.1', port: 0 });
     try {
       const port = (foreign.address() as net.AddressInfo).port;
       const r = await loadedBy(['serve', '--port', String(port), '--data-dir', tempDataDir()]);
       expect(r.code).toBe(4);
       expect(bundle(r.files)).toEqual(['cli.js', 'shared.js']);
     } finally {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => foreign.close(r));
+      await close();
     }
   });
 });

@@ -18,6 +18,7 @@ import { pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ROOT, freePort, health, readToken, tempDataDir, waitFor } from '../helpers';
+import { listenClosable } from '../listen.mjs';
 import { canListen } from '../../main/startup';
 // @ts-ignore: a plain ES module without type declarations.
 import { chooseRuntime, commandFor, electronDownload, findElectron, headlessNotice, reach } from '../../scripts/start.mjs';
@@ -104,13 +105,8 @@ function notices(stderr: string): string[] {
 
 /** A loopback server that accepts connections and never says a word: a network that swallows packets, as far as a client can tell. */
 async function silentServer(): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  const srv = net.createServer((s) => sockets.add(s));
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  cleanups.push(() => {
-    for (const s of sockets) s.destroy();
-    return new Promise((r) => srv.close(r));
-  });
+  const srv = net.createServer();
+  cleanups.push(await listenClosable(srv, { host: '127.0.0.1', port: 0 }));
   return (srv.address() as net.AddressInfo).port;
 }
 
