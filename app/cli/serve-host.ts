@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { BerthError, ExitCode } from '../errors';
 import type { ResolvedConfig } from '../config';
@@ -123,6 +124,6 @@ async function askToHandOver(config: ResolvedConfig, token: string, log: LogSink
   }
   log.info(`asked Berth pid ${seen.running.pid} to hand over ${seen.running.url}`);
   // It answers first, then writes the note (our proof comes from its secret); wait for that, bounded.
-  for (let i = 0; i < 250 && readHandoffNote(config.dataDir)?.instance !== seen.running.instance; i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 250 && readHandoffNote(config.dataDir)?.instance !== seen.running.instance; i++) await sleep(20);
   return { instance: seen.running.instance, pid: seen.running.pid, host: config.host, port: config.port };
 }
