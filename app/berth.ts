@@ -7,7 +7,7 @@
  */
 import { BerthError, ExitCode } from './errors';
 import { coreApi, type EventFeed } from './lifecycle/api';
-import { resolveHandoff, type Handoff, type ProvenHandoff } from './lifecycle/handoff';
+import { resolveHandoff, tellPredecessor, type Handoff, type ProvenHandoff } from './lifecycle/successor-protocol';
 import { ServerHost, type HostOptions } from './lifecycle/host';
 import { installPlan, type InstallHooks, type InstallStep, type RelaunchPlan } from './lifecycle/plans';
 import type { ApiRoutes } from './server/web';
@@ -103,9 +103,7 @@ export function createBerth(o: BerthOptions): Berth {
     async start() {
       await host.start();
       // A predecessor that handed us its socket waits for this before it stops accepting.
-      if (o.inheritedFd != null && typeof process.send === 'function') {
-        process.send({ berth: 'serving', instance: host.instance, pid: process.pid }, () => process.disconnect?.());
-      }
+      if (o.inheritedFd != null) tellPredecessor({ berth: 'serving', instance: host.instance, pid: process.pid }, () => process.disconnect?.());
       updates.start();
     },
   };

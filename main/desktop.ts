@@ -4,7 +4,7 @@ import type { AppUpdater } from 'electron-updater';
 import { createBerth, type Berth } from '../app/berth';
 import { resolveConfig, resolveDataDir, type ResolvedConfig } from '../app/config';
 import { BerthError } from '../app/errors';
-import { handoffFromArgs, takeHandoffEnv, type Handoff } from '../app/lifecycle/handoff';
+import { whomDoIReplace, type Handoff } from '../app/lifecycle/successor-protocol';
 import { createLogSink, type LogSink, type Logger } from '../app/log';
 import { appVersion, rendererDir } from '../app/paths';
 import { dataDirRefusal } from '../app/files/trust';
@@ -42,8 +42,8 @@ interface Basics {
   args: DesktopArgs;
   /** The instance this launch says it replaces (command line, or an installer's environment): it may wait for the lock. */
   successorOf: string | null;
-  /** The handoff from the environment (read once, and removed so it is not inherited further). */
-  envHandoff: Handoff | null;
+  /** Whom this launch says it replaces (command line, else an installer's environment), read once. */
+  claimed: Handoff | null;
   dataDir: string;
   logs: LogSink;
   log: Logger;
@@ -159,8 +159,9 @@ function setupBasics(opts: DesktopOptions, env: NodeJS.ProcessEnv): Basics | nul
     return null;
   }
   // Installers drop our arguments, so an update's successor may learn its predecessor from the environment, or from the note alone.
-  const envHandoff = takeHandoffEnv(env);
-  const successorOf = args.handoff ?? envHandoff?.instance ?? null;
+  // The address of a handoff on the command line is where this process serves (relaunches pass --host/--port).
+  const { claimed, problem } = whomDoIReplace({ handoff: args.handoff, handoffPid: args.handoffPid, host: args.host, port: args.port }, env);
+  const successorOf = claimed?.instance ?? args.handoff ?? null;
   const logs = createLogSink({ dir: path.join(dataDir, 'logs'), console: process.stderr });
   const log = logs.root.child({ scope: 'desktop' });
   const version = appVersion();
@@ -175,11 +176,12 @@ function setupBasics(opts: DesktopOptions, env: NodeJS.ProcessEnv): Basics | nul
     installerQuitsApp: platform === 'darwin',
   });
   log.info(`Berth ${version} desktop starting (Electron ${process.versions.electron ?? '?'}, pid ${process.pid}, data ${dataDir}${successorOf ? `, replacing ${successorOf}` : ''})`);
+  if (problem) log.warn(`${problem} Starting as a new Berth.`);
   if (opts.processHandlers !== false) {
     process.on('uncaughtException', (err) => log.fatal({ err }, 'uncaught exception in the main process'));
     process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection in the main process'));
   }
-  return { e: opts.electron, platform, env, args, successorOf, envHandoff, dataDir, logs, log, lifecycle, version, autoUpdater: opts.autoUpdater };
+  return { e: opts.electron, platform, env, args, successorOf, claimed, dataDir, logs, log, lifecycle, version, autoUpdater: opts.autoUpdater };
 }
 
 async function setupSingleInstance(b: Basics): Promise<boolean> {
@@ -246,8 +248,7 @@ function setupBerth(b: Basics, config: ResolvedConfig, token: string, hooks: { r
     token,
     logs: b.logs,
     rendererDir: rendererDir(),
-    // The address of a handoff on the command line is where this process serves (relaunches pass --host/--port).
-    claimedHandoff: handoffFromArgs({ handoff: b.args.handoff ?? undefined, handoffPid: b.args.handoffPid?.toString(), host: config.host, port: String(config.port) }) ?? b.envHandoff,
+    claimedHandoff: b.claimed,
     drainDeadline: QUIT_DRAIN_DEADLINE,
     updates: (updateHooks) =>
       createDesktopUpdates({

@@ -1,8 +1,8 @@
 import type { App } from 'electron';
 import type { Logger } from '../app/log';
 import type { ServerHost } from '../app/lifecycle/host';
-import type { Handoff } from '../app/lifecycle/handoff';
-import { successorArgs, withoutHandoff, type InstallHooks, type RelaunchPlan } from '../app/lifecycle/plans';
+import type { InstallHooks, RelaunchPlan } from '../app/lifecycle/plans';
+import { successorArgs, withoutHandoff, type Handoff } from '../app/lifecycle/successor-protocol';
 
 /** The only Electron calls that end or replace the process. Nothing else in main/ makes them. */
 export type LifecycleApp = Pick<App, 'quit' | 'exit' | 'relaunch' | 'releaseSingleInstanceLock' | 'requestSingleInstanceLock'>;

@@ -7,7 +7,7 @@ import { createLogSink, levelValue, type LogSink } from '../log';
 import { ensureToken } from '../server/token';
 import { probePort } from '../instance/probe';
 import { createBerth } from '../berth';
-import { readHandoffNote, type Handoff } from '../lifecycle/handoff';
+import { readHandoffNote, type Handoff } from '../lifecycle/successor-protocol';
 import { headlessRelaunchPlan } from '../lifecycle/plans';
 import { installSignalHandlers } from '../lifecycle/signals';
 import { exposureWarning, type Exposure } from '../server/exposure';

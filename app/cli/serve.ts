@@ -4,7 +4,7 @@ import { ExitCode } from '../errors';
 import { refusalFor } from '../instance/claim';
 import { probePort } from '../instance/probe';
 import { BerthError } from '../errors';
-import { handoffFromArgs, readHandoffNote, takeHandoffEnv, type Handoff } from '../lifecycle/handoff';
+import { readHandoffNote, whomDoIReplace } from '../lifecycle/successor-protocol';
 import { checkListenHost } from '../server/exposure';
 import { millis } from './args';
 import { berthCommand, type Context } from './find';
@@ -19,13 +19,9 @@ export async function serve(ctx: Context): Promise<number> {
   const { config, flags } = ctx;
   // electron-updater's AppImage install runs the new file once with this set, and waits for it.
   if (process.env.APPIMAGE_EXIT_AFTER_INSTALL === 'true') return ExitCode.ok;
-  // Who we replace, if anyone: the command line, else the environment (an installer that keeps it), else
-  // the note alone (an installer that starts us through the shell). createBerth checks the note's proof.
-  const envHandoff = takeHandoffEnv(process.env);
-  const claimed: Handoff | null = handoffFromArgs({ handoff: flags.handoff, handoffPid: flags['handoff-pid'], host: config.host, port: String(config.port) }) ?? envHandoff;
-  if (flags.handoff !== undefined && !claimed) throw new BerthError('--handoff needs --handoff-pid, --host and --port that name a real process and address.', ExitCode.usage);
-  const inheritedFd = flags['listen-fd'] !== undefined ? Number(flags['listen-fd']) : null;
-  if (inheritedFd !== null && !(Number.isInteger(inheritedFd) && inheritedFd >= 3)) throw new BerthError('--listen-fd must be a descriptor number of 3 or more.', ExitCode.usage);
+  // Who we replace, if anyone (createBerth checks the note's proof).
+  const { claimed, inheritedFd, problem } = whomDoIReplace({ handoff: flags.handoff, handoffPid: flags['handoff-pid'], host: config.host, port: config.port, listenFd: flags['listen-fd'] });
+  if (problem) throw new BerthError(problem, ExitCode.usage);
   const successor = !!claimed || !!readHandoffNote(config.dataDir);
   // A name must stand for this machine only, and a network address is said out loud once serving.
   const exposure = await checkListenHost(config.host);

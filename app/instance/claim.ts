@@ -17,7 +17,7 @@ export interface ClaimOptions {
   unlisten: () => Promise<void>;
   /**
    * The predecessor we were launched to replace, proven by the handoff note
-   * (lifecycle/handoff.ts): only it is told to let go (the probe carries
+   * (lifecycle/successor-protocol.ts): only it is told to let go (the probe carries
    * `proof`), and only its pid may ever be terminated. An unproven claim is
    * not passed here at all.
    */

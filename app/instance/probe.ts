@@ -7,7 +7,7 @@ export interface ProbeOptions {
   timeout?: number;
   /** The instance id this process was launched to replace, proven by the handoff note: it classifies as `predecessor`. */
   handoffFrom?: string | null;
-  /** Sent as X-Berth-Handoff: the proof (lifecycle/handoff.ts) that tells the predecessor it may let go of the port. */
+  /** Sent as X-Berth-Handoff: the proof (lifecycle/successor-protocol.ts) that tells the predecessor it may let go of the port. */
   handoffProof?: string | null;
 }
 

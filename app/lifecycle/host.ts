@@ -7,8 +7,8 @@ import { urlFor, type ProbeResult } from '../instance/probe';
 import type { ApiRoutes } from '../server/web';
 import { listenerOf } from '../server/exposure';
 import { Generations, retire } from './generations';
-import { checkHandoffProof, handoffProof, readHandoffNote, removeHandoffNote, type ProvenHandoff } from './handoff';
-import { runRelaunch } from './handover';
+import { checkHandoffProof, handoffProof, readHandoffNote, removeHandoffNote, type ProvenHandoff } from './successor-protocol';
+import { runRelaunch } from './handover-engine';
 import { History, type HistoryEntry } from './history';
 import { Listener } from './listener';
 import type { RelaunchPlan } from './plans';
@@ -58,7 +58,7 @@ export interface HostOptions {
   logs: LogSink;
   rendererDir: string;
   routes?: ApiRoutes[];
-  /** The predecessor this process replaces, proven by its note (lifecycle/handoff.ts resolveHandoff). */
+  /** The predecessor this process replaces, proven by its note (successor-protocol.ts resolveHandoff). */
   handoff?: ProvenHandoff | null;
   /** A listening socket handed over by the predecessor (`--listen-fd`): serve on it instead of binding. */
   inheritedFd?: number | null;
@@ -87,7 +87,7 @@ export interface HostEvents {
 
 /**
  * Owns the web server on its port: start (probe, claim, self-check), stop
- * (drain), in-place restart, relaunch (handover.ts) and moving to another
+ * (drain), in-place restart, relaunch (handover-engine.ts) and moving to another
  * address. Its states and their moves are the table in states.ts. It never
  * exits the process itself; it emits `exit` for the process owner.
  */
@@ -372,7 +372,7 @@ export class ServerHost extends EventEmitter<HostEvents> {
   /**
    * Replace the process, following `plan` (plans.ts; the default is the one
    * this host was given). Never zero servers: if the successor does not serve,
-   * this process serves again, or never stopped (handover.ts).
+   * this process serves again, or never stopped (handover-engine.ts).
    */
   relaunch(plan?: RelaunchPlan): Promise<void> {
     return this.serial(async () => {

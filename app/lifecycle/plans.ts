@@ -5,7 +5,7 @@
  * four plans"). An in-place restart needs no plan: it is `host.restart()`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { HANDOFF_ENV, HANDOFF_FLAGS, encodeHandoffEnv, handoffArgs, type Handoff } from './handoff';
+import { HANDOFF_ENV, encodeHandoffEnv, isSuccessorMessage, listenFdArgs, successorArgs, type Handoff } from './successor-protocol';
 
 /** A process that has really started (its `spawn` event fired). */
 export interface Started {
@@ -116,37 +116,6 @@ export function installPlan(step: InstallStep, hooks: InstallHooks = {}): Relaun
   return { kind: 'after-exit', startedBy: 'installer', label: 'update: the new version starts after this one exits', blockersCleared: true, prepare: step.prepare, start };
 }
 
-const DROPPED_FLAGS = new Set(['--replace', '--host', '--port', ...HANDOFF_FLAGS]);
-
-/**
- * The same command line, minus the previous handoff and address, plus this
- * handoff (which names the current address, so a server moved from Settings
- * relaunches where it is, not where it started).
- */
-export function successorArgs(args: readonly string[], handoff: Handoff, extra: string[] = []): string[] {
-  return [...dropFlags(args, DROPPED_FLAGS), ...handoffArgs(handoff), ...extra];
-}
-
-/** A command line with any earlier handoff taken out (a fresh start). */
-export function withoutHandoff(args: readonly string[]): string[] {
-  return dropFlags(args, new Set(['--replace', ...HANDOFF_FLAGS]));
-}
-
-function dropFlags(args: readonly string[], drop: Set<string>): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const name = a.split('=', 1)[0]!;
-    if (drop.has(name)) {
-      // `--port 9000`: the value goes too (`--replace` takes none).
-      if (!a.includes('=') && name !== '--replace' && i + 1 < args.length) i++;
-      continue;
-    }
-    out.push(a);
-  }
-  return out;
-}
-
 /** Resolves on the child's `spawn` event, rejects on its `error`: a library returning true proves nothing. */
 export function started(child: ChildProcess): Promise<Started> {
   return new Promise((resolve, reject) => {
@@ -193,11 +162,12 @@ export function headlessRelaunchPlan(opts: HeadlessPlanOptions = {}): RelaunchPl
         child.unref();
         return s;
       }
-      const child = spawn(process.execPath, command(h, ['--listen-fd=3']), { detached: true, stdio: ['ignore', 'inherit', 'inherit', fd, 'ipc'], windowsHide: true });
+      // stdio[3] is INHERITED_FD, the descriptor `--listen-fd` names.
+      const child = spawn(process.execPath, command(h, listenFdArgs()), { detached: true, stdio: ['ignore', 'inherit', 'inherit', fd, 'ipc'], windowsHide: true });
       const s = await started(child);
       const serving = new Promise<void>((resolve, reject) => {
         child.on('message', (m: unknown) => {
-          if ((m as { berth?: string } | null)?.berth === 'serving') resolve();
+          if (isSuccessorMessage(m)) resolve();
         });
         void s.exited.then((code) => reject(new Error(`the new process exited with code ${code} before serving`)));
       });

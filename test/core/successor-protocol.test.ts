@@ -17,12 +17,14 @@ import {
   newSecret,
   readHandoffNote,
   resolveHandoff,
+  successorArgs,
   takeHandoffEnv,
+  whomDoIReplace,
+  withoutHandoff,
   writeHandoffNote,
   type Handoff,
   type HandoffNote,
-} from '../../app/lifecycle/handoff';
-import { successorArgs, withoutHandoff } from '../../app/lifecycle/plans';
+} from '../../app/lifecycle/successor-protocol';
 import { parseDesktopArgs } from '../../main/args';
 import { tempDataDir } from '../helpers';
 
@@ -136,5 +138,22 @@ describe('the note and the proof', () => {
     fs.rmSync(file);
     fs.writeFileSync(file, JSON.stringify({ ...note(), history: 'x'.repeat(300 * 1024) }), { mode: 0o600 });
     expect(readHandoffNote(dir)).toBeNull();
+  });
+});
+
+describe('whom do I replace', () => {
+  it('the command line wins over the environment, which is read once and removed', () => {
+    const env: NodeJS.ProcessEnv = { [HANDOFF_ENV]: encodeHandoffEnv({ ...h, instance: 'from-env' }) };
+    expect(whomDoIReplace({ handoff: h.instance, handoffPid: String(h.pid), host: h.host, port: h.port }, env)).toEqual({ claimed: h, inheritedFd: null, problem: null });
+    expect(env[HANDOFF_ENV]).toBeUndefined();
+    const env2: NodeJS.ProcessEnv = { [HANDOFF_ENV]: encodeHandoffEnv(h) };
+    expect(whomDoIReplace({}, env2)).toEqual({ claimed: h, inheritedFd: null, problem: null });
+    expect(whomDoIReplace({}, {})).toEqual({ claimed: null, inheritedFd: null, problem: null });
+  });
+
+  it('says what is malformed: a handoff without its pid, a descriptor below 3', () => {
+    expect(whomDoIReplace({ handoff: 'abc', host: 'h', port: 1 }, {}).problem).toMatch(/--handoff needs --handoff-pid/);
+    expect(whomDoIReplace({ listenFd: '2' }, {}).problem).toMatch(/--listen-fd must be a descriptor number of 3 or more/);
+    expect(whomDoIReplace({ listenFd: '3', handoff: h.instance, handoffPid: h.pid, host: h.host, port: h.port }, {})).toEqual({ claimed: h, inheritedFd: 3, problem: null });
   });
 });

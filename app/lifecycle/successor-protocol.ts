@@ -1,8 +1,10 @@
 /**
- * The handoff: which Berth a new process replaces, and the proof that it is
- * the real successor. One value, one validation, and one encoder and decoder
- * for each place it travels: the command line, the environment and the note
- * in the data directory.
+ * The protocol between a Berth and the process that replaces it, in one
+ * place: which Berth a new process replaces (the handoff), how that travels
+ * (the command line with `--listen-fd`, the environment, the note in the data
+ * directory), the proof only the real successor can make (the probe's
+ * header), the messages on the IPC channel between the two, and the one
+ * answer to "whom do I replace" that `berth serve` and the desktop both use.
  *
  * The command line and the environment carry no secret (anyone can read
  * them, and /health publishes the instance id). The secret is only in the
@@ -17,7 +19,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readOwnFile } from '../files/read';
 import { writeFileAtomic } from '../files/write';
+import { HANDOFF_HEADER } from '../instance/probe';
 import type { HistoryEntry } from './history';
+
+export { HANDOFF_HEADER };
 
 export interface Handoff {
   /** The predecessor's instance id (public: /health shows it). */
@@ -74,11 +79,19 @@ export function newSecret(): string {
   return crypto.randomBytes(32).toString('base64url');
 }
 
-// --- command line: --handoff=<instance> --handoff-pid=<pid>, with --host/--port set to the handoff's address.
+// --- command line: --handoff=<instance> --handoff-pid=<pid>, with --host/--port set to the handoff's address,
+// and --listen-fd=3 for a successor that inherits the listening socket as descriptor 3.
 
 /** `--flag=value`: an instance id may begin with '-', which would read as another flag. */
 export function handoffArgs(h: Handoff): string[] {
   return [`--host=${h.host}`, `--port=${h.port}`, `--handoff=${h.instance}`, `--handoff-pid=${h.pid}`];
+}
+
+/** The descriptor a successor finds the inherited listening socket on (stdio[3]). */
+export const INHERITED_FD = 3;
+
+export function listenFdArgs(fd: number = INHERITED_FD): string[] {
+  return [`--listen-fd=${fd}`];
 }
 
 /** The flags a handoff replaces in a command line that is passed on. */
@@ -88,6 +101,37 @@ export function handoffFromArgs(v: { handoff?: string; handoffPid?: string; host
   if (v.handoff === undefined) return null;
   const h: Handoff = { instance: v.handoff, pid: Number(v.handoffPid), host: v.host ?? '', port: Number(v.port) };
   return validHandoff(h) ? h : null;
+}
+
+const DROPPED_FLAGS = new Set(['--replace', '--host', '--port', ...HANDOFF_FLAGS]);
+
+/**
+ * The same command line, minus the previous handoff and address, plus this
+ * handoff (which names the current address, so a server moved from Settings
+ * relaunches where it is, not where it started).
+ */
+export function successorArgs(args: readonly string[], handoff: Handoff, extra: string[] = []): string[] {
+  return [...dropFlags(args, DROPPED_FLAGS), ...handoffArgs(handoff), ...extra];
+}
+
+/** A command line with any earlier handoff taken out (a fresh start). */
+export function withoutHandoff(args: readonly string[]): string[] {
+  return dropFlags(args, new Set(['--replace', ...HANDOFF_FLAGS]));
+}
+
+function dropFlags(args: readonly string[], drop: Set<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const name = a.split('=', 1)[0]!;
+    if (drop.has(name)) {
+      // `--port 9000`: the value goes too (`--replace` takes none).
+      if (!a.includes('=') && name !== '--replace' && i + 1 < args.length) i++;
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
 }
 
 // --- environment: BERTH_HANDOFF=<instance>:<pid>:<port>:<host> (host last: an IPv6 address has colons).
@@ -170,7 +214,7 @@ export function resolveHandoff(claimed: Handoff | null, dataDir: string): { prov
   return { proven: { ...h, secret: note.secret, note }, unproven: null };
 }
 
-// --- the probe's proof: X-Berth-Handoff: <instance> <hmac>, never the secret itself.
+// --- the probe's proof: the X-Berth-Handoff header carries <instance> <hmac>, never the secret itself.
 
 export function handoffProof(instance: string, secret: string): string {
   return `${instance} ${crypto.createHmac('sha256', secret).update(`berth-handoff:${instance}`).digest('base64url')}`;
@@ -181,4 +225,55 @@ export function checkHandoffProof(value: string, instance: string, secret: strin
   const want = Buffer.from(handoffProof(instance, secret));
   const got = Buffer.from(value.trim());
   return got.length === want.length && crypto.timingSafeEqual(got, want);
+}
+
+// --- the IPC channel a predecessor opens to a successor it starts itself.
+
+/** What a successor says to its predecessor. */
+export type SuccessorMessage = { berth: 'serving'; instance: string; pid: number };
+
+export function isSuccessorMessage(m: unknown): m is SuccessorMessage {
+  const v = m as Partial<SuccessorMessage> | null;
+  return typeof v === 'object' && v !== null && v.berth === 'serving' && typeof v.instance === 'string' && typeof v.pid === 'number';
+}
+
+/** Say `msg` to the predecessor, if it started us with a channel; false when there is none. */
+export function tellPredecessor(msg: SuccessorMessage, sent?: () => void): boolean {
+  if (typeof process.send !== 'function' || !process.connected) return false;
+  process.send(msg, () => sent?.());
+  return true;
+}
+
+// --- whom do I replace.
+
+/** What a starting Berth was told about its predecessor, before anything is proven. */
+export interface Replaces {
+  /** The Berth it says it replaces (command line, else environment); proven later against the note (resolveHandoff). */
+  claimed: Handoff | null;
+  /** A listening socket handed over (`--listen-fd`). */
+  inheritedFd: number | null;
+  /** What was malformed in what it was told; `berth serve` refuses to start on it (exit 2), the desktop logs it. */
+  problem: string | null;
+}
+
+/**
+ * Who this process replaces, as it was told: the command line wins (a
+ * relaunch passes --handoff with --host/--port), then the environment (an
+ * installer that keeps it); with neither, an installer's clean start, the
+ * note alone may name the predecessor (resolveHandoff). The environment
+ * variable is read and removed, so it is not inherited further.
+ */
+export function whomDoIReplace(given: { handoff?: string | null; handoffPid?: string | number | null; host?: string; port?: string | number; listenFd?: string }, env: NodeJS.ProcessEnv = process.env): Replaces {
+  const fromEnv = takeHandoffEnv(env);
+  const named = given.handoff ?? undefined;
+  const fromArgs = handoffFromArgs({ handoff: named, handoffPid: given.handoffPid == null ? undefined : String(given.handoffPid), host: given.host, port: given.port == null ? undefined : String(given.port) });
+  let problem: string | null = null;
+  if (named !== undefined && !fromArgs) problem = '--handoff needs --handoff-pid, --host and --port that name a real process and address.';
+  let inheritedFd: number | null = null;
+  if (given.listenFd !== undefined) {
+    const fd = Number(given.listenFd);
+    if (Number.isInteger(fd) && fd >= 3) inheritedFd = fd;
+    else problem ??= '--listen-fd must be a descriptor number of 3 or more.';
+  }
+  return { claimed: fromArgs ?? fromEnv, inheritedFd, problem };
 }

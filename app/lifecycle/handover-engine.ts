@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError, ExitCode } from '../errors';
 import { probePort } from '../instance/probe';
 import { within } from '../timeout';
-import { newSecret, removeHandoffNote, writeHandoffNote, type Handoff, type HandoffNote } from './handoff';
+import { newSecret, removeHandoffNote, writeHandoffNote, type Handoff, type HandoffNote } from './successor-protocol';
 import type { History, HistoryEntry } from './history';
 import type { Listener } from './listener';
 import type { RelaunchPlan, SocketSuccessor, Started } from './plans';

@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createBerth } from '../../app/berth';
 import { BerthError } from '../../app/errors';
 import { HANDOFF_HEADER, probePort } from '../../app/instance/probe';
-import { handoffProof, readHandoffNote, HANDOFF_NOTE_FILE } from '../../app/lifecycle/handoff';
+import { handoffProof, readHandoffNote, HANDOFF_NOTE_FILE } from '../../app/lifecycle/successor-protocol';
 import { started, type RelaunchPlan, type Started } from '../../app/lifecycle/plans';
 import { memoryLogSink } from '../../app/log';
 import { rendererDir } from '../../app/paths';
