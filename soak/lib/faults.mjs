@@ -37,7 +37,7 @@ async function serveHuman(port, dataDir, extra = [], opts = {}) {
 
 /** The handoff note a relaunching Berth leaves in its data directory (the built app's own writer). */
 function leaveNoteFor(dataDir, handoff) {
-  const { writeHandoffNote, newSecret } = createRequire(import.meta.url)(path.join(LIB, '..', '..', 'out', 'app', 'lifecycle', 'handoff.js'));
+  const { writeHandoffNote, newSecret } = createRequire(import.meta.url)(path.join(LIB, '..', '..', 'out', 'app', 'lifecycle', 'successor-protocol.js'));
   writeHandoffNote(dataDir, { v: 1, ...handoff, secret: newSecret(), version: '', writtenAt: Date.now(), closedAt: null, history: [] });
 }
 
