@@ -6,6 +6,7 @@
  * the relaunch plan, the lifecycle owner's install hooks) are handed in.
  */
 import { BerthError, ExitCode } from './errors';
+import { announceServing, releaseGuardians, takeGuardianReports, type GuardianReport } from './guardian/guardian';
 import { coreApi, type EventFeed } from './lifecycle/api';
 import { resolveHandoff, tellPredecessor, type Handoff, type ProvenHandoff } from './lifecycle/successor-protocol';
 import { ServerHost, type HostOptions } from './lifecycle/host';
@@ -45,6 +46,8 @@ export interface Berth {
   host: ServerHost;
   updates: UpdateService;
   handoff: ProvenHandoff | null;
+  /** What guardians did while no Berth served (filled by start()): the desktop shows each as a notification. */
+  recovered: GuardianReport[];
   /** Claim the port (or take the socket handed over) and serve; tell a predecessor that handed its socket over. */
   start(): Promise<void>;
 }
@@ -96,12 +99,27 @@ export function createBerth(o: BerthOptions): Berth {
     }
   });
 
+  // Guardians (app/guardian): each one pending here watches the Berth that serves, until it has served a while;
+  // one that stops on purpose (or hands over again, under a guardian of its own) lets go of those watching it.
+  host.on('state', (s) => {
+    if (s === 'serving') announceServing(o.dataDir);
+    else if (s === 'stopped') releaseGuardians(o.dataDir);
+  });
+  const recovered: GuardianReport[] = [];
+
   return {
     host,
     updates,
     handoff: proven,
+    recovered,
     async start() {
       await host.start();
+      // A guardian found no Berth serving, and started this one (or one before it): say what happened.
+      for (const r of takeGuardianReports(o.dataDir, o.version)) {
+        host.record({ kind: 'recovered', downtimeMs: r.downtimeMs, detail: r.message, failed: r.reason });
+        log.warn(r.message);
+        recovered.push(r);
+      }
       // A predecessor that handed us its socket waits for this before it stops accepting.
       if (o.inheritedFd != null) tellPredecessor({ berth: 'serving', instance: host.instance, pid: process.pid }, () => process.disconnect?.());
       updates.start();

@@ -174,6 +174,7 @@ function setupBasics(opts: DesktopOptions, env: NodeJS.ProcessEnv): Basics | nul
     drainDeadline: QUIT_DRAIN_DEADLINE,
     flushLogs: () => logs.close(),
     installerQuitsApp: platform === 'darwin',
+    guardian: { dataDir, version },
   });
   log.info(`Berth ${version} desktop starting (Electron ${process.versions.electron ?? '?'}, pid ${process.pid}, data ${dataDir}${successorOf ? `, replacing ${successorOf}` : ''})`);
   if (problem) log.warn(`${problem} Starting as a new Berth.`);
@@ -262,12 +263,7 @@ function setupBerth(b: Basics, config: ResolvedConfig, token: string, hooks: { r
         settings: () => loadSettings(b.dataDir).settings.update,
         dataDir: b.dataDir,
         hooks: updateHooks,
-        notify: (title, body, onClick) => {
-          if (!e.Notification.isSupported()) return;
-          const n = new e.Notification({ title, body });
-          n.on('click', onClick);
-          n.show();
-        },
+        notify: (title, body, onClick) => notify(e, title, body, onClick),
         log: b.logs.root.child({ scope: 'update' }),
       }),
     relaunchPlan: () => b.lifecycle.relaunchPlan(),
@@ -314,6 +310,13 @@ function packageType(): string | null {
   } catch {
     return null;
   }
+}
+
+function notify(e: ElectronModules, title: string, body: string, onClick?: () => void): void {
+  if (!e.Notification.isSupported()) return;
+  const n = new e.Notification({ title, body });
+  if (onClick) n.on('click', onClick);
+  n.show();
 }
 
 function existing(file: string): string | undefined {
@@ -417,6 +420,8 @@ async function setupServer(
     return;
   }
   ui.render();
+  // What a guardian did while no Berth ran (app/guardian): a notification, beside the history row and the console banner.
+  for (const r of berth.recovered) notify(e, 'Berth', r.message);
   const open = (how: { background?: boolean }) => {
     if (host.state !== 'serving') return false;
     ui.window.open(host.url, ui.token, how).catch((err: Error) => b.log.warn(`could not open the window: ${err.message}`));

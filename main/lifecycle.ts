@@ -1,8 +1,9 @@
 import type { App } from 'electron';
 import type { Logger } from '../app/log';
 import type { ServerHost } from '../app/lifecycle/host';
+import { START_ALLOWANCE_MS, guardHandover, type GuardianCommand } from '../app/guardian/guardian';
 import type { InstallHooks, RelaunchPlan } from '../app/lifecycle/plans';
-import { successorArgs, withoutHandoff, type Handoff } from '../app/lifecycle/successor-protocol';
+import { freshArgs, successorArgs, withoutHandoff, type Handoff } from '../app/lifecycle/successor-protocol';
 
 /** The only Electron calls that end or replace the process. Nothing else in main/ makes them. */
 export type LifecycleApp = Pick<App, 'quit' | 'exit' | 'relaunch' | 'releaseSingleInstanceLock' | 'requestSingleInstanceLock'>;
@@ -37,6 +38,13 @@ export interface LifecycleOptions {
   /** How long to wait for that quit before exiting anyway (default 30 s). */
   installerQuitWaitMs?: number;
   setTimer?: (fn: () => void, ms: number) => unknown;
+  /**
+   * Restart app's guardian (app/guardian), which starts Berth again if the
+   * successor never serves. `relaunch` defaults to this executable (the
+   * AppImage file on Linux) with our arguments; under plain Node there is
+   * no executable of ours to start, and so no guardian unless one is given.
+   */
+  guardian?: { dataDir: string; version: string; relaunch?: GuardianCommand; allowanceMs?: number; confirmMs?: number };
 }
 
 export const QUIT_DRAIN_DEADLINE = 800;
@@ -83,10 +91,24 @@ export class DesktopLifecycle {
       startedBy: 'electron',
       label: "Electron's relaunch starts the new process once this one exits",
       start: async (handoff: Handoff) => {
+        await this.guard(handoff);
         this.registerSuccessor(handoff);
         this._phase = 'relaunching';
       },
     };
+  }
+
+  /** Before the port is let go: a guardian that starts the installed Berth if no Berth serves after we have gone. */
+  private async guard(h: Handoff): Promise<void> {
+    const g = this.opts.guardian;
+    const relaunch = g?.relaunch ?? (process.versions.electron ? { command: this.execPath() ?? process.execPath, args: freshArgs(this.opts.args, h) } : null);
+    if (!g || !relaunch) return;
+    const spec = { dataDir: g.dataDir, host: h.host, port: h.port, fromVersion: g.version, what: 'Restart app', relaunch, allowanceMs: g.allowanceMs ?? START_ALLOWANCE_MS, confirmMs: g.confirmMs };
+    await guardHandover(spec, this.opts.log);
+  }
+
+  private execPath(): string | undefined {
+    return typeof this.opts.execPath === 'function' ? this.opts.execPath() : this.opts.execPath;
   }
 
   /** An update install's part for the lifecycle owner: the lock goes to the new version, and comes back if the installer fails. */
@@ -105,7 +127,7 @@ export class DesktopLifecycle {
     this.opts.log.info(`relaunch registered: the successor starts when this process exits (${args.join(' ')})`);
     this.releaseLock();
     // Read now: an AppImage update may have renamed the file since start-up (APPIMAGE follows it).
-    const execPath = typeof this.opts.execPath === 'function' ? this.opts.execPath() : this.opts.execPath;
+    const execPath = this.execPath();
     this.opts.app.relaunch(execPath ? { args, execPath } : { args });
   }
 

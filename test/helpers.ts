@@ -126,6 +126,15 @@ export async function killBerth(p: { child: ChildProcess; exited: Promise<unknow
   await p.exited;
 }
 
+/**
+ * Call off a data folder's guardians (app/guardian) before killing its
+ * Berths at the end of a test: a Berth killed within a guardian's window
+ * after a close-and-rebind relaunch would be started again, and outlive the test.
+ */
+export function endGuardians(dataDir: string): void {
+  fs.rmSync(path.join(dataDir, 'guardian'), { recursive: true, force: true });
+}
+
 export function readToken(dataDir: string): string {
   return fs.readFileSync(path.join(dataDir, 'auth-token'), 'utf8').trim();
 }

@@ -7,6 +7,7 @@ import { createLogSink, levelValue, type LogSink } from '../log';
 import { ensureToken } from '../server/token';
 import { probePort } from '../instance/probe';
 import { createBerth } from '../berth';
+import { CONFIRM_MS, guardHandover } from '../guardian/guardian';
 import { readHandoffNote, type Handoff } from '../lifecycle/successor-protocol';
 import { headlessRelaunchPlan } from '../lifecycle/plans';
 import { installSignalHandlers } from '../lifecycle/signals';
@@ -74,7 +75,17 @@ export async function serveHost(ctx: Context, o: ServeOptions): Promise<number> 
     firstProbeAt: o.firstProbeAt,
     updates: headlessUpdates({ dataDir: config.dataDir, version: appVersion(), logs }),
     // BERTH_HANDOVER=probe: relaunch by close and rebind even where the socket could be handed over (to compare, or to test that path).
-    relaunchPlan: () => headlessRelaunchPlan({ handover: process.env.BERTH_HANDOVER === 'probe' ? 'probe' : undefined }),
+    relaunchPlan: () =>
+      headlessRelaunchPlan({
+        handover: process.env.BERTH_HANDOVER === 'probe' ? 'probe' : undefined,
+        // Close and rebind: this process watches its successor for up to two handoff deadlines (ready, then
+        // serving), then exits; a guardian watches on, at least as long as the successor had to come up.
+        guard: (h, relaunch) => {
+          const deadline = o.handoffDeadline ?? 10_000;
+          const confirmMs = Math.max(CONFIRM_MS, deadline);
+          return guardHandover({ dataDir: config.dataDir, host: h.host, port: h.port, fromVersion: appVersion(), what: 'the relaunch', relaunch, allowanceMs: 2 * deadline + 10_000, confirmMs }, log);
+        },
+      }),
     exit: (code) => void exit(code),
     exitOnConflict: true,
   });

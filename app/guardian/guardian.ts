@@ -296,7 +296,7 @@ export interface GuardianReport {
   reason: string;
   /** When the guardian found no Berth serving and started one. */
   at: string;
-  /** About how long no Berth served, until this one (to the second on Linux and macOS); null if unknown. */
+  /** About how long no Berth served, until this one, to the second; null if unknown. */
   downtimeMs: number | null;
 }
 
@@ -376,7 +376,8 @@ export function takeGuardianReports(dataDir: string, version: string, now = Date
       reason,
       message: reportMessage(record.what, reason, record.toVersion, version),
       at: new Date(outcome.at !== null ? outcome.at * 1000 : now).toISOString(),
-      downtimeMs: outcome.down !== null && outcome.down * 1000 <= now ? now - outcome.down * 1000 : null,
+      // The scripts' clocks count seconds: so does the figure.
+      downtimeMs: outcome.down !== null && outcome.down * 1000 <= now ? Math.max(1, Math.round((now - outcome.down * 1000) / 1000)) * 1000 : null,
     });
     removeRecord(dataDir, id);
   }

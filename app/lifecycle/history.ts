@@ -1,5 +1,6 @@
 export interface HistoryEntry {
-  kind: 'start' | 'restart' | 'relaunch' | 'move';
+  /** recovered: a guardian (app/guardian) found no Berth serving after a handover, and started this one. */
+  kind: 'start' | 'restart' | 'relaunch' | 'move' | 'recovered';
   at: string;
   /** Port unavailable for this long (listener closed to new listener open); 0 when the socket stayed open; null for a first start. */
   downtimeMs: number | null;

@@ -5,7 +5,7 @@
  * four plans"). An in-place restart needs no plan: it is `host.restart()`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { HANDOFF_ENV, encodeHandoffEnv, isSuccessorMessage, listenFdArgs, successorArgs, type Handoff } from './successor-protocol';
+import { HANDOFF_ENV, encodeHandoffEnv, freshArgs, isSuccessorMessage, listenFdArgs, successorArgs, type Handoff } from './successor-protocol';
 
 /** A process that has really started (its `spawn` event fired). */
 export interface Started {
@@ -135,6 +135,11 @@ export interface HeadlessPlanOptions {
   platform?: NodeJS.Platform;
   /** Force the close-and-rebind plan even where the socket could be handed over (tests, soak). */
   handover?: 'socket' | 'probe';
+  /**
+   * Close and rebind: called before the successor starts, with how to start
+   * this Berth afresh (app/guardian watches the port once we have gone).
+   */
+  guard?: (h: Handoff, relaunch: { command: string; args: string[] }) => Promise<unknown>;
 }
 
 /**
@@ -157,6 +162,7 @@ export function headlessRelaunchPlan(opts: HeadlessPlanOptions = {}): RelaunchPl
     label: handover === 'socket' ? 'a new process takes over the listening socket' : 'a new process binds when this one closes',
     async start(h, fd) {
       if (fd === null) {
+        await opts.guard?.(h, { command: process.execPath, args: [...execArgv, argv[1]!, ...freshArgs(argv.slice(2), h)] });
         const child = spawn(process.execPath, command(h), { detached: true, stdio: ['ignore', 'inherit', 'inherit'], windowsHide: true });
         const s = await started(child);
         child.unref();

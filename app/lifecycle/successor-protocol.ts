@@ -119,6 +119,11 @@ export function withoutHandoff(args: readonly string[]): string[] {
   return dropFlags(args, new Set(['--replace', ...HANDOFF_FLAGS]));
 }
 
+/** The same command line for a fresh start where this handoff's Berth served (a guardian's relaunch): no handoff, the current address. */
+export function freshArgs(args: readonly string[], at: { host: string; port: number }): string[] {
+  return [...dropFlags(args, DROPPED_FLAGS), `--host=${at.host}`, `--port=${at.port}`];
+}
+
 function dropFlags(args: readonly string[], drop: Set<string>): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {

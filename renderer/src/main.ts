@@ -7,6 +7,7 @@ import { api, whenUnauthorized } from './api';
 import { confirmAction } from './dialog';
 import { fill, h, setText } from './dom';
 import { LiveLink, type LinkState, type Outage } from './live';
+import { recoveredBanner } from './recovered';
 import { pages } from './pages/index';
 import type { Page, PageView } from './pages/page';
 import { signedOutView } from './signed-out';
@@ -93,7 +94,8 @@ function startShell(): void {
     },
     'Skip to content',
   );
-  fill(app, skip, h('header', { class: 'topbar' }, brand(version), nav, linkPill), banner, main);
+  const recovered = recoveredBanner();
+  fill(app, skip, h('header', { class: 'topbar' }, brand(version), nav, linkPill), banner, recovered.root, main);
 
   let view: PageView | null = null;
   let first = true;
@@ -147,7 +149,10 @@ function startShell(): void {
 
   live.on('link', showLink);
   live.on('outage', showOutage);
-  live.on('status', (s) => setText(version, s.version));
+  live.on('status', (s) => {
+    setText(version, s.version);
+    recovered.show(s);
+  });
   showLink(live.state);
   showOutage(live.outage);
   if (arrival.movedFrom) {

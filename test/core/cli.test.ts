@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { probePort } from '../../app/instance/probe';
-import { alive, BERTH_BIN, freePort, health, killBerth, postFresh, readToken, runBerth, startServe, tempDataDir, waitFor, type BerthProcess } from '../helpers';
+import { alive, BERTH_BIN, endGuardians, freePort, health, killBerth, postFresh, readToken, runBerth, startServe, tempDataDir, waitFor, type BerthProcess } from '../helpers';
 import { closeServer, foreignHttp, silentTcp } from './fixtures';
 import { resettingProxy } from './cli-fixtures';
 
@@ -16,7 +16,9 @@ function cleanEnv(): NodeJS.ProcessEnv {
 const procs: BerthProcess[] = [];
 const extraPids: number[] = [];
 const cleanups: (() => Promise<unknown>)[] = [];
+const guarded: string[] = [];
 afterEach(async () => {
+  for (const dir of guarded.splice(0)) endGuardians(dir);
   for (const p of procs.splice(0)) await killBerth(p);
   for (const pid of extraPids.splice(0)) if (alive(pid)) process.kill(pid, 'SIGKILL');
   while (cleanups.length) await cleanups.pop()!();
@@ -121,6 +123,7 @@ describe('berth relaunch', () => {
     it(`20 relaunches (${handover === 'socket' ? 'the socket handed over' : 'close and rebind'}): same port, a new instance each time, the old process gone`, async () => {
       const port = await freePort();
       const dir = tempDataDir();
+      guarded.push(dir);
       const first = track(await startServe(port, dir, [], { BERTH_HANDOVER: handover }));
       let current = { pid: first.info.pid, instance: first.info.instance };
       const seen = new Set([current.instance]);

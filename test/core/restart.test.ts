@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { memoryLogSink } from '../../app/log';
 import fs from 'node:fs';
-import { freePort, health, postFresh, readToken, ROOT, startServe, tempDataDir, waitFor } from '../helpers';
+import { endGuardians, freePort, health, postFresh, readToken, ROOT, startServe, tempDataDir, waitFor } from '../helpers';
 import { makeHost } from './fixtures';
 import { timeWaitCount } from '../support/tcp-states';
 import type { ServerHost } from '../../app/lifecycle/host';
@@ -111,6 +111,7 @@ describe('close and rebind into TIME_WAIT (the relaunch path where the socket ca
       console.log(`5 close-and-rebind relaunches: peak TIME_WAIT ${measurable ? peak : 'not measured'}; ${client.completed} answered, ${client.retries} retried ${JSON.stringify(client.failures)}`);
     } finally {
       load.stop();
+      endGuardians(dir);
       for (const pid of pids) {
         try {
           process.kill(pid, 'SIGKILL');

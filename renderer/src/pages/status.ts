@@ -25,6 +25,7 @@ const EVENT_LABELS: Record<HistoryEntry['kind'], string> = {
   restart: 'Server restarted',
   relaunch: 'App relaunched',
   move: 'Moved to a new address',
+  recovered: 'Started again by the guardian',
 };
 
 const VERDICT_LABELS: Record<StartupProbe['verdict'], string> = {
