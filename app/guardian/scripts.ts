@@ -85,7 +85,11 @@ export function shScript(v: ScriptValues): string {
   const command = [r.command, ...r.args].map(shQuote).join(' ');
   return `# Berth's guardian (app/guardian/): it watches one handover and starts Berth again, once,
 # if no Berth serves. Generated for this handover; it deleted its own folder as it started.
+# Its own files are private; the Berth it starts gets the umask Berth had.
+umask=$(umask)
 umask 077
+# date and sleep wherever a bare environment would look for them too.
+PATH=\${PATH:+$PATH:}/usr/bin:/bin
 rm -rf -- ${shQuote(v.folder)}
 rec=${shQuote(v.record)}
 pred=${v.predecessorPid}
@@ -159,6 +163,7 @@ done
 printf '%s\\n' "why=$why" "installer=$installer_state" "served=$s" "down=$down" "at=$(now)" > "$rec.outcome.tmp" 2>/dev/null &&
   mv -f -- "$rec.outcome.tmp" "$rec.outcome" 2>/dev/null
 cd -- ${shQuote(r.cwd)} 2>/dev/null || cd /
+umask "$umask"
 ${command} </dev/null >/dev/null 2>&1 &
 exit 0
 `;

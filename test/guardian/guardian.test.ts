@@ -56,16 +56,19 @@ describe.runIf(onLinux)('the guardian (/bin/sh, for real)', () => {
     expect(starts(marker)).toBe(1);
   });
 
-  it('the relaunch command reaches Berth word for word, in its working folder, whatever the quotes, spaces and $ in it', async () => {
+  it('the relaunch command reaches Berth word for word, in its working folder and with our umask, whatever the quotes, spaces and $ in it', async () => {
     const parent = fs.mkdtempSync(path.join(os.tmpdir(), "berth-gtest it's $HOME `x` "));
     const dataDir = path.join(parent, 'data "dir"');
     fs.mkdirSync(dataDir, { mode: 0o700 });
     const out = path.join(parent, 'argv.json');
     const words = ['a b', "it's", '$HOME', '`id`', '"q"', 'new\nline', '', '--x=y;z|w&', 'ünï', '\\back\\slash\\', '*'];
-    const script = 'require("fs").writeFileSync(process.argv[1], JSON.stringify({ args: process.argv.slice(2), cwd: process.cwd() }))';
+    const script = 'require("fs").writeFileSync(process.argv[1], JSON.stringify({ args: process.argv.slice(2), cwd: process.cwd(), umask: process.umask() }))';
     const g = await startGuardian({ ...spec(dataDir, ''), relaunch: { command: process.execPath, args: ['-e', script, out, ...words], cwd: parent } });
     const got = await waitFor(() => fs.existsSync(out) && JSON.parse(fs.readFileSync(out, 'utf8')), 'the relaunched command to write its arguments');
-    expect(got).toEqual({ args: words, cwd: parent });
+    // The guardian keeps its own files private (umask 077); the Berth it starts gets the umask ours had.
+    const umask = process.umask(0o022);
+    process.umask(umask);
+    expect(got).toEqual({ args: words, cwd: parent, umask });
     await waitFor(() => gone(g.pid), 'the guardian to end');
     expect(takeGuardianReports(dataDir, '1.0.0')).toHaveLength(1);
   });
