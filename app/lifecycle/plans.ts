@@ -136,8 +136,9 @@ export interface HeadlessPlanOptions {
   /** Force the close-and-rebind plan even where the socket could be handed over (tests, soak). */
   handover?: 'socket' | 'probe';
   /**
-   * Close and rebind: called before the successor starts, with how to start
-   * this Berth afresh (app/guardian watches the port once we have gone).
+   * Close and rebind: called as the successor starts, with how to start this
+   * Berth afresh (app/guardian watches the port once we have gone); the
+   * start waits for it. It never rejects.
    */
   guard?: (h: Handoff, relaunch: { command: string; args: string[] }) => Promise<unknown>;
 }
@@ -162,10 +163,12 @@ export function headlessRelaunchPlan(opts: HeadlessPlanOptions = {}): RelaunchPl
     label: handover === 'socket' ? 'a new process takes over the listening socket' : 'a new process binds when this one closes',
     async start(h, fd) {
       if (fd === null) {
-        await opts.guard?.(h, { command: process.execPath, args: [...execArgv, argv[1]!, ...freshArgs(argv.slice(2), h)] });
+        // The guardian starts while the successor loads (PowerShell takes a moment); both run before anything closes.
+        const guarding = opts.guard?.(h, { command: process.execPath, args: [...execArgv, argv[1]!, ...freshArgs(argv.slice(2), h)] });
         const child = spawn(process.execPath, command(h), { detached: true, stdio: ['ignore', 'inherit', 'inherit'], windowsHide: true });
         const s = await started(child);
         child.unref();
+        await guarding;
         return s;
       }
       // stdio[3] is INHERITED_FD, the descriptor `--listen-fd` names.
