@@ -11,6 +11,9 @@ import { coreApi, type EventFeed } from './lifecycle/api';
 import { resolveHandoff, tellPredecessor, type Handoff, type ProvenHandoff } from './lifecycle/successor-protocol';
 import { ServerHost, type HostOptions } from './lifecycle/host';
 import { installPlan, type InstallHooks, type InstallStep, type RelaunchPlan } from './lifecycle/plans';
+import type { HostedApp } from './hosting/definition';
+import { hostedAppRoutes } from './hosting/routes';
+import { HostedRuntime } from './hosting/runtime';
 import type { ApiRoutes } from './server/web';
 import type { Settings } from './settings/settings';
 import { apiRequestBlockers, updateApi, updateEvents } from './update/api';
@@ -32,6 +35,8 @@ export interface BerthOptions
   onSettingsSaved?: (settings: Settings) => void;
   routes?: ApiRoutes[];
   feeds?: EventFeed[];
+  /** The app this Berth hosts (app/hosting): in process, or a child server behind the port. Absent: Berth's console alone. */
+  app?: HostedApp;
   /**
    * The process owner's exit: called with 0 when a stop or relaunch asked of
    * the host has finished, and with 4 when the port was lost to another
@@ -44,6 +49,8 @@ export interface BerthOptions
 
 export interface Berth {
   host: ServerHost;
+  /** The hosted app in this process, if there is one. */
+  app: HostedRuntime | null;
   updates: UpdateService;
   handoff: ProvenHandoff | null;
   /** What guardians did while no Berth served (filled by start()): the desktop shows each as a notification. */
@@ -58,6 +65,7 @@ export function createBerth(o: BerthOptions): Berth {
   if (unproven) log.warn(`--handoff names instance ${unproven.instance} (pid ${unproven.pid}), but no handoff note from it is in ${o.dataDir}: starting as a new Berth`);
   if (o.inheritedFd != null && !proven) throw new BerthError('A listening socket was handed over (--listen-fd) without a handoff note from the predecessor; refusing to use it.', ExitCode.usage);
 
+  const runtime = o.app ? new HostedRuntime(o.app, { dataDir: o.dataDir, logs: o.logs, token: o.token }) : null;
   let host!: ServerHost;
   const updates = o.updates({
     handOver: (step: InstallStep) => host.relaunch(installPlan(step, o.installHooks)),
@@ -77,21 +85,32 @@ export function createBerth(o: BerthOptions): Berth {
     probeTimeout: o.probeTimeout,
     firstProbeAt: o.firstProbeAt,
     relaunchPlan: o.relaunchPlan,
+    site: runtime?.site(),
+    appStatus: runtime ? () => runtime.status() : undefined,
+    onHandover: runtime ? (instance) => runtime.carry(instance) : undefined,
     // A relaunch waits for requests in flight (settings saves...), up to their bound, like an install.
     beforeRelaunch: () => updates.blockers.waitUntilClear({ onWaiting: (labels) => log.info(`relaunch waits for: ${labels.join(', ')}`) }),
   });
   host.addRoutes(apiRequestBlockers(updates.blockers));
   host.addRoutes(coreApi({ host, logs: o.logs, dataDir: o.dataDir, onSettingsSaved: o.onSettingsSaved, feeds: [updateEvents(updates), ...(o.feeds ?? [])] }));
   host.addRoutes(updateApi(updates));
+  if (runtime) {
+    host.addRoutes(hostedAppRoutes(runtime));
+    // The app's child follows what it says: its state is part of Berth's status.
+    runtime.child?.on('change', () => host.emit('change', host.status()));
+  }
   for (const r of o.routes ?? []) host.addRoutes(r);
 
   host.on('exit', (code) => {
     updates.stop();
-    o.exit(code);
+    // The app's child server stops before the process ends.
+    void (runtime?.dispose() ?? Promise.resolve()).finally(() => o.exit(code));
   });
   let served = false;
   host.on('state', (s) => {
     if (s === 'serving') served = true;
+    // Stopped after serving (a stop, or the successor serves): the app's child server stops too.
+    if (s === 'stopped' && served) void runtime?.dispose();
     // The port was lost while serving (taken between a close and a rebind): never a quiet exit 0.
     if (s === 'conflict' && served && o.exitOnConflict) {
       updates.stop();
@@ -109,10 +128,12 @@ export function createBerth(o: BerthOptions): Berth {
 
   return {
     host,
+    app: runtime,
     updates,
     handoff: proven,
     recovered,
     async start() {
+      await runtime?.prepare(proven?.instance ?? null);
       await host.start();
       // A guardian found no Berth serving, and started this one (or one before it): say what happened.
       for (const r of takeGuardianReports(o.dataDir, o.version)) {
@@ -120,6 +141,8 @@ export function createBerth(o: BerthOptions): Berth {
         log.warn(r.message);
         recovered.push(r);
       }
+      // Requests wait for the child while it starts (they are held, not refused).
+      void runtime?.start().catch((err: Error) => log.error(`${o.app!.name} could not be started: ${err.message}`));
       // A predecessor that handed us its socket waits for this before it stops accepting.
       if (o.inheritedFd != null) tellPredecessor({ berth: 'serving', instance: host.instance, pid: process.pid }, () => process.disconnect?.());
       updates.start();

@@ -1,5 +1,5 @@
 import type { LogSink } from '../log';
-import { createWebApp, type ApiRoutes, type WebApp } from '../server/web';
+import { createWebApp, type ApiRoutes, type HostedSite, type WebApp } from '../server/web';
 import { UiFiles } from '../server/ui-files';
 import type { BerthHealth } from '../instance/verdict';
 import { within } from '../timeout';
@@ -10,6 +10,8 @@ export interface GenerationOptions {
   logs: LogSink;
   rendererDir: string;
   routes: ApiRoutes[];
+  /** A hosted app's part of each generation (app/hosting). */
+  site?: HostedSite;
   /** What /health says for apps answering on `host`'s listener. */
   state: () => BerthHealth['state'];
   onHandoffProbe: (value: string) => void;
@@ -49,6 +51,7 @@ export class Generations {
       ui: this.ui,
       log: o.logs.root.child({ scope: 'http' }),
       routes: o.routes,
+      site: o.site,
       onHandoffProbe: o.onHandoffProbe,
     });
     await web.app.ready();

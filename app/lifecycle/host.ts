@@ -4,7 +4,7 @@ import { BerthError, ExitCode } from '../errors';
 import type { LogSink, Logger } from '../log';
 import { claimPort } from '../instance/claim';
 import { urlFor, type ProbeResult } from '../instance/probe';
-import type { ApiRoutes } from '../server/web';
+import type { ApiRoutes, HostedSite } from '../server/web';
 import { listenerOf } from '../server/exposure';
 import { Generations, retire } from './generations';
 import { checkHandoffProof, handoffProof, readHandoffNote, removeHandoffNote, type ProvenHandoff } from './successor-protocol';
@@ -47,6 +47,15 @@ export interface HostStatus {
   exposed: boolean;
   /** The address the listener really holds, e.g. "0.0.0.0:8787" (url is where to open it on this machine). */
   listenAddress: string;
+  /** The app this Berth hosts (app/hosting), and how it is; null for Berth's console alone. */
+  hosted: HostedAppStatus | null;
+}
+
+/** A hosted app's name and state, as app/hosting reports them. */
+export interface HostedAppStatus {
+  id: string;
+  name: string;
+  state: string;
 }
 
 export interface HostOptions {
@@ -58,6 +67,11 @@ export interface HostOptions {
   logs: LogSink;
   rendererDir: string;
   routes?: ApiRoutes[];
+  /** A hosted app: its part of each generation, and its status. */
+  site?: HostedSite;
+  appStatus?: () => HostedAppStatus;
+  /** Called just before a relaunch starts the successor (a hosted app writes what it carries over). */
+  onHandover?: (instance: string) => void;
   /** The predecessor this process replaces, proven by its note (successor-protocol.ts resolveHandoff). */
   handoff?: ProvenHandoff | null;
   /** A listening socket handed over by the predecessor (`--listen-fd`): serve on it instead of binding. */
@@ -122,6 +136,7 @@ export class ServerHost extends EventEmitter<HostEvents> {
       logs: opts.logs,
       rendererDir: opts.rendererDir,
       routes: this.routes,
+      site: opts.site,
       state: () => (this.listener?.draining || this._state === 'draining' ? 'draining' : 'serving'),
       onHandoffProbe: (value) => {
         const waiting = this.awaitingProof;
@@ -176,6 +191,7 @@ export class ServerHost extends EventEmitter<HostEvents> {
       handoffFrom: this.opts.handoff?.instance ?? null,
       logFile: this.opts.logs.file,
       ...listenerOf(this.listener?.server ?? null, this._host, this._port),
+      hosted: this.opts.appStatus?.() ?? null,
     };
   }
 
@@ -381,6 +397,11 @@ export class ServerHost extends EventEmitter<HostEvents> {
       if (!this.listener || this._state !== 'serving') throw new BerthError(`cannot relaunch while ${this._state}`, ExitCode.unexpected);
       if (!p.blockersCleared) await this.opts.beforeRelaunch?.();
       if (!this.listener || this._state !== 'serving') throw new BerthError(`cannot relaunch while ${this._state}`, ExitCode.unexpected);
+      try {
+        this.opts.onHandover?.(this.instance);
+      } catch (err) {
+        this.log.error(`what the app carries to the next process could not be written: ${(err as Error).message}`);
+      }
       await runRelaunch(this, p);
     });
   }

@@ -61,6 +61,8 @@ export class Listener {
       }
       this.current.handle(req, res);
     });
+    // WebSocket and other protocol switches go to the current generation too (a hosted app's proxy, its own routes).
+    this.server.on('upgrade', (req, socket, head) => this.current.upgrade(req, socket, head));
   }
 
   get app(): WebApp {

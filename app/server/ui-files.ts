@@ -91,6 +91,12 @@ export class UiFiles {
     return encoding ? { body: file.encoded[encoding]!, encoding } : { body: file.body, encoding: null };
   }
 
+  /** Every path with a file, e.g. `/index.html`, `/assets/index-1a2b.js`. */
+  paths(): string[] {
+    this.table ??= this.load();
+    return [...this.table.keys()];
+  }
+
   /** The file for a request path (query string already removed), or undefined. The .br/.gz copies have no path of their own. */
   get(urlPath: string): UiFile | undefined {
     this.table ??= this.load();

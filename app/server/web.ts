@@ -1,4 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { BerthError } from '../errors';
 import type { Logger } from '../log';
@@ -16,8 +17,23 @@ export interface RouteContext {
   requireToken: (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
   /** Register a long-lived response (an event stream) to be ended when the server drains. */
   onDrain: (fn: () => void) => void;
+  /** Whether a request carries the token (the sign-in cookie or a Bearer header), for routes that answer both ways. */
+  signedIn: (req: FastifyRequest) => boolean;
   log: Logger;
 }
+
+/**
+ * A hosted app's part of one generation (app/hosting): its routes, its UI
+ * or the proxy to its child, registered at the root. With one, the app owns
+ * `/` and every path Berth does not answer itself, and Berth's console moves
+ * to CONSOLE_PATH.
+ */
+export interface HostedSite {
+  register(app: FastifyInstance, ctx: RouteContext): Promise<void>;
+}
+
+/** Where Berth's console is when a hosted app owns `/`. */
+export const CONSOLE_PATH = '/berth/';
 
 /**
  * A group of routes registered under /api. This is where a web UI built on
@@ -35,6 +51,7 @@ export interface WebAppOptions {
   ui: UiFiles;
   log: Logger;
   routes: ApiRoutes[];
+  site?: HostedSite;
   /**
    * A successor's handoff probe: /health carrying X-Berth-Handoff. The host
    * decides whether the proof in it is good; the probe is answered either way.
@@ -51,6 +68,8 @@ export interface WebApp {
   app: FastifyInstance;
   /** Answer one request (the Listener calls this). */
   handle(req: IncomingMessage, res: ServerResponse): void;
+  /** A request to switch protocols (WebSocket): to whatever in this generation listens for upgrades, or the socket is closed. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Requests this generation has not finished yet, event streams included. */
   readonly inFlight: number;
   /** Tell this generation's long-lived responses (event streams) to end: a newer one, or nobody, answers from now on. */
@@ -77,10 +96,43 @@ const UNAUTHORIZED_MESSAGE =
 
 const BODY_LIMIT = 1024 * 1024;
 
+/** One file of a built UI, with the encoding the request accepts and the caching its name allows. */
+export function sendUiFile(req: FastifyRequest, reply: FastifyReply, file: UiFile, csp: string = CSP): FastifyReply {
+  const { body, encoding } = UiFiles.body(file, req.headers['accept-encoding']);
+  // Caches must keep one copy per encoding.
+  if (Object.keys(file.encoded).length) reply.header('Vary', 'Accept-Encoding');
+  if (encoding) reply.header('Content-Encoding', encoding);
+  return reply
+    .header('Content-Security-Policy', csp)
+    .header('Cache-Control', file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache')
+    .type(file.type)
+    .send(body);
+}
+
+/**
+ * A built UI at `/`: its files by exact path, and index.html for every other
+ * page a browser asks for (client-side routes, deep links).
+ */
+export function serveUi(app: FastifyInstance, ui: UiFiles, csp: string, notBuilt: string): void {
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/*',
+    handler: async (req, reply) => {
+      const pathname = req.url.split('?', 1)[0]!;
+      const file = ui.get(pathname);
+      if (file) return sendUiFile(req, reply, file, csp);
+      const index = ui.get('/');
+      if (index && (req.headers.accept ?? '').includes('text/html') && !pathname.startsWith('/api/')) return sendUiFile(req, reply, index, csp);
+      return reply.code(404).send({ error: 'not-found', message: index ? `Nothing at ${pathname}` : notBuilt });
+    },
+  });
+}
+
 export function createWebApp(opts: WebAppOptions): WebApp {
   let retired = false;
   const drainHooks = new Set<() => void>();
   let handler: http.RequestListener | null = null;
+  let server: http.Server | null = null;
   let inFlight = 0;
   let waiters: (() => void)[] = [];
   const app = Fastify({
@@ -88,7 +140,8 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     // The Listener owns the socket and its timeouts; Fastify only routes. The server it is given never listens.
     serverFactory: (h) => {
       handler = h;
-      return http.createServer();
+      server = http.createServer();
+      return server;
     },
     // A retired generation still answers what it took (in-flight requests) normally instead of with 503s.
     return503OnClosing: false,
@@ -108,12 +161,15 @@ export function createWebApp(opts: WebAppOptions): WebApp {
       return reply.code(403).send({ error: 'cross-site', message: 'Cross-site requests may not change Berth.' });
     }
   });
+  const signedIn = (req: FastifyRequest) => tokenMatches(bearerToken(req.headers.authorization) ?? cookieValue(req.headers.cookie), opts.token);
   const requireToken = async (req: FastifyRequest, reply: FastifyReply) => {
-    const given = bearerToken(req.headers.authorization) ?? cookieValue(req.headers.cookie);
-    if (!tokenMatches(given, opts.token)) {
+    if (!signedIn(req)) {
       return reply.code(401).header('WWW-Authenticate', 'Bearer realm="berth"').send({ error: 'unauthorized', message: UNAUTHORIZED_MESSAGE });
     }
   };
+  // A stream opened on a server already draining (over a kept-alive connection) hears of it at once.
+  const onDrain = (fn: () => void) => (retired || opts.state() === 'draining' ? queueMicrotask(fn) : drainHooks.add(fn));
+  const ctx: RouteContext = { requireToken, onDrain, signedIn, log: opts.log };
   // Sign-in before work: wherever a route asks for requireToken, it runs in the first hook that sees the
   // request (onRequest, after the Host and cross-site checks), so a request without the token is answered
   // 401 before its body is read, let alone parsed.
@@ -156,9 +212,6 @@ export function createWebApp(opts: WebAppOptions): WebApp {
         signIn(reply);
         return { authenticated: true, message: '' };
       });
-      // A stream opened on a server already draining (over a kept-alive connection) hears of it at once.
-      const onDrain = (fn: () => void) => (retired || opts.state() === 'draining' ? queueMicrotask(fn) : drainHooks.add(fn));
-      const ctx: RouteContext = { requireToken, onDrain, log: opts.log };
       for (const routes of opts.routes) routes(api, ctx);
       api.setNotFoundHandler(async (req, reply) => reply.code(404).send({ error: 'not-found', message: `No API route ${req.method} ${req.url}` }));
     },
@@ -178,30 +231,22 @@ export function createWebApp(opts: WebAppOptions): WebApp {
   });
 
   const ui = opts.ui;
-  const sendUi = (req: FastifyRequest, reply: FastifyReply, file: UiFile) => {
-    const { body, encoding } = UiFiles.body(file, req.headers['accept-encoding']);
-    // Caches must keep one copy per encoding.
-    if (Object.keys(file.encoded).length) reply.header('Vary', 'Accept-Encoding');
-    if (encoding) reply.header('Content-Encoding', encoding);
-    return reply
-      .header('Content-Security-Policy', CSP)
-      .header('Cache-Control', file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache')
-      .type(file.type)
-      .send(body);
+  const sendUi = (req: FastifyRequest, reply: FastifyReply, file: UiFile) => sendUiFile(req, reply, file, CSP);
+  const consoleIndex = (req: FastifyRequest, reply: FastifyReply) => {
+    const index = ui.get('/');
+    return index ? sendUi(req, reply, index) : reply.code(404).send({ error: 'not-found', message: 'The web UI is not built; run `npm run build`.' });
   };
-  app.route({
-    method: ['GET', 'HEAD'],
-    url: '/*',
-    handler: async (req, reply) => {
-      const pathname = req.url.split('?', 1)[0]!;
-      const file = ui.get(pathname);
-      if (file) return sendUi(req, reply, file);
-      // Client-side routes (#/settings...) and deep links load the one page.
-      const index = ui.get('/');
-      if (index && (req.headers.accept ?? '').includes('text/html') && !pathname.startsWith('/api/')) return sendUi(req, reply, index);
-      return reply.code(404).send({ error: 'not-found', message: index ? `Nothing at ${pathname}` : 'The web UI is not built; run `npm run build`.' });
-    },
-  });
+  if (opts.site) {
+    // The hosted app owns `/`; the console is at CONSOLE_PATH, and its files keep their own (hashed) paths.
+    for (const url of [CONSOLE_PATH, `${CONSOLE_PATH}*`]) app.route({ method: ['GET', 'HEAD'], url, handler: async (req, reply) => consoleIndex(req, reply) });
+    for (const p of ui.paths()) {
+      if (p !== '/index.html') app.route({ method: ['GET', 'HEAD'], url: p, handler: async (req, reply) => sendUi(req, reply, ui.get(p)!) });
+    }
+    const site = opts.site;
+    app.register(async (scope) => site.register(scope, ctx));
+  } else {
+    serveUi(app, ui, CSP, 'The web UI is not built; run `npm run build`.');
+  }
   app.setErrorHandler(async (err: Error & { statusCode?: number; code?: string }, _req, reply) => {
     // Berth's own errors are written for people (a save that failed says which file and why): pass them on.
     if (err instanceof BerthError) {
@@ -228,6 +273,10 @@ export function createWebApp(opts: WebAppOptions): WebApp {
       inFlight++;
       res.once('close', finished);
       handler!(req, res);
+    },
+    upgrade(req, socket, head) {
+      if (server && server.listenerCount('upgrade') > 0) server.emit('upgrade', req, socket, head);
+      else socket.destroy();
     },
     get inFlight() {
       return inFlight;
