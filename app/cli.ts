@@ -30,7 +30,7 @@ export async function run(argv: string[], hooks: RunHooks = {}): Promise<number>
       out.result(version, { version });
       return ExitCode.ok;
     }
-    const ctx: Context = { config: await configFor(command, flags), flags, out, probeTimeout: millis(flags['probe-timeout'], 'probe-timeout', 1), hooks };
+    const ctx: Context = { config: await configFor(command, flags, hooks), flags, out, probeTimeout: millis(flags['probe-timeout'], 'probe-timeout', 1), hooks };
     if (command !== 'serve') for (const w of ctx.config.warnings) out.warn(w);
     return await load(command)(ctx);
   } catch (err) {
@@ -51,8 +51,11 @@ export async function run(argv: string[], hooks: RunHooks = {}): Promise<number>
  * serve may change anything on disk (a corrupt settings file is set aside);
  * the others read. A host Berth could not listen on is a usage error (exit 2).
  */
-async function configFor(command: Command, flags: Flags): Promise<ResolvedConfig> {
-  const resolved = config().resolveConfig({ flags: { host: flags.host, port: flags.port, dataDir: flags['data-dir'] }, env: process.env }, { readOnly: command !== 'serve' });
+async function configFor(command: Command, flags: Flags, hooks: RunHooks): Promise<ResolvedConfig> {
+  // A hosted app has its own data folder (named after it) and its own port.
+  const app = hooks.app;
+  const defaults = app ? { dataDir: paths().defaultDataDir(process.platform, process.env, undefined, app.name), port: app.port } : undefined;
+  const resolved = config().resolveConfig({ flags: { host: flags.host, port: flags.port, dataDir: flags['data-dir'] }, env: process.env, defaults }, { readOnly: command !== 'serve' });
   if (!isPlainLocal(resolved.host)) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only for an unusual host
     const { notOwnHost } = require('./instance/local-address') as typeof import('./instance/local-address');

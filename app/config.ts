@@ -7,6 +7,8 @@ import { type Settings, isLoopbackHost, loadSettings, validateHost, validatePort
 export interface ConfigInput {
   flags: { host?: string; port?: string | number; dataDir?: string };
   env: NodeJS.ProcessEnv;
+  /** A hosted app's defaults, in place of Berth's own (its data folder, its port). */
+  defaults?: { dataDir?: string; port?: number };
 }
 
 export type Source = 'flag' | 'env' | 'settings' | 'default';
@@ -34,7 +36,7 @@ export function resolveDataDir(input: ConfigInput): { dataDir: string; source: S
     return { dataDir: path.resolve(input.flags.dataDir), source: 'flag' };
   }
   if (input.env.BERTH_DATA_DIR) return { dataDir: path.resolve(input.env.BERTH_DATA_DIR), source: 'env' };
-  return { dataDir: defaultDataDir(), source: 'default' };
+  return { dataDir: input.defaults?.dataDir ?? defaultDataDir(), source: 'default' };
 }
 
 /**
@@ -56,7 +58,8 @@ export function resolveConfig(input: ConfigInput, opts: { readOnly?: boolean } =
     return { value: fromSettings, source: (isDefault ? 'default' : 'settings') as Source, label: 'the settings file' };
   };
   const host = pick<string>(input.flags.host, 'BERTH_HOST', loaded.settings.host, !loaded.present.includes('host'));
-  const port = pick<string | number>(input.flags.port, 'BERTH_PORT', loaded.settings.port, !loaded.present.includes('port'));
+  const portSaved = loaded.present.includes('port');
+  const port = pick<string | number>(input.flags.port, 'BERTH_PORT', portSaved ? loaded.settings.port : (input.defaults?.port ?? loaded.settings.port), !portSaved);
   const hostError = validateHost(host.value);
   if (hostError) throw new BerthError(`Host from ${host.label} ${hostError}: ${JSON.stringify(host.value)}`, ExitCode.usage);
   const portError = validatePort(port.value);

@@ -13,11 +13,13 @@ export function defaultDataDir(
   platform: NodeJS.Platform = process.platform,
   env: NodeJS.ProcessEnv = process.env,
   home: string = os.homedir(),
+  /** A hosted app's name: its folder, as Electron names the userData of an app with that productName. */
+  name: string = productName,
 ): string {
   const join = platform === 'win32' ? path.win32.join : path.posix.join;
-  if (platform === 'win32') return join(env.APPDATA || join(home, 'AppData', 'Roaming'), productName);
-  if (platform === 'darwin') return join(home, 'Library', 'Application Support', productName);
-  return join(env.XDG_CONFIG_HOME || join(home, '.config'), productName);
+  if (platform === 'win32') return join(env.APPDATA || join(home, 'AppData', 'Roaming'), name);
+  if (platform === 'darwin') return join(home, 'Library', 'Application Support', name);
+  return join(env.XDG_CONFIG_HOME || join(home, '.config'), name);
 }
 
 let cachedRoot: string | undefined;

@@ -5,8 +5,9 @@ import { createBerth, type Berth } from '../app/berth';
 import { resolveConfig, resolveDataDir, type ResolvedConfig } from '../app/config';
 import { BerthError } from '../app/errors';
 import { whomDoIReplace, type Handoff } from '../app/lifecycle/successor-protocol';
+import type { HostedApp } from '../app/hosting/definition';
 import { createLogSink, type LogSink, type Logger } from '../app/log';
-import { appVersion, rendererDir } from '../app/paths';
+import { appVersion, packageRoot, rendererDir } from '../app/paths';
 import { dataDirRefusal } from '../app/files/trust';
 import { checkListenHost, exposureWarning } from '../app/server/exposure';
 import { ensureToken } from '../app/server/token';
@@ -32,6 +33,8 @@ export interface DesktopOptions {
   platform?: NodeJS.Platform;
   /** Log uncaught errors instead of Electron's crash dialog (default true; tests in a shared process say false). */
   processHandlers?: boolean;
+  /** The app this desktop app hosts (app/hosting): its name, id and version are the shell's. Absent: Berth's console. */
+  app?: HostedApp;
 }
 
 /** What exists before Electron is ready. */
@@ -49,6 +52,9 @@ interface Basics {
   log: Logger;
   lifecycle: DesktopLifecycle;
   version: string;
+  /** The name people see in dialogs: Berth's, or the hosted app's. */
+  name: string;
+  app: HostedApp | undefined;
   autoUpdater: () => AppUpdater;
 }
 
@@ -103,7 +109,7 @@ export async function startDesktop(opts: DesktopOptions): Promise<void> {
   } catch (err) {
     const message = err instanceof BerthError ? err.message : String(err);
     b.log.error(`cannot start: ${message}`);
-    b.e.dialog.showErrorBox('Berth cannot start', message);
+    b.e.dialog.showErrorBox(`${b.name} cannot start`, message);
     return b.lifecycle.quit('bad configuration');
   }
   if (token.warning) b.log.warn(token.warning);
@@ -154,7 +160,7 @@ function setupBasics(opts: DesktopOptions, env: NodeJS.ProcessEnv): Basics | nul
   const refusal = dataDirRefusal(dataDir);
   if (refusal) {
     process.stderr.write(`berth: ${refusal}\n`);
-    opts.electron.dialog.showErrorBox('Berth cannot use its data folder', refusal);
+    opts.electron.dialog.showErrorBox(`${opts.app?.name ?? 'Berth'} cannot use its data folder`, refusal);
     app.exit(2);
     return null;
   }
@@ -164,7 +170,8 @@ function setupBasics(opts: DesktopOptions, env: NodeJS.ProcessEnv): Basics | nul
   const successorOf = claimed?.instance ?? args.handoff ?? null;
   const logs = createLogSink({ dir: path.join(dataDir, 'logs'), console: process.stderr });
   const log = logs.root.child({ scope: 'desktop' });
-  const version = appVersion();
+  const version = opts.app?.version ?? appVersion();
+  const name = opts.app?.name ?? 'Berth';
   const lifecycle = new DesktopLifecycle({
     app,
     log: logs.root.child({ scope: 'lifecycle' }),
@@ -176,13 +183,13 @@ function setupBasics(opts: DesktopOptions, env: NodeJS.ProcessEnv): Basics | nul
     installerQuitsApp: platform === 'darwin',
     guardian: { dataDir, version },
   });
-  log.info(`Berth ${version} desktop starting (Electron ${process.versions.electron ?? '?'}, pid ${process.pid}, data ${dataDir}${successorOf ? `, replacing ${successorOf}` : ''})`);
+  log.info(`${name} ${version} desktop starting (Electron ${process.versions.electron ?? '?'}, pid ${process.pid}, data ${dataDir}${successorOf ? `, replacing ${successorOf}` : ''})`);
   if (problem) log.warn(`${problem} Starting as a new Berth.`);
   if (opts.processHandlers !== false) {
     process.on('uncaughtException', (err) => log.fatal({ err }, 'uncaught exception in the main process'));
     process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection in the main process'));
   }
-  return { e: opts.electron, platform, env, args, successorOf, claimed, dataDir, logs, log, lifecycle, version, autoUpdater: opts.autoUpdater };
+  return { e: opts.electron, platform, env, args, successorOf, claimed, dataDir, logs, log, lifecycle, version, name, app: opts.app, autoUpdater: opts.autoUpdater };
 }
 
 async function setupSingleInstance(b: Basics): Promise<boolean> {
@@ -222,7 +229,7 @@ function setupQuitHandling(b: Basics): void {
 
 function setupPlatform(b: Basics): void {
   // Windows: notifications need the app's AppUserModelID (electron-builder's appId).
-  if (b.platform === 'win32') b.e.app.setAppUserModelId('dev.berth.app');
+  if (b.platform === 'win32') b.e.app.setAppUserModelId(b.app?.id ?? 'dev.berth.app');
 }
 
 function setupConfig(b: Basics): ResolvedConfig | null {
@@ -233,7 +240,7 @@ function setupConfig(b: Basics): ResolvedConfig | null {
   } catch (err) {
     const message = err instanceof BerthError ? err.message : String(err);
     b.log.error(`bad configuration: ${message}`);
-    b.e.dialog.showErrorBox('Berth cannot start', message);
+    b.e.dialog.showErrorBox(`${b.name} cannot start`, message);
     return null;
   }
 }
@@ -276,6 +283,7 @@ function setupBerth(b: Basics, config: ResolvedConfig, token: string, hooks: { r
     exit: (code) => void b.lifecycle.onHostExit(code),
     // The desktop shows a lost port in the tray and keeps running, so the person can choose what to do.
     exitOnConflict: false,
+    app: b.app,
   });
 }
 
@@ -296,7 +304,7 @@ function setupWindow(b: Basics, hasTray: () => boolean): DesktopWindow {
     leaving: () => b.lifecycle.leaving,
     hasTray,
     // Linux: the window's own icon, when the build ships one (packaged, the .desktop entry names it instead).
-    icon: b.platform === 'linux' ? existing(path.join(e.app.getAppPath(), 'build', 'icon.png')) : undefined,
+    icon: b.platform === 'linux' ? existing(b.app?.icons?.png ?? path.join(packageRoot(), 'build', 'icon.png')) : undefined,
   });
   // The UI needs no browser permissions (camera, notifications, geolocation...): refuse them all.
   e.session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Logger } from '../app/log';
+import { packageRoot } from '../app/paths';
 import type { ServerHost } from '../app/lifecycle/host';
 import type { UpdateService } from '../app/update/service';
 import type { DesktopLifecycle } from './lifecycle';
@@ -52,7 +53,8 @@ export class TrayController {
     }
     this.tray = new DesktopTray({
       platform: d.platform,
-      iconDir: path.join(e.app.getAppPath(), 'build', 'tray'),
+      // Berth's own tray images, also for an app it hosts (they ship in Berth's package).
+      iconDir: path.join(packageRoot(), 'build', 'tray'),
       createTray: (icon) => new e.Tray(icon),
       buildMenu: (template) => e.Menu.buildFromTemplate(template),
       setApplicationMenu: (menu) => e.Menu.setApplicationMenu(menu),

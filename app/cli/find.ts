@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ResolvedConfig } from '../config';
 import { BerthError, ExitCode } from '../errors';
 import { probePort, type ProbeResult } from '../instance/probe';
+import type { HostedApp } from '../hosting/definition';
 import type { Flags } from './args';
 import type { Output } from './output';
 
@@ -19,8 +20,10 @@ export interface Context {
   hooks?: RunHooks;
 }
 
-/** What the program running the command (bin/berth.js) wants to hear of. */
+/** What the program running the command (bin/berth.js, or a hosted app's own command) brings and wants to hear of. */
 export interface RunHooks {
+  /** The app this command hosts (app/hosting): its name and port are the defaults, and `serve` serves it. */
+  app?: HostedApp;
   /** `serve` is serving: start-up is over (bin/berth.js writes its compile cache then). */
   serving?: () => void;
 }

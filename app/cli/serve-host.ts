@@ -59,11 +59,13 @@ export async function serveHost(ctx: Context, o: ServeOptions): Promise<number> 
     await logs.close();
     process.exit(code);
   };
+  const app = ctx.hooks?.app;
+  const version = app?.version ?? appVersion();
   const berth = createBerth({
     host: config.host,
     port: config.port,
     dataDir: config.dataDir,
-    version: appVersion(),
+    version,
     token: token.token,
     logs,
     rendererDir: rendererDir(),
@@ -73,7 +75,8 @@ export async function serveHost(ctx: Context, o: ServeOptions): Promise<number> 
     handoffDeadline: o.handoffDeadline,
     probeTimeout: o.probeTimeout,
     firstProbeAt: o.firstProbeAt,
-    updates: headlessUpdates({ dataDir: config.dataDir, version: appVersion(), logs }),
+    updates: headlessUpdates({ dataDir: config.dataDir, version, logs }),
+    app,
     // BERTH_HANDOVER=probe: relaunch by close and rebind even where the socket could be handed over (to compare, or to test that path).
     relaunchPlan: () =>
       headlessRelaunchPlan({

@@ -140,8 +140,9 @@ export interface AppDefinition<S = undefined> {
   settings?: SettingsField[];
 }
 
-/** An app as Berth hosts it: a checked definition. */
-export type HostedApp<S = unknown> = Readonly<AppDefinition<S>> & { readonly __checked: true };
+/** An app as Berth hosts it: a checked definition (whatever its state's type: Berth only hands the state back to the app). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type HostedApp<S = any> = Readonly<AppDefinition<S>> & { readonly __checked: true };
 
 const ID = /^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$/i;
 const RESERVED_PAGES = new Set(['status', 'update', 'settings', 'logs']);

@@ -15,8 +15,12 @@ import type { Logger } from '../log';
 import { COOKIE_NAME, bearerToken } from '../server/security';
 import { SECRET_HEADER, type ChildServer } from './child';
 
-/** Connection errors that mean the request never reached the child: safe to send again once it answers. */
-const NOT_REACHED = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE']);
+/**
+ * Connection errors that mean the request never reached the child: safe to
+ * send again once it answers. EAGAIN: a Unix socket's listen queue is full
+ * (a busy child), where TCP would have retried the connection by itself.
+ */
+const NOT_REACHED = new Set(['ECONNREFUSED', 'ENOENT', 'EAGAIN', 'ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE']);
 const RETRY_EVERY_MS = 50;
 
 /**

@@ -16,6 +16,7 @@ import { siteOf } from '../server/security';
 import { UiFiles } from '../server/ui-files';
 import { CONSOLE_PATH, serveUi, type HostedSite, type RouteContext } from '../server/web';
 import { readValues, validateValues, type FieldError } from '../settings/fields';
+import { loadSettings, saveSettings } from '../settings/settings';
 import { ChildServer, type ChildStatus } from './child';
 import type { AppContext, HostedApp } from './definition';
 import { childDispatcher, registerChildProxy } from './proxy';
@@ -59,6 +60,9 @@ export class HostedRuntime {
   /** Make the state (from what the previous process carried, if it did) before the first generation is built. */
   async prepare(carriedFrom: string | null): Promise<void> {
     await this.child?.prepare();
+    // The app's port is its default: written once, so the Settings page shows (and keeps) the port it serves on.
+    const saved = loadSettings(this.o.dataDir);
+    if (this.app.port && !saved.present.includes('port')) saveSettings(this.o.dataDir, { ...saved.settings, port: this.app.port });
     const carried = carriedFrom ? takeCarried(this.o.dataDir, carriedFrom, this.log) : undefined;
     if (this.app.state) this.state = await this.app.state.create({ dataDir: this.o.dataDir, log: this.log, carried, settings: () => this.settings() });
   }

@@ -134,6 +134,7 @@ class Handler(BaseHTTPRequestHandler):
 
 class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
+    request_queue_size = 128  # the default of 5 turns a burst of connections away
 
     def get_request(self):
         conn, _ = super().get_request()
@@ -151,6 +152,7 @@ def main():
         host = os.environ.get("BERTH_APP_HOST", "127.0.0.1")
         port = int(os.environ.get("BERTH_APP_PORT", "8000"))
         ThreadingHTTPServer.daemon_threads = True
+        ThreadingHTTPServer.request_queue_size = 128
         server = ThreadingHTTPServer((host, port), Handler)
         where = "%s:%d" % (host, port)
 

@@ -8,7 +8,8 @@ import { confirmAction } from './dialog';
 import { fill, h, setText } from './dom';
 import { LiveLink, type LinkState, type Outage } from './live';
 import { recoveredBanner } from './recovered';
-import { pages } from './pages/index';
+import { pages as berthPages } from './pages/index';
+import { appPages } from './pages/app-pages';
 import type { Page, PageView } from './pages/page';
 import { signedOutView } from './signed-out';
 
@@ -60,6 +61,9 @@ function howToStart(command: string | null | undefined): Node[] {
   if (command === null) return [document.createTextNode('Start it again from the Start menu (Windows), Applications (macOS) or your applications menu (Linux). This page reconnects by itself once it is back.')];
   return [document.createTextNode('Start it again from your applications menu, or with '), h('code', null, 'berth serve'), document.createTextNode('. This page reconnects by itself once it is back.')];
 }
+
+/** Berth's pages, then those of the app it hosts (if any). */
+let pages: Page[] = berthPages;
 
 function pageFromHash(): Page {
   const id = location.hash.replace(/^#\/?/, '').split(/[/?]/)[0];
@@ -180,6 +184,7 @@ async function boot(attempt = 0): Promise<void> {
     window.setTimeout(() => void boot(attempt + 1), Math.min(5000, 500 * (attempt + 1)));
     return;
   }
+  pages = [...berthPages, ...(await appPages().catch(() => []))];
   startShell();
 }
 

@@ -12,7 +12,7 @@ import { defineApp } from '../../app/hosting/definition';
 import { rawRequest, waitFor } from '../helpers';
 import { BOOKMARKS, PYTHON, hostedBerth } from './fixtures';
 // @ts-expect-error a plain ES module shared with the soak
-import { startLoad } from './load.mjs';
+import { startLoad } from '../../soak/lib/strict-load.mjs';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
