@@ -94,8 +94,8 @@ export function createBerth(o: BerthOptions): Berth {
   host.addRoutes(apiRequestBlockers(updates.blockers));
   host.addRoutes(coreApi({ host, logs: o.logs, dataDir: o.dataDir, onSettingsSaved: o.onSettingsSaved, feeds: [updateEvents(updates), ...(o.feeds ?? [])] }));
   host.addRoutes(updateApi(updates));
+  host.addRoutes(hostedAppRoutes(runtime));
   if (runtime) {
-    host.addRoutes(hostedAppRoutes(runtime));
     // The app's child follows what it says: its state is part of Berth's status.
     runtime.child?.on('change', () => host.emit('change', host.status()));
   }

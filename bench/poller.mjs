@@ -1,16 +1,17 @@
-// Polls GET /health on a fresh connection each time, as fast as it can, from
+// Polls GET /health (or the path in argv[3]) on a fresh connection each time, as fast as it can, from
 // its own process, and answers the parent: what was the longest stretch
 // without a successful response inside a window? (Loopback only.)
 import http from 'node:http';
 
 const port = Number(process.argv[2]);
+const urlPath = process.argv[3] ?? '/health';
 const successes = [];
 let running = true;
 let windowStart = null;
 
 function once() {
   return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/health', agent: false }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path: urlPath, agent: false }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode === 200));
     });

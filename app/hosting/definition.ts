@@ -145,7 +145,7 @@ export interface AppDefinition<S = undefined> {
 export type HostedApp<S = any> = Readonly<AppDefinition<S>> & { readonly __checked: true };
 
 const ID = /^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$/i;
-const RESERVED_PAGES = new Set(['status', 'update', 'settings', 'logs']);
+const RESERVED_PAGES = new Set(['status', 'update', 'settings', 'logs', 'app']);
 
 /** Check an app's definition once, at start, with one message per problem. */
 export function defineApp<S = undefined>(def: AppDefinition<S>): HostedApp<S> {

@@ -13,9 +13,15 @@ function afterResponse(res: ServerResponse, fn: () => Promise<unknown>, log: { e
  * PUT /api/app/settings (its settings, checked against its fields; 400 with one message per field),
  * POST /api/app/restart (restart its child server; requests meanwhile wait for it).
  */
-export function hostedAppRoutes(runtime: HostedRuntime): ApiRoutes {
+export function hostedAppRoutes(runtime: HostedRuntime | null): ApiRoutes {
   return (api, { requireToken, log }) => {
+    // Berth's console alone: there is no app, and the console asks once, at load.
+    if (!runtime) {
+      api.get('/app', { preHandler: requireToken }, async () => ({ hosted: false }));
+      return;
+    }
     api.get('/app', { preHandler: requireToken }, async () => ({
+      hosted: true,
       ...runtime.status(),
       pages: runtime.app.consolePages ?? [],
       fields: runtime.app.settings ?? [],

@@ -20,13 +20,14 @@ export interface GenerationOptions {
 /**
  * Builds the web app generations a host serves: one per start, restart and
  * move. The UI build is read once for all of them. The next restart's
- * generation is built ahead, in a quiet moment after the last one: building
- * a Fastify app takes milliseconds of CPU that would otherwise land right on
+ * generation is built ahead, as soon as the last one serves: building a
+ * Fastify app takes milliseconds of CPU that would otherwise land right on
  * the restart.
  */
 export class Generations {
   private readonly ui: UiFiles;
   private standby: { host: string; app: Promise<WebApp> } | null = null;
+  private epoch = 0;
 
   constructor(private readonly opts: GenerationOptions) {
     this.ui = new UiFiles(opts.rendererDir);
@@ -58,17 +59,25 @@ export class Generations {
     return web;
   }
 
-  /** Build the next one ahead (after a short pause, so it does not compete with the start or restart that just happened). */
+  /**
+   * Build the next one ahead, starting now: a build yields to the event loop
+   * between its parts (createWebApp, a hosted app's site), so it never holds
+   * up requests for long, and a restart that comes before it is done waits
+   * for this one instead of building another.
+   */
   prepare(host: string): void {
-    setTimeout(() => {
-      if (this.standby) return;
+    const epoch = this.epoch;
+    setImmediate(() => {
+      // Dropped since (stopped, moved, routes added): nothing to build ahead for.
+      if (this.standby || epoch !== this.epoch) return;
       this.standby = { host, app: this.fresh(host) };
       this.standby.app.catch(() => (this.standby = null));
-    }, 50).unref();
+    });
   }
 
   /** Routes changed, or nothing more will be built: a prepared generation is out of date. */
   drop(): void {
+    this.epoch++;
     const s = this.standby;
     this.standby = null;
     if (s) void s.app.then((a) => a.app.close()).catch(() => undefined);

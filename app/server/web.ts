@@ -1,5 +1,6 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { BerthError } from '../errors';
 import type { Logger } from '../log';
@@ -212,7 +213,11 @@ export function createWebApp(opts: WebAppOptions): WebApp {
         signIn(reply);
         return { authenticated: true, message: '' };
       });
-      for (const routes of opts.routes) routes(api, ctx);
+      // A turn of the event loop between groups: building the next generation never holds up requests for long.
+      for (const routes of opts.routes) {
+        await yieldToLoop();
+        routes(api, ctx);
+      }
       api.setNotFoundHandler(async (req, reply) => reply.code(404).send({ error: 'not-found', message: `No API route ${req.method} ${req.url}` }));
     },
     { prefix: '/api' },

@@ -4,6 +4,8 @@
 // so they are resolved from electron-builder's install rather than imported by name: the
 // tests use exactly the copies electron-builder itself runs with.
 
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -73,3 +75,43 @@ export interface Asar {
 export const asar = requireFromAppBuilderLib('@electron/asar') as Asar;
 
 export const yaml = requireFromAppBuilderLib('js-yaml') as { load(text: string): unknown };
+
+/** Why electron-builder cannot run here, or null when it can. */
+export function electronBuilderProblem(): string | null {
+  const result = spawnSync(process.execPath, [electronBuilderCli, '--version'], { encoding: 'utf8', timeout: 30_000 });
+  if (result.error) return `electron-builder could not start: ${result.error.message}`;
+  if (result.status !== 0) return `electron-builder --version exited ${result.status}: ${result.stderr.trim()}`;
+  return null;
+}
+
+export function writeStandInElectron(dir: string): void {
+  mkdirSync(path.join(dir, 'resources'), { recursive: true });
+  mkdirSync(path.join(dir, 'locales'), { recursive: true });
+  const executable = path.join(dir, 'electron');
+  writeFileSync(executable, '#!/bin/sh\necho "Stand-in for the Electron binary (test/build/package.test.ts); it cannot run Berth." >&2\nexit 1\n');
+  chmodSync(executable, 0o755);
+  writeFileSync(path.join(dir, 'LICENSE'), "Stand-in for Electron's LICENSE file.\n");
+  writeFileSync(path.join(dir, 'LICENSES.chromium.html'), "<!doctype html><p>Stand-in for Chromium's licenses.</p>\n");
+  writeFileSync(path.join(dir, 'version'), `${installedElectronVersion()}\n`);
+  writeFileSync(path.join(dir, 'locales', 'en-US.pak'), '');
+}
+
+export function installedElectronVersion(): string {
+  const electronPackage = path.join(repoRoot, 'node_modules', 'electron', 'package.json');
+  return (JSON.parse(readFileSync(electronPackage, 'utf8')) as { version: string }).version;
+}
+
+/** electron-builder's own CLI, run in `cwd` (a project folder). */
+export function runElectronBuilder(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [electronBuilderCli, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve();
+      else reject(new Error(`electron-builder ${args.join(' ')} exited ${code}:\n${output.slice(-4000)}`));
+    });
+  });
+}

@@ -14,12 +14,11 @@
 // It packages the repo as it stands: `out/` must already be built (`npm test` runs
 // `npm run build` first). The output goes to a temporary directory, never the repo's dist/.
 
-import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asar, builderConfigFile, electronBuilderCli, repoRoot, yaml } from './builder';
+import { asar, builderConfigFile, electronBuilderProblem, repoRoot, runElectronBuilder, writeStandInElectron, yaml } from './builder';
 
 const UPDATE_URL = 'https://updates.example.test/berth/';
 
@@ -32,45 +31,6 @@ interface PackageJson {
 }
 
 const repoPackage = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as PackageJson;
-
-/** Why electron-builder cannot run here, or null when it can. */
-function electronBuilderProblem(): string | null {
-  const result = spawnSync(process.execPath, [electronBuilderCli, '--version'], { encoding: 'utf8', timeout: 30_000 });
-  if (result.error) return `electron-builder could not start: ${result.error.message}`;
-  if (result.status !== 0) return `electron-builder --version exited ${result.status}: ${result.stderr.trim()}`;
-  return null;
-}
-
-function writeStandInElectron(dir: string): void {
-  mkdirSync(path.join(dir, 'resources'), { recursive: true });
-  mkdirSync(path.join(dir, 'locales'), { recursive: true });
-  const executable = path.join(dir, 'electron');
-  writeFileSync(executable, '#!/bin/sh\necho "Stand-in for the Electron binary (test/build/package.test.ts); it cannot run Berth." >&2\nexit 1\n');
-  chmodSync(executable, 0o755);
-  writeFileSync(path.join(dir, 'LICENSE'), "Stand-in for Electron's LICENSE file.\n");
-  writeFileSync(path.join(dir, 'LICENSES.chromium.html'), "<!doctype html><p>Stand-in for Chromium's licenses.</p>\n");
-  writeFileSync(path.join(dir, 'version'), `${installedElectronVersion()}\n`);
-  writeFileSync(path.join(dir, 'locales', 'en-US.pak'), '');
-}
-
-function installedElectronVersion(): string {
-  const electronPackage = path.join(repoRoot, 'node_modules', 'electron', 'package.json');
-  return (JSON.parse(readFileSync(electronPackage, 'utf8')) as { version: string }).version;
-}
-
-function runElectronBuilder(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [electronBuilderCli, ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0) resolve();
-      else reject(new Error(`electron-builder ${args.join(' ')} exited ${code}:\n${output.slice(-4000)}`));
-    });
-  });
-}
 
 function filesUnder(dir: string, base = dir): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -112,6 +72,7 @@ describe.skipIf(problem !== null)(`electron-builder --linux dir${problem ? ` (sk
     await runElectronBuilder(
       ['--linux', 'dir', '--x64', '--publish', 'never', '--config', builderConfigFile, `-c.directories.output=${outputDir}`],
       env,
+      repoRoot,
     );
 
     appOutDir = path.join(outputDir, 'linux-unpacked');

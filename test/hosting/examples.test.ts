@@ -14,16 +14,16 @@ beforeAll(() => {
 }, 120_000);
 
 describe('the example apps under load', () => {
-  it('Notes (in process): 20 in-place restarts and 3 relaunches, 0 failed requests', async () => {
-    const s = await runExample('notes', { restarts: 20, relaunches: 3 });
+  it('Notes (in process): 10 in-place restarts and 2 relaunches, 0 failed requests', async () => {
+    const s = await runExample('notes', { restarts: 10, relaunches: 2 });
     console.log(`notes: ${JSON.stringify(s)}`);
     expect(s.failures).toEqual({});
     expect(s.failed).toBe(0);
     expect(s.requests).toBeGreaterThan(100);
   }, 300_000);
 
-  it('Bookmarks (a Python child): 20 in-place restarts, 3 relaunches and 5 child restarts, 0 failed requests', async () => {
-    const s = await runExample('bookmarks', { restarts: 20, relaunches: 3, childRestarts: 5 });
+  it('Bookmarks (a Python child): 10 in-place restarts, 2 relaunches and 3 child restarts, 0 failed requests', async () => {
+    const s = await runExample('bookmarks', { restarts: 10, relaunches: 2, childRestarts: 3 });
     console.log(`bookmarks: ${JSON.stringify(s)}`);
     expect(s.failures).toEqual({});
     expect(s.failed).toBe(0);

@@ -4,13 +4,18 @@
  * ES module of the app's UI, loaded when first shown, whose render(ctx)
  * returns its element; the app's settings get a form made from its fields.
  */
-import { ApiError, call, problemText } from '../api';
+import { call, problemText } from '../api';
 import { h, uid } from '../dom';
 import type { SettingsField } from '../../../app/settings/fields';
 import { messageArea, pageSection, type Page } from './page';
 
 interface AppInfo {
+  hosted: boolean;
   name: string;
+  kind: 'in-process' | 'child';
+  state: string;
+  generation: number;
+  child: { pid: number | null; restarts: number; crashes: number; problem: string | null; startMs: number | null } | null;
   pages: { id: string; title: string; module: string }[];
   fields: SettingsField[];
   settings: Record<string, unknown>;
@@ -22,15 +27,10 @@ export interface ConsolePageContext {
   api: (method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown) => Promise<unknown>;
 }
 
-/** The hosted app's pages, or none (Berth alone answers 404 here). */
+/** The hosted app's pages, or none (Berth's console alone). */
 export async function appPages(): Promise<Page[]> {
-  let info: AppInfo;
-  try {
-    info = await call<AppInfo>('GET', '/api/app');
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 404) return [];
-    throw err;
-  }
+  const info = await call<AppInfo>('GET', '/api/app');
+  if (!info.hosted) return [];
   const pages: Page[] = info.pages.map((p) => ({
     id: p.id,
     title: p.title,
@@ -43,16 +43,42 @@ export async function appPages(): Promise<Page[]> {
       return { root };
     },
   }));
-  if (info.fields.length) pages.push(appSettingsPage(info));
+  pages.push(appPage(info));
   return pages;
 }
 
-/** The app's settings, as a form made from its fields; the server checks them the same way. */
-function appSettingsPage(info: AppInfo): Page {
+/** How the hosted app is (its child server's state, with a Restart button), and its settings as a form made from its fields. */
+function appPage(info: AppInfo): Page {
   return {
-    id: 'app-settings',
-    title: `${info.name} settings`,
+    id: 'app',
+    title: info.name,
     render() {
+      const state = h('p', { class: 'lead' });
+      const showState = (a: AppInfo) => {
+        const c = a.child;
+        state.textContent = c
+          ? `${a.name} is ${a.state}${c.pid ? ` (pid ${c.pid}` + (c.startMs !== null ? `, answered ${c.startMs} ms after it started)` : ')') : ''}. Restarts: ${c.restarts}, crashes: ${c.crashes}.${c.problem ? ` ${c.problem}.` : ''}`
+          : `${a.name} runs inside Berth (generation ${a.generation}).`;
+      };
+      showState(info);
+      const restartMessage = messageArea();
+      const restart = info.kind === 'child'
+        ? h('button', {
+            type: 'button',
+            class: 'button',
+            onclick: async () => {
+              try {
+                await call('POST', '/api/app/restart');
+                restartMessage.show('info', `Restarting ${info.name}: requests wait for it meanwhile.`);
+                window.setTimeout(() => void call<AppInfo>('GET', '/api/app').then(showState).catch(() => undefined), 1500);
+              } catch (err) {
+                restartMessage.show('error', problemText(err, 'Restarting'));
+              }
+            },
+          }, `Restart ${info.name}`)
+        : null;
+      const overview = h('div', { class: 'card' }, state, restart, restartMessage.el);
+      if (!info.fields.length) return { root: pageSection('app', info.name, `The app this Berth hosts.`, overview) };
       const message = messageArea();
       const inputs = new Map<string, HTMLInputElement | HTMLSelectElement>();
       const rows = info.fields.map((f) => {
@@ -80,7 +106,7 @@ function appSettingsPage(info: AppInfo): Page {
           message.show('error', problemText(err, 'Saving'));
         }
       };
-      const root = pageSection('app-settings', `${info.name} settings`, `Settings of ${info.name}, saved in its data folder.`, h('form', { class: 'card', onsubmit: save }, ...rows, h('button', { type: 'submit', class: 'button primary' }, 'Save')), message.el);
+      const root = pageSection('app', info.name, `The app this Berth hosts, and its settings (saved in its data folder).`, overview, h('form', { class: 'card', onsubmit: save }, h('h2', null, 'Settings'), ...rows, h('button', { type: 'submit', class: 'button primary' }, 'Save')), message.el);
       return { root };
     },
   };

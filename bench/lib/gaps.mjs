@@ -1,0 +1,52 @@
+// The client-seen gap of an in-place restart: a poller in its own process asks
+// for a path on a fresh connection each time, as fast as it can, and reports the
+// longest stretch without an answer in a window. The same window without a
+// restart is the control; the gap of a restart is read against it.
+import { fork } from 'node:child_process';
+import path from 'node:path';
+import { ROOT, requestRetrying, sleep } from './berth.mjs';
+
+export function startPoller(port, urlPath = '/health') {
+  const child = fork(path.join(ROOT, 'bench', 'poller.mjs'), [String(port), urlPath], { stdio: 'ignore' });
+  const ask = (cmd, reply) =>
+    new Promise((resolve) => {
+      const on = (m) => {
+        if (m.cmd === reply) {
+          child.off('message', on);
+          resolve(m);
+        }
+      };
+      child.on('message', on);
+      child.send({ cmd });
+    });
+  return { begin: () => ask('begin', 'begun'), end: async () => (await ask('end', 'gap')).gap, stop: () => child.send({ cmd: 'stop' }) };
+}
+
+/** `restarts` in-place restarts back to back, each in a poller window, after up to 200 windows without one (the control). */
+export async function restartGapsAndControl(port, auth, poller, restarts) {
+  const controlGaps = [];
+  for (let i = 0; i < Math.min(restarts, 200); i++) {
+    await requestRetrying(port, 'GET', '/api/status', auth);
+    await poller.begin();
+    await requestRetrying(port, 'GET', '/api/status', auth);
+    await requestRetrying(port, 'GET', '/api/status', auth);
+    await sleep(3);
+    controlGaps.push(await poller.end());
+  }
+  const restartGaps = [];
+  for (let i = 0; i < restarts; i++) {
+    const before = (await requestRetrying(port, 'GET', '/api/status', auth)).json().history.at(-1)?.at;
+    await poller.begin();
+    const res = await requestRetrying(port, 'POST', '/api/restart', auth);
+    if (res.status !== 202) throw new Error(`restart refused: ${res.status}`);
+    let last;
+    for (;;) {
+      last = (await requestRetrying(port, 'GET', '/api/status', auth)).json().history.at(-1);
+      if (last && last.kind === 'restart' && last.at !== before) break;
+      await sleep(1);
+    }
+    await sleep(3); // let the poller land a few answers after the swap
+    restartGaps.push(await poller.end());
+  }
+  return { restartGaps, controlGaps };
+}
