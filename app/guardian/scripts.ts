@@ -101,13 +101,17 @@ left=${Math.ceil(v.lifeMs / POLL_MS)}
 
 nap() { sleep ${POLL_MS / 1000} 2>/dev/null || sleep 1; }
 now() { date +%s; }
+# A process that runs: not a zombie (exited, and not yet reaped), whoever it belongs to (kill -0 would
+# fail for an installer running as root). Linux: /proc, where a minimal system may have no ps; macOS: ps.
 alive() {
-  kill -0 "$1" 2>/dev/null || return 1
-  # Linux: an exited process that nobody has reaped yet (a zombie) still answers kill -0.
-  [ -r "/proc/$1/stat" ] || return 0
-  read -r st < "/proc/$1/stat" || return 0
-  st=\${st##*") "}
-  [ "\${st%% *}" != Z ]
+  if [ -r /proc/self/stat ]; then
+    read -r st 2>/dev/null < "/proc/$1/stat" || return 1
+    st=\${st##*") "}
+    [ "\${st%% *}" != Z ]
+  else
+    st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+    case $st in '' | *Z*) return 1 ;; esac
+  fi
 }
 # Still wanted: the record is there (removed: cancelled, or the data folder is gone), and the life is not over.
 wanted() {

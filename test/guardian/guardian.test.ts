@@ -194,6 +194,27 @@ describe.runIf(onLinux)('the guardian (/bin/sh, for real)', () => {
     expect(starts(marker)).toBe(0);
   });
 
+  const root = process.getuid?.() === 0;
+  it.runIf(root)('as another user than the installer (a root installer, the guardian as nobody): the installer is seen running (up to its bound), never as gone', async () => {
+    const { marker } = dataDirWithMarker();
+    // Everything the guardian touches belongs to nobody, as a user's Berth would own its folders.
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-gtest-nobody-'));
+    const folder = path.join(base, 'script');
+    const record = path.join(base, 'guardian', 'abcdefabcdef');
+    fs.mkdirSync(folder);
+    fs.mkdirSync(path.dirname(record));
+    fs.writeFileSync(`${record}.json`, '{}');
+    fs.writeFileSync(path.join(folder, 'guardian.sh'), shScript({ folder, record, predecessorPid: await deadPid(), waitForPid: stand().pid!, installerBoundMs: 1000, allowanceMs: 1000, confirmMs: 1000, lifeMs: 60_000, relaunch: { ...countingRelaunch(marker), cwd: '/' } }));
+    fs.mkdirSync(path.dirname(marker), { recursive: true });
+    for (const p of [base, folder, path.dirname(record), `${record}.json`, path.join(folder, 'guardian.sh'), path.dirname(marker)]) fs.chownSync(p, 65534, 65534);
+    const sh = spawn('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', '/bin/sh', path.join(folder, 'guardian.sh')], { stdio: 'ignore' });
+    children.push(sh);
+    await exited(sh);
+    await waitFor(() => starts(marker) === 1, 'the Berth it started to run');
+    // kill -0 on root's process fails for nobody (EPERM): read as "gone", the outcome would say the installer had finished.
+    expect(fs.readFileSync(`${record}.outcome`, 'utf8')).toContain('installer=running\n');
+  });
+
   it('the script is valid POSIX sh (dash parses it) with hostile values in every literal', () => {
     const hostile = "a'b \"c\" $d `e` \\f\nnew line";
     const text = shScript({ folder: `/tmp/${hostile}`, record: `/data/${hostile}/guardian/abcdefabcdef`, predecessorPid: 42, waitForPid: 43, installerBoundMs: 900_000, allowanceMs: 30_000, confirmMs: 10_000, lifeMs: 1_000_000, relaunch: { command: `/opt/${hostile}/berth`, args: [hostile, ''], cwd: `/home/${hostile}` } });
