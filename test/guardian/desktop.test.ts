@@ -44,7 +44,7 @@ describe('the desktop app, started after a guardian found no Berth serving', () 
       }
     } as unknown as FakeElectron['modules']['Notification'];
     apps.push(fe);
-    await startDesktop({ electron: fe.modules, autoUpdater: () => { throw new Error('not packaged'); }, argv, env: { BERTH_DATA_DIR: dataDir, BERTH_PORT: String(port) }, platform: 'linux', processHandlers: false });
+    await startDesktop({ electron: fe.modules, autoUpdater: () => { throw new Error('not packaged'); }, argv, env: { BERTH_DATA_DIR: dataDir, BERTH_PORT: String(port) }, platform: 'win32', processHandlers: false });
 
     const sentence = 'The update to 1.0.1 failed (no Berth served within 1 s); Berth 1.0.0 is running.';
     expect(shown).toEqual([{ title: 'Berth', body: sentence }]);

@@ -8,7 +8,7 @@ import { alive, tempDataDir } from '../helpers';
 
 /** A relaunch command that appends one line to `file` each time it runs (so a test can count the starts), and nothing else. */
 export function countingRelaunch(file: string): GuardianCommand {
-  return { command: '/bin/sh', args: ['-c', 'echo started >> "$1"', 'sh', file] };
+  return { command: process.execPath, args: ['-e', 'require("fs").appendFileSync(process.argv[1], "started\\n")', file] };
 }
 
 export function starts(file: string): number {

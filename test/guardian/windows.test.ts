@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { guardianFolder, startGuardian } from '../../app/guardian/guardian';
 import { alive, BERTH_BIN, freePort, health, readToken, tempDataDir, waitFor } from '../helpers';
-import { dataDirWithMarker, exited, gone, records, starts } from './support';
+import { countingRelaunch, dataDirWithMarker, exited, gone, records, starts } from './support';
 
 const ends: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -54,7 +54,7 @@ describe.runIf(process.platform === 'win32')('the guardian on Windows (PowerShel
 
   it('the data folder is removed: the guardian ends, starts nothing, and nothing of it is left', async () => {
     const { dataDir, marker } = dataDirWithMarker();
-    const g = await startGuardian({ dataDir, host: '127.0.0.1', port: 8787, fromVersion: '1.0.0', what: 'Restart app', allowanceMs: 60_000, relaunch: { command: process.execPath, args: ['-e', `require('fs').appendFileSync(${JSON.stringify(marker)}, 'started\\n')`] } });
+    const g = await startGuardian({ dataDir, host: '127.0.0.1', port: 8787, fromVersion: '1.0.0', what: 'Restart app', allowanceMs: 60_000, relaunch: countingRelaunch(marker) });
     expect(fs.existsSync(g.folder)).toBe(false);
     fs.rmSync(dataDir, { recursive: true, force: true });
     await waitFor(() => gone(g.pid), 'the guardian to end');
