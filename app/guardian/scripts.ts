@@ -199,7 +199,12 @@ function Open([int]$id) {
 # The handles first: once the folder has gone (the sign, for Berth, that the guardian runs) an installer's exit code is ours.
 $pred = Open ${v.predecessorPid}
 $installer = Open ${v.waitForPid ?? 0}
-Remove-Item -LiteralPath ${psQuote(v.folder)} -Recurse -Force
+# A virus scanner may still hold the new script open for a moment: try again, briefly.
+$folder = ${psQuote(v.folder)}
+for ($i = 0; $i -lt 50 -and (Test-Path -LiteralPath $folder); $i++) {
+  Remove-Item -LiteralPath $folder -Recurse -Force
+  if (Test-Path -LiteralPath $folder) { Start-Sleep -Milliseconds 100 }
+}
 $rec = ${psQuote(v.record)}
 function Now { [DateTimeOffset]::UtcNow.ToUnixTimeSeconds() }
 $begun = Now

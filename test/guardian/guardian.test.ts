@@ -314,7 +314,7 @@ describe('the guardian on Windows: the PowerShell script (run for real in window
     expect(text).toMatch(/\$start\.FileName = 'C:\\Program Files\\Berth O’’Neil\\Berth\.exe'/);
     expect(text).not.toMatch(/Set-Location|Push-Location|\bcd\b|\bchdir\b/i);
     // Its folder goes first thing, after only the process handles are taken.
-    const first = text.split('\n').findIndex((l) => l.startsWith('Remove-Item'));
+    const first = text.split('\n').findIndex((l) => l.startsWith('$folder'));
     expect(text.split('\n').slice(0, first).filter((l) => l && !l.startsWith('#') && !l.startsWith('$pred') && !l.startsWith('$installer') && !l.startsWith('$clock') && !l.startsWith('$ErrorAction'))).toEqual([
       'function Open([int]$id) {',
       '  if ($id -le 0) { return $null }',
