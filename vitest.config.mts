@@ -9,5 +9,7 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     reporters: ['default'],
+    // Ends the run with the suites skipped for missing Debian tools, and the apt-get that brings them back.
+    globalSetup: ['test/global-setup.mjs'],
   },
 });

@@ -68,7 +68,12 @@ export function createBerth(o: BerthOptions): Berth {
   const runtime = o.app ? new HostedRuntime(o.app, { dataDir: o.dataDir, logs: o.logs, token: o.token }) : null;
   let host!: ServerHost;
   const updates = o.updates({
-    handOver: (step: InstallStep) => host.relaunch(installPlan(step, o.installHooks)),
+    // A handover that fails after the installer started (a new version that crashes) is a failed install too.
+    handOver: (step: InstallStep) =>
+      host.relaunch(installPlan(step, o.installHooks)).catch((err: unknown) => {
+        o.installHooks?.failed?.(err);
+        throw err;
+      }),
   });
   host = new ServerHost({
     host: proven?.host ?? o.host,

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AppUpdater } from 'electron-updater';
+import type { UpdaterClass } from '../app/update/formats/index';
 import { createBerth, type Berth } from '../app/berth';
 import { resolveConfig, resolveDataDir, type ResolvedConfig } from '../app/config';
 import { BerthError } from '../app/errors';
@@ -26,8 +27,8 @@ export type { ElectronModules } from './electron-modules';
 
 export interface DesktopOptions {
   electron: ElectronModules;
-  /** electron-updater's autoUpdater; read only when the app is packaged (reading it builds the platform's updater). */
-  autoUpdater: () => AppUpdater;
+  /** Builds electron-updater's updater of a class (the install format's); called only when the app is packaged. */
+  autoUpdater: (updaterClass: UpdaterClass) => AppUpdater;
   argv?: readonly string[];
   env?: NodeJS.ProcessEnv;
   platform?: NodeJS.Platform;
@@ -55,7 +56,7 @@ interface Basics {
   /** The name people see in dialogs: Berth's, or the hosted app's. */
   name: string;
   app: HostedApp | undefined;
-  autoUpdater: () => AppUpdater;
+  autoUpdater: (updaterClass: UpdaterClass) => AppUpdater;
 }
 
 /**
@@ -180,7 +181,6 @@ function setupBasics(opts: DesktopOptions, env: NodeJS.ProcessEnv): Basics | nul
     execPath: () => env.APPIMAGE || undefined,
     drainDeadline: QUIT_DRAIN_DEADLINE,
     flushLogs: () => logs.close(),
-    installerQuitsApp: platform === 'darwin',
     guardian: { dataDir, version },
   });
   log.info(`${name} ${version} desktop starting (Electron ${process.versions.electron ?? '?'}, pid ${process.pid}, data ${dataDir}${successorOf ? `, replacing ${successorOf}` : ''})`);

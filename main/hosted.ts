@@ -8,7 +8,7 @@
  * Electron objects as arguments and is tested under plain Node.
  */
 import type * as ElectronApi from 'electron';
-import type { AppUpdater } from 'electron-updater';
+import type * as ElectronUpdater from 'electron-updater';
 import type { HostedApp } from '../app/hosting/definition';
 import { startDesktop } from './desktop';
 
@@ -36,9 +36,9 @@ export function startDesktopApp(app?: HostedApp): void {
   const { app: electronApp, BrowserWindow, Tray, Menu, Notification, nativeTheme, dialog, shell, clipboard, session, powerMonitor, screen } = electron;
   startDesktop({
     electron: { app: electronApp, BrowserWindow, Tray, Menu, Notification, nativeTheme, dialog, shell, clipboard, session, powerMonitor, screen },
-    // Reading autoUpdater builds the platform's updater, which needs Electron's app: only when packaged.
+    // The install format's updater class (app/update/formats), built only when packaged: it needs Electron's app.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    autoUpdater: () => (require('electron-updater') as { autoUpdater: AppUpdater }).autoUpdater,
+    autoUpdater: (updaterClass) => new (require('electron-updater') as typeof ElectronUpdater)[updaterClass](),
     app,
   }).catch((err: unknown) => {
     // Last resort, when start-up itself threw: never linger without a server.

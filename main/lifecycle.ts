@@ -29,13 +29,7 @@ export interface LifecycleOptions {
   flushLogs: () => Promise<void>;
   /** If app.quit() has not ended the process by then (a window vetoed it), exit anyway. */
   quitFallbackMs?: number;
-  /**
-   * macOS: Squirrel.Mac's quitAndInstall quits the app itself once the
-   * install is staged; exiting first would lose the update. Elsewhere the
-   * installer waits for us to exit.
-   */
-  installerQuitsApp?: boolean;
-  /** How long to wait for that quit before exiting anyway (default 30 s). */
+  /** How long an installer that quits the app itself (Squirrel.Mac) may take to do so before this process exits anyway (default 10 s). */
   installerQuitWaitMs?: number;
   setTimer?: (fn: () => void, ms: number) => unknown;
   /**
@@ -61,6 +55,8 @@ export class DesktopLifecycle {
   private ending: Promise<void> | null = null;
   private lockReleased = false;
   private readonly drainDeadline: number;
+  /** How an update install ends this process, when the installer does it (Squirrel.Mac's quitAndInstall). */
+  private endInstall: (() => void) | null = null;
 
   constructor(private readonly opts: LifecycleOptions) {
     this.drainDeadline = opts.drainDeadline ?? QUIT_DRAIN_DEADLINE;
@@ -118,6 +114,10 @@ export class DesktopLifecycle {
       failed: (err) => this.installFailed(err),
       // deb: the package is installed while we still serve; Electron starts the new version once we exit.
       relaunch: (h) => this.registerSuccessor(h),
+      // macOS: Squirrel.Mac has staged the update; its quitAndInstall quits the app, swaps the bundle and starts the new version.
+      endWith: (end) => {
+        this.endInstall = end;
+      },
     };
   }
 
@@ -172,8 +172,8 @@ export class DesktopLifecycle {
    */
   onHostExit(code: number): Promise<void> {
     if (this.ending && this._phase !== 'relaunching') return this.ending;
-    if (this._phase === 'installing' && this.opts.installerQuitsApp) {
-      this.ending = this.awaitInstallerQuit(code);
+    if (this._phase === 'installing' && this.endInstall) {
+      this.ending = this.endThroughInstaller(this.endInstall, code);
       return this.ending;
     }
     this.ending = this.finish(code);
@@ -181,21 +181,28 @@ export class DesktopLifecycle {
   }
 
   /**
-   * macOS: Squirrel.Mac quits the app once the update is staged. The log stays
-   * open while we wait, so whatever goes wrong in that time is written down;
-   * it is flushed when the quit comes (onBeforeQuit) or when we give up.
+   * macOS: the port is let go and Squirrel.Mac has the update staged; its
+   * quitAndInstall quits the app at once. The log stays open until that
+   * quit (onBeforeQuit), so whatever goes wrong is written down. If the quit
+   * never comes, start again rather than leave no server at all.
    */
-  private async awaitInstallerQuit(code: number): Promise<void> {
-    // The log file stays open through this wait: Squirrel.Mac reports its errors now, and they are
-    // all a failed update leaves behind. It is closed only when this process leaves by itself.
+  private async endThroughInstaller(end: () => void, code: number): Promise<void> {
     const timer = (this.opts.setTimer ?? setTimeout)(() => {
-      // The installer never quit us: start again rather than leave no server at all.
       this.opts.log.warn('the installer did not quit the app in time; relaunching');
       this.registerSuccessor(null);
       this._phase = 'exiting';
       void this.opts.flushLogs().catch(() => undefined).finally(() => this.opts.app.exit(code));
-    }, this.opts.installerQuitWaitMs ?? 30_000);
+    }, this.opts.installerQuitWaitMs ?? 10_000);
     (timer as { unref?: () => void }).unref?.();
+    try {
+      end();
+    } catch (err) {
+      this.opts.log.error(`the installer could not quit the app (${(err as Error).message}); relaunching`);
+      this.registerSuccessor(null);
+      this._phase = 'exiting';
+      await this.opts.flushLogs().catch(() => undefined);
+      this.opts.app.exit(code);
+    }
   }
 
   /**
@@ -230,6 +237,7 @@ export class DesktopLifecycle {
   installFailed(err: unknown): void {
     if (this._phase !== 'installing') return;
     this._phase = 'running';
+    this.endInstall = null;
     this.opts.log.error(`update install failed (${(err as Error)?.message ?? String(err)}); still running`);
     this.lockReleased = false;
     if (!this.opts.app.requestSingleInstanceLock()) this.opts.log.warn('could not take the single-instance lock back; a second launch may start another copy');

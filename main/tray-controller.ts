@@ -98,6 +98,7 @@ export class TrayController {
         d.lifecycle.relaunch().catch(fail('restart app failed'));
       },
       'check-updates': () => void d.updates.check(),
+      'retry-download': () => void d.updates.retryDownload(),
       'install-update': () => {
         d.updates.install().catch(fail('the update could not be installed'));
       },

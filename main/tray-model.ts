@@ -25,6 +25,7 @@ export type TrayAction =
   | 'restart-server'
   | 'restart-app'
   | 'check-updates'
+  | 'retry-download'
   | 'install-update'
   | 'toggle-login'
   | 'show-logs'
@@ -59,6 +60,7 @@ export function statusLine(view: TrayView): string {
   if (h.state !== 'serving') return HOST_STATUS[h.state];
   const u = view.update;
   if (u.state === 'downloading') return `Update downloading ${Math.floor(u.percent ?? 0)}%`;
+  if (u.state === 'stalled') return 'Update download stalled';
   if (u.state === 'ready') return 'Update ready';
   if (u.state === 'installing') return 'Installing update';
   return `Serving on :${h.port}`;
@@ -79,9 +81,13 @@ function updateEntry(u: TrayView['update'], serving: boolean): MenuEntry {
       return { id: 'updates', type: 'normal', label: u.reason ?? 'Updates are off', enabled: false };
     case 'checking':
       return { id: 'updates', type: 'normal', label: 'Checking for updates…', enabled: false };
-    case 'available':
     case 'downloading':
       return { id: 'updates', type: 'normal', label: `Downloading ${v}: ${Math.floor(u.percent ?? 0)}%`, enabled: false };
+    case 'stalled':
+      return { id: 'updates', type: 'normal', label: `Download of ${v} stalled: retry`, enabled: true, action: 'retry-download' };
+    case 'available':
+      // A download that was cancelled: the update is still offered.
+      return { id: 'updates', type: 'normal', label: `Download ${v}`, enabled: true, action: 'retry-download' };
     case 'ready':
       return { id: 'updates', type: 'normal', label: `Restart to update to ${v}`, enabled: serving, action: 'install-update' };
     case 'installing':

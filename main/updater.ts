@@ -1,19 +1,19 @@
 import type { AppUpdater } from 'electron-updater';
 import type { Logger } from '../app/log';
-import { libraryLogger } from '../app/update/library-logger';
 import type { Settings } from '../app/settings/settings';
-import { debPackageInstall } from '../app/update/package-install';
-import { followAppImageRename } from '../app/update/appimage';
+import { builtInFeed } from '../app/update/feed-policy';
+import { chooseFormat, type UpdaterClass } from '../app/update/formats/index';
+import { libraryLogger } from '../app/update/library-logger';
 import { UpdateService, type UpdateHooks } from '../app/update/service';
-import type { UpdateStatus } from '../app/update/state';
 
 /**
- * The desktop side of auto-update, a thin adapter: the core's UpdateService
- * (app/update: states, settings, restart blockers, the port handoff) gets
- * electron-updater's own `autoUpdater` when the app is packaged, and a
- * downloaded update becomes a notification. The feed is the generic provider
- * from the build's app-update.yml, overridden by settings.update.url; the
- * channel comes from settings (UpdateService applies both at every check).
+ * The desktop side of auto-update, a thin adapter: the install format is
+ * chosen from how the app was installed (app/update/formats), electron-
+ * updater's class for it is built when the app is packaged, and the core's
+ * UpdateService (states, settings, restart blockers, the port handoff) drives
+ * both; a downloaded update becomes a notification. The feed is the build's
+ * app-update.yml, checked as the headless one is, overridden by
+ * settings.update.url.
  */
 
 /** First check this long after start, so it never slows the launch. */
@@ -25,14 +25,16 @@ export const NOT_PACKAGED = 'Updates are off in a development build (not package
 export interface DesktopUpdatesOptions {
   platform: NodeJS.Platform;
   isPackaged: boolean;
-  /** Running from an AppImage (its path), whose updater starts the new version before this one exits. */
+  /** Running from an AppImage: its path (APPIMAGE). */
   appImage?: string | null;
   /** Linux: how the app was packaged (electron-builder's resources/package-type: deb, rpm, pacman), when known. */
   packageType?: string | null;
-  /** The environment holding APPIMAGE (default process.env): it follows the AppImage when an update renames it. */
+  /** The environment the new version starts from (default process.env), read only. */
   env?: NodeJS.ProcessEnv;
-  /** electron-updater's autoUpdater, read on first use: reading it builds the platform's updater, which needs Electron. */
-  autoUpdater: () => AppUpdater;
+  /** Build electron-updater's updater of this class; called on first use (building it needs Electron's app). */
+  autoUpdater: (updaterClass: UpdaterClass) => AppUpdater;
+  /** Linux: what the new AppImage needs on its command line (--no-sandbox where the AppArmor restriction is on). */
+  successorArgs?: () => string[];
   currentVersion: string;
   settings: () => Settings['update'];
   dataDir: string;
@@ -45,49 +47,43 @@ export interface DesktopUpdatesOptions {
 }
 
 export function createDesktopUpdates(opts: DesktopUpdatesOptions): UpdateService {
+  const chosen = opts.isPackaged
+    ? chooseFormat(
+        { platform: opts.platform, electron: true, appImage: opts.appImage ?? null, packageType: opts.packageType ?? null, snap: !!(opts.env ?? process.env).SNAP },
+        { dataDir: opts.dataDir, log: opts.log, env: opts.env, successorArgs: opts.successorArgs },
+      )
+    : { reason: NOT_PACKAGED };
+  const format = 'format' in chosen ? chosen.format : null;
   const updater = () => {
-    const u = opts.autoUpdater();
+    const u = opts.autoUpdater(format!.updaterClass);
     u.logger = libraryLogger(opts.log.child({ scope: 'electron-updater' }));
     // Installs happen through "Restart to update" only, where the port is handed over on purpose;
     // an install on quit would start an installer the person did not ask for at that moment.
     u.autoInstallOnAppQuit = false;
-    // An update of Berth-1.0.0-linux-x86_64.AppImage is written as Berth-1.0.1-...; the old file is deleted.
-    if (opts.appImage) followAppImageRename(u, { env: opts.env ?? process.env, log: opts.log });
     return u;
   };
   const service = new UpdateService({
-    updater: opts.isPackaged ? updater : null,
-    disabledReason: NOT_PACKAGED,
+    updater: format ? updater : null,
+    format,
+    disabledReason: 'reason' in chosen ? chosen.reason : undefined,
+    buildFeedUrl: (u) => builtInFeed(u),
     currentVersion: opts.currentVersion,
     settings: opts.settings,
     dataDir: opts.dataDir,
     hooks: opts.hooks,
-    // macOS: Squirrel.Mac installs through Electron's native updater, which has no install(); its quitAndInstall quits the app.
-    install:
-      opts.platform === 'darwin'
-        ? (u) => {
-            u.quitAndInstall();
-            return true;
-          }
-        : undefined,
-    // AppImage: the new file is started at once, beside us; NSIS, deb and Squirrel.Mac start it after we exit.
-    successorStartsBeforeExit: opts.platform === 'linux' && !!opts.appImage,
-    // Windows: electron-updater retries a refused installer through elevate.exe, which needs Electron's resources path.
-    libraryFallbacks: opts.platform === 'win32',
-    // deb: installed while we still serve (the password prompt may take a while, or be cancelled), then relaunched.
-    packageInstall: opts.platform === 'linux' && !opts.appImage && opts.packageType === 'deb' ? debPackageInstall({ log: opts.log }) : undefined,
     firstCheckDelayMs: opts.firstCheckDelayMs ?? FIRST_CHECK_DELAY_MS,
     checkIntervalMs: opts.checkIntervalMs ?? CHECK_INTERVAL_MS,
     log: opts.log,
   });
-  let last: UpdateStatus['state'] = service.status().state;
+  // Once per downloaded version: a check that finds the same update again says nothing new.
+  let notified: string | null = null;
   service.on('change', (s) => {
-    if (s.state === 'ready' && last !== 'ready') {
+    if (s.state === 'ready' && s.version && s.version !== notified) {
+      notified = s.version;
       opts.notify('Berth update ready', `Berth ${s.version} has been downloaded. Restart Berth to update.`, () => {
         service.install().catch((err: Error) => opts.log.error(`the update could not be installed: ${err.message}`));
       });
     }
-    last = s.state;
   });
   return service;
 }

@@ -55,51 +55,56 @@ export type RelaunchPlan =
  */
 export interface InstallStep {
   /**
-   * `beside`: the installer starts the new version while this process still
-   * runs (AppImage): keep serving until it proves it is ready, then close.
+   * `beside`: the new version starts while this process still runs
+   * (AppImage): keep serving until it proves it is ready, then close.
    * `after-exit` (NSIS, Squirrel.Mac, deb): the new version starts after this
    * process has exited.
    */
   order: 'beside' | 'after-exit';
-  /** Work done while this process still serves, before anything closes (a package install that asks for a password). */
+  /** Work done while this process still serves, before anything closes (writing the new version, a package install, Squirrel.Mac's staging). */
   prepare?: () => Promise<void>;
-  start(): Promise<Started | void>;
+  /** `env`: what the new version must find in its environment (the handoff), for an installer that passes it on. */
+  start(env: Record<string, string>): Promise<Started | void>;
   /** The installer starts nothing itself (deb): the process owner starts the new version once this one exits. */
   relaunchAfter?: boolean;
+  /** How this process ends once the port is let go, where the installer quits the app itself (Squirrel.Mac's quitAndInstall). */
+  endWith?: () => void;
 }
 
 /**
- * An update install as a relaunch plan. The handoff rides in the environment
- * for an installer that passes it on (AppImage); one that starts the new
+ * An update install as a relaunch plan. The handoff rides in the installer's
+ * environment for one that passes it on (AppImage); one that starts the new
  * version through the shell (NSIS) drops it, and the note in the data
  * directory is enough. `hooks` let the desktop's lifecycle owner hand over
- * the single-instance lock, and take it back if the installer fails.
+ * the single-instance lock, take it back if the installer fails, and end the
+ * process the way the installer needs.
  */
 export interface InstallHooks {
-  env?: NodeJS.ProcessEnv;
   beforeStart?: () => void;
   failed?: (err: unknown) => void;
   /** Start the new version once this process exits (Electron's app.relaunch), for an installer that does not. */
   relaunch?: (h: Handoff) => void;
+  /** End the process with this, instead of exiting, once the port is let go (step.endWith). */
+  endWith?: (end: () => void) => void;
 }
 
 export function installPlan(step: InstallStep, hooks: InstallHooks = {}): RelaunchPlan {
-  const env = hooks.env ?? process.env;
   const start = async (h: Handoff): Promise<Started | void> => {
-    env[HANDOFF_ENV] = encodeHandoffEnv(h);
     try {
       hooks.beforeStart?.();
-      const s = await step.start();
+      const s = await step.start({ [HANDOFF_ENV]: encodeHandoffEnv(h) });
       if (step.relaunchAfter) {
         if (!hooks.relaunch) throw new Error('nothing here can start the new version after this one exits');
         hooks.relaunch(h);
+      }
+      if (step.endWith) {
+        if (!hooks.endWith) throw new Error('nothing here can end this process the way the installer needs');
+        hooks.endWith(step.endWith);
       }
       return s;
     } catch (err) {
       hooks.failed?.(err);
       throw err;
-    } finally {
-      delete env[HANDOFF_ENV];
     }
   };
   if (step.order === 'beside') {

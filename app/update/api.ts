@@ -11,7 +11,9 @@ import type { UpdateStatus } from './state';
  * POST /api/update/check     start a check (202 with the state once it has begun; follow the `update` event;
  *                            409 when the update URL is plain http to another machine)
  * POST /api/update/install   install the downloaded update (202, then the port is handed over; 409 if none is ready)
- * All three need the token.
+ * POST /api/update/retry     a stalled download reconnects and resumes; a cancelled or failed one starts again (202)
+ * POST /api/update/cancel    stop the download in flight; what it wrote is removed (200 with the state, `available`)
+ * All of them need the token.
  */
 export function updateApi(service: UpdateService): ApiRoutes {
   return (api, { requireToken, log }) => {
@@ -31,6 +33,15 @@ export function updateApi(service: UpdateService): ApiRoutes {
       await Promise.race([started, new Promise((r) => setImmediate(r))]);
       return reply.code(202).send(service.status());
     });
+
+    api.post('/update/retry', { preHandler: requireToken }, async (_req, reply) => {
+      const now = service.status();
+      if (now.state === 'disabled') return reply.code(409).send({ error: 'disabled', message: now.reason, update: now });
+      if (now.state === 'installing') return reply.code(409).send({ error: 'installing', message: 'An update is being installed.', update: now });
+      return reply.code(202).send(await service.retryDownload());
+    });
+
+    api.post('/update/cancel', { preHandler: requireToken }, async () => service.cancelDownload());
 
     api.post('/update/install', { preHandler: requireToken }, async (_req, reply) => {
       const s = service.status();

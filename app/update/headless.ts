@@ -1,7 +1,8 @@
 /**
  * Updates for `berth serve` (plain Node). Where Berth runs as an AppImage
- * (APPIMAGE is set), electron-updater's own AppImageUpdater does the work
- * through NodeAppAdapter; anywhere else the copy was installed some other way
+ * (APPIMAGE is set), electron-updater's own AppImageUpdater checks and
+ * downloads through NodeAppAdapter, and the AppImage format installs
+ * (formats/appimage.ts); anywhere else the copy was installed some other way
  * (npm, git) and cannot replace itself, so updates are off with the reason.
  */
 import fs from 'node:fs';
@@ -11,7 +12,7 @@ import type { LogSink } from '../log';
 import { packageRoot } from '../paths';
 import { writeFileAtomic } from '../files/write';
 import { loadSettings, type Settings } from '../settings/settings';
-import { followAppImageRename } from './appimage';
+import { chooseFormat, type UpdateFormat, type UpdaterClass } from './formats/index';
 import { libraryLogger } from './library-logger';
 import { NodeAppAdapter, useNodeHttp } from './node-adapter';
 import { UpdateService, type UpdateHooks } from './service';
@@ -21,9 +22,7 @@ export const DEFAULT_UPDATE_URL = 'https://updates.berth.invalid/';
 /** electron-updater caches downloads in <baseCachePath>/<updaterCacheDirName>. */
 export const UPDATER_CACHE_DIR_NAME = 'berth-updater';
 
-export type HeadlessUpdater =
-  | { enabled: true; make: () => AppUpdater; successorStartsBeforeExit: boolean; feedUrl?: string }
-  | { enabled: false; reason: string };
+export type HeadlessUpdater = { enabled: true; make: () => AppUpdater; format: UpdateFormat; feedUrl?: string } | { enabled: false; reason: string };
 
 export interface NodeUpdaterOptions {
   dataDir: string;
@@ -31,8 +30,6 @@ export interface NodeUpdaterOptions {
   logs: LogSink;
   /** The build's feed (app-update.yml); settings.update.url overrides it at each check. */
   feedUrl: string;
-  /** Where APPIMAGE lives (default process.env): followed when an update renames the AppImage. */
-  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -41,7 +38,7 @@ export interface NodeUpdaterOptions {
  * directory) and our HTTP executor. Loaded on call, not at import: a
  * relaunching server binds first and loads the library afterwards.
  */
-export function makeNodeUpdater(kind: 'AppImageUpdater' | 'NsisUpdater' | 'MacUpdater', opts: NodeUpdaterOptions): AppUpdater {
+export function makeNodeUpdater(kind: UpdaterClass, opts: NodeUpdaterOptions): AppUpdater {
   const updatesDir = path.join(opts.dataDir, 'updates');
   const configPath = path.join(updatesDir, 'app-update.yml');
   fs.mkdirSync(updatesDir, { recursive: true, mode: 0o700 });
@@ -58,31 +55,29 @@ export function makeNodeUpdater(kind: 'AppImageUpdater' | 'NsisUpdater' | 'MacUp
   updater.autoInstallOnAppQuit = false;
   // Berth ships full installers only (NSIS web installers are not built).
   updater.disableWebInstaller = true;
-  if (kind === 'AppImageUpdater') followAppImageRename(updater, { env: opts.env ?? process.env, log: opts.logs.root.child({ scope: 'update' }) });
   return updater;
 }
 
 /** Decide from the environment alone (no library loaded yet) whether this process can update itself. */
-export function headlessUpdaterFor(opts: { dataDir: string; version: string; env: NodeJS.ProcessEnv; logs: LogSink }): HeadlessUpdater {
+export function headlessUpdaterFor(opts: { dataDir: string; version: string; env: NodeJS.ProcessEnv; logs: LogSink; platform?: NodeJS.Platform }): HeadlessUpdater {
   const { env } = opts;
-  if (env.SNAP) return { enabled: false, reason: 'Berth installed as a snap is updated by snapd, not by itself.' };
   const appImage = env.APPIMAGE;
-  if (!appImage) {
+  if (!appImage && !env.SNAP) {
     return {
       enabled: false,
       reason: `Not packaged: this Berth runs from ${packageRoot()} under Node and cannot replace itself. Update it the way it was installed (npm, git), or use the desktop app, which updates itself.`,
     };
   }
-  if (!path.isAbsolute(appImage)) return { enabled: false, reason: `APPIMAGE is not an absolute path (${JSON.stringify(appImage)}), so Berth cannot find the file to replace.` };
-  if (!fs.existsSync(appImage)) return { enabled: false, reason: `APPIMAGE names ${appImage}, which does not exist, so Berth cannot replace it.` };
+  if (appImage && !path.isAbsolute(appImage)) return { enabled: false, reason: `APPIMAGE is not an absolute path (${JSON.stringify(appImage)}), so Berth cannot find the file to replace.` };
+  if (appImage && !fs.existsSync(appImage)) return { enabled: false, reason: `APPIMAGE names ${appImage}, which does not exist, so Berth cannot replace it.` };
+  const chosen = chooseFormat(
+    { platform: opts.platform ?? process.platform, electron: false, appImage: appImage ?? null, packageType: null, snap: !!env.SNAP },
+    { dataDir: opts.dataDir, log: opts.logs.root.child({ scope: 'update' }), env },
+  );
+  if ('reason' in chosen) return { enabled: false, reason: chosen.reason };
   const feedUrl = env.BERTH_UPDATE_URL || DEFAULT_UPDATE_URL;
-  return {
-    enabled: true,
-    feedUrl,
-    make: () => makeNodeUpdater('AppImageUpdater', { ...opts, feedUrl }),
-    // AppImageUpdater starts the new file at once (force-run), while we still hold the port.
-    successorStartsBeforeExit: true,
-  };
+  const { format } = chosen;
+  return { enabled: true, feedUrl, format, make: () => makeNodeUpdater(format.updaterClass, { ...opts, feedUrl }) };
 }
 
 export interface HeadlessUpdatesOptions {
@@ -105,7 +100,7 @@ export function headlessUpdates(opts: HeadlessUpdatesOptions): (hooks: UpdateHoo
     return new UpdateService({
       updater: updater.enabled ? updater.make : null,
       disabledReason: updater.enabled ? undefined : updater.reason,
-      successorStartsBeforeExit: updater.enabled && updater.successorStartsBeforeExit,
+      format: updater.enabled ? updater.format : null,
       buildFeedUrl: updater.enabled ? updater.feedUrl : undefined,
       currentVersion: opts.version,
       settings: opts.settings ?? (() => loadSettings(opts.dataDir).settings.update),

@@ -33,8 +33,8 @@ export interface StartInstallerOptions {
   libraryFallbacks?: boolean;
   /** How long a started spawn may take to report (default 10 s). */
   timeoutMs?: number;
-  /** The updater's last 'error' event, for a better message. */
-  lastError?: () => unknown;
+  /** Added to the installer's environment (the handoff, for an installer that passes it on to the new version). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -50,7 +50,7 @@ export async function startInstaller(updater: AppUpdater, opts: StartInstallerOp
   const original = Object.prototype.hasOwnProperty.call(u, 'spawnLog') ? u.spawnLog : undefined;
   u.spawnLog = (cmd, args = [], env, stdio = 'ignore') => {
     u._logger?.info(`Executing: ${cmd} with args: ${args.join(' ')}`);
-    const child = spawn(cmd, args, { stdio, env, detached: true });
+    const child = spawn(cmd, args, { stdio, env: { ...(env ?? process.env), ...opts.env }, detached: true });
     const s = started(child);
     spawns.push(s);
     s.catch(() => undefined);
@@ -71,13 +71,19 @@ export async function startInstaller(updater: AppUpdater, opts: StartInstallerOp
     throw err instanceof Error ? err : new Error(String(err));
   };
 
+  // The library reports why it started nothing as an 'error' event during the call (and returns false).
+  let reported: unknown = null;
+  const onError = (err: unknown) => (reported ??= err);
+  u.on('error', onError);
   let asked: boolean;
   try {
     asked = opts.install(updater);
   } catch (err) {
     return fail(err);
+  } finally {
+    u.off('error', onError);
   }
-  if (!asked) return fail(opts.lastError?.() ?? new Error('electron-updater did not start the installer'));
+  if (!asked) return fail(reported ?? new Error('electron-updater did not start the installer'));
 
   let lastErr: unknown = null;
   for (let i = 0; i < spawns.length; i++) {

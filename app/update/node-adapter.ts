@@ -16,6 +16,7 @@ import tls from 'node:tls';
 import type { AppAdapter } from 'electron-updater/out/AppAdapter';
 import type * as BuilderUtilRuntime from 'builder-util-runtime';
 import type { DownloadOptions } from 'builder-util-runtime';
+import { runtime } from './runtime';
 
 export interface NodeAppAdapterOptions {
   version: string;
@@ -75,17 +76,6 @@ export class NodeAppAdapter implements AppAdapter {
   notifyQuit(exitCode: number): void {
     for (const h of this.quitHandlers.splice(0)) h(exitCode);
   }
-}
-
-/**
- * builder-util-runtime, exactly the copy electron-updater loads: the updater
- * recognises a 404 with `instanceof HttpError`, so an executor built on a
- * second copy would turn "channel file not found" into a generic error.
- * Loaded on first use: a relaunching server binds before it needs the updater.
- */
-function runtime(): typeof BuilderUtilRuntime {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require(require.resolve('builder-util-runtime', { paths: [path.dirname(require.resolve('electron-updater'))] })) as typeof BuilderUtilRuntime;
 }
 
 export type NodeHttpExecutor = BuilderUtilRuntime.HttpExecutor<http.ClientRequest> & {

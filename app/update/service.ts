@@ -2,15 +2,19 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AppUpdater, ProgressInfo, UpdateInfo } from 'electron-updater';
+import type { CancellationToken } from 'builder-util-runtime';
 import { BerthError, ExitCode } from '../errors';
 import type { Logger } from '../log';
 import { writeFileAtomic } from '../files/write';
 import { readOwnFile } from '../files/read';
 import { updateUrlProblem, type Settings, type UpdateChannel } from '../settings/settings';
 import { DEFAULT_BLOCKER_WAIT_MS, RestartBlockers } from './blockers';
-import { startInstaller } from './installer';
+import { ResumableDownloads } from './download';
+import { refusePlainHttp } from './feed-policy';
+import type { UpdateFormat } from './formats/format';
 import type { InstallStep } from '../lifecycle/plans';
-import { channelOfVersion, describeUpdateError, downgradeAllowed, isUnconfiguredFeed, noUpdateServerMessage, type UpdateStatus } from './state';
+import { runtime } from './runtime';
+import { channelOfVersion, describeInstallFailure, describeUpdateError, downgradeAllowed, isUnconfiguredFeed, noUpdateServerMessage, type UpdateStatus } from './state';
 
 /**
  * How the process that hosts the server hands the port to the new version:
@@ -24,12 +28,14 @@ export interface UpdateHooks {
 
 export interface UpdateServiceOptions {
   /**
-   * electron-updater's updater (the desktop's `autoUpdater`, or one built on
-   * NodeAppAdapter), or a function that builds it on first use (loading the
-   * library costs tens of ms that a relaunching server should not spend before
-   * it binds); null when updates are off.
+   * electron-updater's updater for the install format (formats/), or a
+   * function that builds it on first use (loading the library costs tens of
+   * ms that a relaunching server should not spend before it binds); null
+   * when updates are off.
    */
   updater: AppUpdater | (() => AppUpdater) | null;
+  /** How a downloaded update is installed (formats/index.ts chooses it). */
+  format?: UpdateFormat | null;
   /** Why updates are off (updater null), in words for the UI: "not packaged ...". */
   disabledReason?: string;
   currentVersion: string;
@@ -42,29 +48,18 @@ export interface UpdateServiceOptions {
   /** How long an install waits for restart blockers before it proceeds anyway (default 30 s). */
   blockerWaitMs?: number;
   /**
-   * Start electron-updater's installer and return whether it started. Default:
-   * `install(isSilent=true, isForceRunAfter=true)`, the BaseUpdater path (NSIS,
-   * AppImage, deb...), which works with and without Electron. macOS (Squirrel.Mac)
-   * has no install(): pass `(u) => { u.quitAndInstall(); return true; }` there.
+   * The feed the build uses when settings.update.url is empty (app-update.yml's
+   * url): refused like any other plain-http feed, and named in messages. A
+   * function reads it from the updater once that exists (the desktop's
+   * app-update.yml).
    */
-  install?: (updater: AppUpdater) => boolean;
-  /** The feed the build uses when settings.update.url is empty (app-update.yml's url), named in error messages. */
-  buildFeedUrl?: string;
-  /** See InstallStep.order (default false: the new version starts after this process exits). */
-  successorStartsBeforeExit?: boolean;
-  /** Let electron-updater's own spawn fallbacks run (they need Electron: the desktop on Windows). */
-  libraryFallbacks?: boolean;
-  /**
-   * Install the downloaded package ourselves, while still serving (deb:
-   * electron-updater's DebUpdater runs pkexec dpkg synchronously after the
-   * port is closed, and a cancelled password prompt leaves nothing serving).
-   * Rejects with a sentence when nothing was installed.
-   */
-  packageInstall?: (file: string) => Promise<void>;
+  buildFeedUrl?: string | ((updater: AppUpdater) => string | null);
   /** First automatic check this long after start (default 10 s, so it never slows launch). */
   firstCheckDelayMs?: number;
   /** Then every this long while autoCheck is on (default 4 h). */
   checkIntervalMs?: number;
+  /** A download that has received nothing for this long is `stalled` (default 20 s). */
+  stallAfterMs?: number;
   log: Logger;
 }
 
@@ -74,30 +69,30 @@ export interface UpdateServiceEvents {
 
 const STATE_FILE = 'update-state.json';
 
-/** Calls `install(true, true)` on BaseUpdater subclasses: silent, and start the new version afterwards. */
-function defaultInstall(updater: AppUpdater): boolean {
-  const u = updater as AppUpdater & { install?: (isSilent?: boolean, isForceRunAfter?: boolean) => boolean };
-  if (typeof u.install !== 'function') throw new Error('this updater has no install(); pass the `install` option (macOS: quitAndInstall)');
-  return u.install(true, true);
-}
+const DEFAULT_STALL_AFTER_MS = 20_000;
 
 /**
  * Update orchestration, the same in the desktop app and headless: one state
- * machine (idle, checking, available, downloading, ready, installing, error,
- * disabled) over electron-updater, settings applied at every check, restart
- * blockers honoured before an install, and the port handed over through the
- * process owner's hooks.
+ * machine (idle, checking, available, downloading, stalled, ready,
+ * installing, error, disabled) over electron-updater, settings applied at
+ * every check, restart blockers honoured before an install, and the port
+ * handed over through the process owner's hooks, as the install format says.
  */
 export class UpdateService extends EventEmitter<UpdateServiceEvents> {
   readonly blockers: RestartBlockers;
   private _status: UpdateStatus;
   private checking: Promise<UpdateStatus> | null = null;
   private customUrl: string | null = null;
-  private lastUpdaterError: unknown = null;
   private firstTimer: NodeJS.Timeout | null = null;
   private intervalTimer: NodeJS.Timeout | null = null;
   private readonly log: Logger;
   private made: AppUpdater | null = null;
+  private buildFeed: string | null = null;
+  private downloads: ResumableDownloads | null = null;
+  /** The download in flight: its cancellation, and its end. */
+  private download: { token: CancellationToken; done: Promise<void>; info: UpdateInfo; url: string | null } | null = null;
+  private lastBytesAt = 0;
+  private watchdog: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: UpdateServiceOptions) {
     super();
@@ -107,21 +102,33 @@ export class UpdateService extends EventEmitter<UpdateServiceEvents> {
     this._status = opts.updater
       ? { state: 'idle', channel, currentVersion: opts.currentVersion }
       : { state: 'disabled', reason: opts.disabledReason ?? 'Updates are not available in this copy of Berth.', channel, currentVersion: opts.currentVersion };
+    if (typeof opts.buildFeedUrl === 'string') this.buildFeed = opts.buildFeedUrl;
   }
 
   /** The updater, built and wired on first use. */
   private updater(): AppUpdater | null {
     if (this.made || !this.opts.updater) return this.made;
     const u = typeof this.opts.updater === 'function' ? this.opts.updater() : this.opts.updater;
+    if (typeof this.opts.buildFeedUrl === 'function') this.buildFeed = this.opts.buildFeedUrl(u);
     // Berth decides when to download and install; the library only does them.
     u.autoDownload = false;
     u.on('download-progress', (p: ProgressInfo) => {
-      if (this._status.state !== 'downloading') return;
-      this.set({ ...this._status, percent: round(p.percent), bytesPerSecond: Math.round(p.bytesPerSecond), transferred: p.transferred, total: p.total });
+      const st = this._status.state;
+      if (st !== 'downloading' && st !== 'stalled') return;
+      this.lastBytesAt = performance.now();
+      const { error: _stalled, ...rest } = this._status;
+      this.set({ ...rest, state: 'downloading', percent: round(p.percent), bytesPerSecond: Math.round(p.bytesPerSecond), transferred: p.transferred, total: p.total });
     });
-    u.on('error', (err: Error) => {
-      this.lastUpdaterError = err;
+    this.downloads = new ResumableDownloads(u, {
+      note: (text) => {
+        const st = this._status.state;
+        if (st !== 'downloading' && st !== 'stalled') return;
+        const { note: _old, ...rest } = this._status;
+        if (text) this.log.info(text);
+        this.set(text ? { ...rest, note: text } : rest);
+      },
     });
+    refusePlainHttp(u, () => this.feedUrl());
     return (this.made = u);
   }
 
@@ -142,6 +149,11 @@ export class UpdateService extends EventEmitter<UpdateServiceEvents> {
 
   private base(): Pick<UpdateStatus, 'channel' | 'currentVersion' | 'checkedAt'> {
     return { channel: this.readSettings().channel, currentVersion: this.opts.currentVersion, checkedAt: this._status.checkedAt };
+  }
+
+  /** The feed a check uses now: settings.update.url, else the build's. */
+  private feedUrl(): string | null {
+    return this.readSettings().url ?? this.buildFeed ?? null;
   }
 
   /** The channel the running version was installed from (recorded at install), else what its version says. */
@@ -178,24 +190,34 @@ export class UpdateService extends EventEmitter<UpdateServiceEvents> {
 
   /**
    * Why the feed a check would use (settings.update.url, else the build's)
-   * cannot be used, as a sentence, or null. A settings file edited by hand or
-   * BERTH_UPDATE_URL can still name a plain-http server; no request goes there.
+   * cannot be used, as a sentence, or null. A settings file edited by hand,
+   * BERTH_UPDATE_URL or a build's app-update.yml can still name a plain-http
+   * server; no request goes there.
    */
   feedProblem(): string | null {
-    const url = this.readSettings().url ?? this.opts.buildFeedUrl ?? null;
+    if (this.opts.updater) {
+      try {
+        this.updater();
+      } catch {
+        // Said by the check itself.
+      }
+    }
+    const url = this.feedUrl();
     const problem = url ? updateUrlProblem(url) : null;
     return problem ? `${problem} (${url}). Berth ${this.opts.currentVersion} keeps running.` : null;
   }
 
   /**
-   * Ask the update server. Resolves with the state after the check (and after
-   * the download it starts has begun). Never rejects: failures become the error state.
+   * Ask the update server, also while an update is ready: what the feed
+   * offers now wins (a pulled release is dropped, a newer one replaces it).
+   * Resolves with the state after the check (and after the download it
+   * starts has begun). Never rejects: failures become the error state, or
+   * leave a ready update ready with the error.
    */
   check(): Promise<UpdateStatus> {
     if (!this.opts.updater) return Promise.resolve(this.status());
     if (this.checking) return this.checking;
-    // A downloaded update stays installable: a check (which could fail) must not replace it.
-    if (['downloading', 'ready', 'installing'].includes(this._status.state)) return Promise.resolve(this.status());
+    if (['downloading', 'stalled', 'installing'].includes(this._status.state)) return Promise.resolve(this.status());
     const run = this.runCheck().finally(() => {
       this.checking = null;
     });
@@ -204,33 +226,31 @@ export class UpdateService extends EventEmitter<UpdateServiceEvents> {
   }
 
   private async runCheck(): Promise<UpdateStatus> {
-    let settings: Settings['update'];
+    const ready = this._status.state === 'ready' ? this.status() : null;
+    /** A check that cannot be made, or fails: a ready update stays ready (its download is fine), with the reason. */
+    const failed = (error: string, checkedAt = new Date().toISOString()) => {
+      if (ready) this.set({ ...ready, checkedAt, error });
+      else this.set({ ...this.base(), checkedAt, state: 'error', error });
+      return this.status();
+    };
     let u: AppUpdater;
     try {
       u = this.updater()!;
     } catch (err) {
-      this.set({ ...this.base(), state: 'error', error: `electron-updater could not be started: ${(err as Error).message}. Berth ${this.opts.currentVersion} keeps running.` });
-      return this.status();
+      return failed(`electron-updater could not be started: ${(err as Error).message}. Berth ${this.opts.currentVersion} keeps running.`, this._status.checkedAt);
     }
     const refused = this.feedProblem();
-    if (refused) {
-      this.set({ ...this.base(), checkedAt: new Date().toISOString(), state: 'error', error: refused });
-      return this.status();
-    }
+    if (refused) return failed(refused);
+    let settings: Settings['update'];
     try {
       settings = this.applySettings(u);
     } catch (err) {
-      this.set({ ...this.base(), state: 'error', error: `The update settings cannot be used: ${(err as Error).message}` });
-      return this.status();
+      return failed(`The update settings cannot be used: ${(err as Error).message}`, this._status.checkedAt);
     }
-    const url = settings.url ?? this.opts.buildFeedUrl ?? null;
-    if (!settings.url && isUnconfiguredFeed(this.opts.buildFeedUrl)) {
-      // Nothing to ask: no request, no network error.
-      this.set({ ...this.base(), checkedAt: new Date().toISOString(), state: 'error', error: noUpdateServerMessage(this.opts.currentVersion) });
-      return this.status();
-    }
+    const url = settings.url ?? this.buildFeed ?? null;
+    // Nothing to ask: no request, no network error.
+    if (!settings.url && isUnconfiguredFeed(this.buildFeed)) return failed(noUpdateServerMessage(this.opts.currentVersion));
     this.set({ ...this.base(), state: 'checking' });
-    this.lastUpdaterError = null;
     let info: UpdateInfo;
     try {
       const result = await u.checkForUpdates();
@@ -240,41 +260,152 @@ export class UpdateService extends EventEmitter<UpdateServiceEvents> {
         return this.status();
       }
       if (!result.isUpdateAvailable) {
+        if (ready) await this.dropDownload(u, `${ready.version} is no longer offered (the update server offers ${result.updateInfo.version}); its download is dropped`);
         this.set({ ...this.base(), checkedAt, state: 'idle' });
         return this.status();
       }
       info = result.updateInfo;
+      if (ready && ready.version === info.version) {
+        // Still the same release: the download is checked against what the feed says now, and stays.
+        await u.downloadUpdate();
+        const { error: _old, ...still } = ready;
+        this.set({ ...still, checkedAt });
+        return this.status();
+      }
+      if (ready) this.log.info(`${ready.version} was superseded by ${info.version}`);
       this.set({ ...this.base(), checkedAt, state: 'available', ...describeRelease(info) });
     } catch (err) {
-      this.set({ ...this.base(), checkedAt: new Date().toISOString(), state: 'error', error: describeUpdateError(err, { url, currentVersion: this.opts.currentVersion, phase: 'check' }) });
-      return this.status();
+      return failed(describeUpdateError(err, { url, currentVersion: this.opts.currentVersion, phase: 'check' }));
     }
-    this.set({ ...this.base(), state: 'downloading', ...describeRelease(info), percent: 0 });
-    void this.download(u, info, url);
+    this.startDownload(u, info, url);
     return this.status();
   }
 
-  private async download(u: AppUpdater, info: UpdateInfo, url: string | null): Promise<void> {
+  /** Forget a downloaded update: nothing can install it any more. */
+  private async dropDownload(u: AppUpdater, why: string): Promise<void> {
+    this.log.warn(why);
+    const helper = (u as unknown as { downloadedUpdateHelper?: { clear(): Promise<void> } | null }).downloadedUpdateHelper;
+    await helper?.clear().catch((err: Error) => this.log.warn(`the dropped download could not be removed: ${err.message}`));
+  }
+
+  private startDownload(u: AppUpdater, info: UpdateInfo, url: string | null): void {
+    const token = new (runtime().CancellationToken)();
+    this.set({ ...this.base(), state: 'downloading', ...describeRelease(info), percent: 0 });
+    this.lastBytesAt = performance.now();
+    this.watch();
+    const done = (async () => {
+      try {
+        await u.downloadUpdate(token);
+        if (this.download?.token !== token) return;
+        this.set({ ...this.base(), state: 'ready', ...describeRelease(info) });
+      } catch (err) {
+        if (this.download?.token !== token) return;
+        if (err instanceof runtime().CancellationError) {
+          this.set({ ...this.base(), state: 'available', ...describeRelease(info) });
+          return;
+        }
+        this.set({
+          ...this.base(),
+          state: 'error',
+          version: info.version,
+          error: describeUpdateError(err, { url, currentVersion: this.opts.currentVersion, version: info.version, phase: 'download', unwritable: this.downloadFolder(u, err) }),
+        });
+      } finally {
+        if (this.download?.token === token) this.download = null;
+        if (!this.download) this.unwatch();
+      }
+    })();
+    this.download = { token, done, info, url };
+  }
+
+  /**
+   * Where electron-updater keeps downloads, when writing there is what failed:
+   * tried for real (a file made and removed), because a read-only mount or a
+   * full disk shows itself under several error codes.
+   */
+  private downloadFolder(u: AppUpdater, err: unknown): { dir: string; code: string } | null {
+    const dir = (u as unknown as { downloadedUpdateHelper?: { cacheDir: string } | null }).downloadedUpdateHelper?.cacheDir;
+    if (!dir || !(err as NodeJS.ErrnoException)?.syscall) return null;
+    let existing = dir;
+    while (!fs.existsSync(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing);
     try {
-      await u.downloadUpdate();
-      this.set({ ...this.base(), state: 'ready', ...describeRelease(info) });
-    } catch (err) {
-      this.set({
-        ...this.base(),
-        state: 'error',
-        version: info.version,
-        error: describeUpdateError(err, { url, currentVersion: this.opts.currentVersion, version: info.version, phase: 'download' }),
-      });
+      fs.rmdirSync(fs.mkdtempSync(path.join(existing, '.berth-write-test-')));
+      return null;
+    } catch (probe) {
+      return { dir, code: (probe as NodeJS.ErrnoException).code ?? 'EIO' };
     }
   }
 
-  /** Resolves once the download the last check started has finished (for callers that want to wait). */
+  /** While downloading: no byte for stallAfterMs is `stalled`, and bytes again are `downloading` (the progress handler). */
+  private watch(): void {
+    if (this.watchdog) return;
+    const bound = this.opts.stallAfterMs ?? DEFAULT_STALL_AFTER_MS;
+    this.watchdog = setInterval(() => {
+      const quiet = performance.now() - this.lastBytesAt;
+      if (this._status.state === 'downloading' && quiet >= bound) {
+        const url = this.download?.url;
+        const secs = Math.round(quiet / 1000);
+        this.set({
+          ...this._status,
+          state: 'stalled',
+          error: `The update server${url ? ` (${url})` : ''} has sent nothing for ${secs >= 1 ? `${secs} s` : `${Math.round(quiet)} ms`}. Retry, or Cancel and check again later. Berth ${this.opts.currentVersion} keeps running.`,
+        });
+      }
+    }, Math.max(50, Math.min(1000, bound / 4)));
+    this.watchdog.unref();
+  }
+
+  private unwatch(): void {
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = null;
+  }
+
+  /**
+   * Retry: a stalled download reconnects and resumes where it stopped; a
+   * cancelled or failed one starts again. Resolves with the state once that
+   * has begun.
+   */
+  async retryDownload(): Promise<UpdateStatus> {
+    const u = this.made;
+    const st = this._status.state;
+    if (u && (st === 'stalled' || st === 'downloading') && this.download) {
+      this.lastBytesAt = performance.now();
+      if (this.downloads?.reconnect()) {
+        const { error: _e, ...rest } = this._status;
+        this.set({ ...rest, state: 'downloading' });
+        return this.status();
+      }
+      // A download that cannot reconnect in place (a differential one): from the start.
+      const { info, url } = this.download;
+      await this.cancelDownload();
+      this.startDownload(u, info, url);
+      return this.status();
+    }
+    const info = (u as unknown as { updateInfoAndProvider?: { info: UpdateInfo } | null } | null)?.updateInfoAndProvider?.info;
+    if (u && info && (st === 'available' || (st === 'error' && this._status.version === info.version))) {
+      this.startDownload(u, info, this.feedUrl());
+      return this.status();
+    }
+    return this.check();
+  }
+
+  /** Cancel the download in flight: what it wrote is removed, and the update is `available` again. */
+  async cancelDownload(): Promise<UpdateStatus> {
+    const d = this.download;
+    if (!d) return this.status();
+    d.token.cancel();
+    await d.done;
+    return this.status();
+  }
+
+  /** Resolves once the check and the download it started have finished (for callers that want to wait). */
   async whenSettled(): Promise<UpdateStatus> {
     if (this.checking) await this.checking;
-    if (this._status.state !== 'downloading') return this.status();
+    const busy = (st: string) => st === 'downloading' || st === 'stalled' || st === 'checking';
+    if (!busy(this._status.state)) return this.status();
     return new Promise((resolve) => {
       const on = (s: UpdateStatus) => {
-        if (s.state === 'downloading') return;
+        if (busy(s.state)) return;
         this.off('change', on);
         resolve(s);
       };
@@ -284,8 +415,9 @@ export class UpdateService extends EventEmitter<UpdateServiceEvents> {
 
   /**
    * Install the downloaded update: wait for restart blockers (bounded), record
-   * the channel, then hand the port over. Rejects when nothing is ready; an
-   * install that fails leaves the current version serving and the error state.
+   * the channel, then hand the port over as the install format says. Rejects
+   * when nothing is ready; an install that fails leaves the current version
+   * serving, the download ready for another try, and the reason.
    */
   async install(): Promise<void> {
     const u = this.made;
@@ -297,6 +429,8 @@ export class UpdateService extends EventEmitter<UpdateServiceEvents> {
         { state: s.state },
       );
     }
+    const format = this.opts.format;
+    if (!format) throw new BerthError('This copy of Berth has no way to install updates (no install format).', ExitCode.unexpected);
     const version = s.version;
     const release = { version, notes: s.notes, releaseDate: s.releaseDate };
     this.set({ ...this.base(), state: 'installing', ...release, blockers: this.blockers.list() });
@@ -309,29 +443,19 @@ export class UpdateService extends EventEmitter<UpdateServiceEvents> {
     else if (waited.waitedMs > 0) this.log.info(`restart blockers cleared after ${waited.waitedMs} ms; installing ${version}`);
     this.set({ ...this.base(), state: 'installing', ...release, blockers: [] });
     this.recordChannel(version);
-    this.lastUpdaterError = null;
+    let attempt: ReturnType<UpdateFormat['installStep']> | null = null;
     try {
-      const packageInstall = this.opts.packageInstall;
-      const file = (u as AppUpdater & { installerPath?: string | null }).installerPath;
-      await this.opts.hooks.handOver(
-        packageInstall && file
-          ? { order: 'after-exit', prepare: () => packageInstall(file), start: async () => undefined, relaunchAfter: true }
-          : {
-              order: this.opts.successorStartsBeforeExit ? 'beside' : 'after-exit',
-              start: () =>
-                startInstaller(u, {
-                  install: this.opts.install ?? defaultInstall,
-                  libraryFallbacks: this.opts.libraryFallbacks,
-                  lastError: () => this.lastUpdaterError,
-                }),
-            },
-      );
+      attempt = format.installStep(u, { version, currentVersion: this.opts.currentVersion });
+      await this.opts.hooks.handOver(attempt);
     } catch (err) {
-      const cause = this.lastUpdaterError ?? err;
-      // The download is still there and the installer can be asked again: back to ready, with what went wrong.
-      this.set({ ...this.base(), state: 'ready', ...release, error: describeUpdateError(cause, { currentVersion: this.opts.currentVersion, version, phase: 'install' }) });
+      attempt?.failed?.();
+      // electron-updater ignores install() once one was asked for ("quitAndInstallCalled is set"): the next Restart to update must run.
+      (u as unknown as { quitAndInstallCalled?: boolean }).quitAndInstallCalled = false;
+      const reason = err instanceof BerthError && typeof err.details.failed === 'string' ? err.details.failed : err instanceof Error ? err.message : String(err);
+      this.set({ ...this.base(), state: 'ready', ...release, error: describeInstallFailure(reason, { version, currentVersion: this.opts.currentVersion }) });
       throw err;
     }
+    attempt.served?.();
   }
 
   private recordChannel(version: string): void {
@@ -344,9 +468,18 @@ export class UpdateService extends EventEmitter<UpdateServiceEvents> {
     }
   }
 
-  /** Automatic checks while settings.update.autoCheck is on: once shortly after start, then on an interval. */
+  /**
+   * Once serving: finish what an install by a predecessor left (the format's
+   * settle), then automatic checks while settings.update.autoCheck is on,
+   * once shortly after start, then on an interval, whatever the state.
+   */
   start(): void {
     if (!this.opts.updater || this.firstTimer || this.intervalTimer) return;
+    try {
+      this.opts.format?.settle?.(this.opts.currentVersion);
+    } catch (err) {
+      this.log.warn(`finishing the last update failed: ${(err as Error).message}`);
+    }
     const tick = () => {
       if (this.readSettings().autoCheck) void this.check();
     };
@@ -363,6 +496,7 @@ export class UpdateService extends EventEmitter<UpdateServiceEvents> {
     if (this.firstTimer) clearTimeout(this.firstTimer);
     if (this.intervalTimer) clearInterval(this.intervalTimer);
     this.firstTimer = this.intervalTimer = null;
+    this.unwatch();
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import type { UpdateChannel } from '../settings/settings';
 
-export type UpdateStateName = 'idle' | 'checking' | 'available' | 'downloading' | 'ready' | 'installing' | 'error' | 'disabled';
+export type UpdateStateName = 'idle' | 'checking' | 'available' | 'downloading' | 'stalled' | 'ready' | 'installing' | 'error' | 'disabled';
 
 export interface UpdateStatus {
   state: UpdateStateName;
@@ -13,12 +13,18 @@ export interface UpdateStatus {
   version?: string;
   notes?: string;
   releaseDate?: string;
-  /** downloading: 0-100. */
+  /** downloading, stalled: 0-100, and bytes so far of the whole. */
   percent?: number;
   bytesPerSecond?: number;
   transferred?: number;
   total?: number;
-  /** error: what went wrong and what to do about it. */
+  /** downloading: something to know about it ("the download starts again from the beginning"). */
+  note?: string;
+  /**
+   * error: what went wrong and what to do about it. Also on `ready` after a
+   * failed install or a check that failed (the download is still there), and
+   * on `stalled` (how long nothing came).
+   */
   error?: string;
   /** disabled: why this copy cannot update itself. */
   reason?: string;
@@ -60,6 +66,8 @@ export interface ErrorContext {
   /** The version being downloaded or installed, when there is one. */
   version?: string;
   phase: 'check' | 'download' | 'install';
+  /** The download folder, when it cannot be written, and why (an fs error code). */
+  unwritable?: { dir: string; code: string } | null;
 }
 
 /**
@@ -110,11 +118,29 @@ export function describeUpdateError(err: unknown, ctx: ErrorContext): string {
   }
   const status = /status (\d{3})/.exec(raw)?.[1];
   if (status) return `${cap(server)} answered HTTP ${status} while downloading Berth ${ctx.version ?? 'update'}. ${keep}`;
+  if (code === 'ERR_BERTH_PLAIN_HTTP' || code === 'ERR_BERTH_DOWNLOAD_DROPPED') {
+    return `${ctx.phase === 'check' ? 'Checking for updates' : `Downloading Berth ${ctx.version ?? 'update'}`} failed: ${raw}. ${keep}`;
+  }
+  if (ctx.unwritable) {
+    const why = { EROFS: 'read-only file system', EACCES: 'permission denied', EPERM: 'permission denied', ENOSPC: 'the disk is full', EDQUOT: 'the disk quota is used up' }[ctx.unwritable.code] ?? ctx.unwritable.code;
+    return `Berth cannot write to its download folder ${ctx.unwritable.dir} (${why}). Make it writable, or free space on its disk, then check again. ${keep}`;
+  }
   if (code === 'ERR_UPDATER_OLD_FILE_NOT_FOUND') {
     return `This copy of Berth cannot replace itself: ${raw}. Reinstall Berth from its download page. ${keep}`;
   }
   const what = ctx.phase === 'check' ? 'Checking for updates failed' : ctx.phase === 'download' ? `Downloading Berth ${ctx.version ?? 'update'} failed` : `Installing Berth ${ctx.version ?? 'update'} failed`;
   return `${what}: ${raw}${code && !raw.includes(code) ? ` (${code})` : ''}. ${keep}`;
+}
+
+/**
+ * Why an install failed, as the person reads it. `reason` is the format's own
+ * sentence ("Squirrel.Mac could not install Berth 1.0.1: ...", capitalised)
+ * or the handover's account of it ("the new process exited with code 3").
+ */
+export function describeInstallFailure(reason: string, ctx: { version: string; currentVersion: string }): string {
+  const r = reason.trim().replace(/\.$/, '');
+  const keep = `Berth ${ctx.currentVersion} keeps running.`;
+  return /^[A-Z]/.test(r) ? `${r}. ${keep}` : `Installing Berth ${ctx.version} failed: ${r}. ${keep}`;
 }
 
 function firstLine(s: string): string {

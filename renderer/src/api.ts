@@ -101,4 +101,6 @@ export const api = {
   logDownloadUrl: '/api/logs/download',
   checkForUpdate: () => call<unknown>('POST', '/api/update/check'),
   installUpdate: () => call<unknown>('POST', '/api/update/install'),
+  retryDownload: () => call<UpdateState>('POST', '/api/update/retry'),
+  cancelDownload: () => call<UpdateState>('POST', '/api/update/cancel'),
 };

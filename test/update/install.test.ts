@@ -10,20 +10,15 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createBerth } from '../../app/berth';
-import type { InstallHooks } from '../../app/lifecycle/plans';
 import { ServerHost } from '../../app/lifecycle/host';
 import { rendererDir } from '../../app/paths';
 import { ensureToken } from '../../app/server/token';
 import { updateApi } from '../../app/update/api';
-import { debPackageInstall } from '../../app/update/package-install';
-import { UpdateService, type UpdateHooks } from '../../app/update/service';
-import { memoryLogSink, type LogSink } from '../../app/log';
-import { desktopEntry } from '../../app/autostart';
-import { freePort, waitFor, type Health } from '../helpers';
-// A plain ES module shared with the benchmark: GET /health on a fresh connection, as a new visitor would.
-import { healthOnce } from './fixtures/rig.mjs';
-import { appImageBytes, sameBytes, appImageBuildProblem, appImageName, appImages, makeRig, removeRigDirs, stopSuccessors, tempDir, updateServer, type Build, type Rig, type UpdateServer } from './support';
+import { UpdateService } from '../../app/update/service';
+import { memoryLogSink } from '../../app/log';
+import { freePort, waitFor } from '../helpers';
+import { composed, health, ready, refused, servingVersion, type Setup } from './composed';
+import { appImageBytes, launchAtLoginEntry, sameBytes, appImageBuildProblem, appImageName, appImages, makeRig, removeRigDirs, stopSuccessors, tempDir, updateServer, type Build } from './support';
 
 let B: Record<string, Build>;
 beforeAll(async () => {
@@ -32,66 +27,18 @@ beforeAll(async () => {
 
 afterAll(() => removeRigDirs());
 
-const cleanups: (() => Promise<unknown>)[] = [];
+const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
+  while (cleanups.length) await Promise.resolve(cleanups.pop()!()).catch(() => undefined);
   await stopSuccessors();
 });
 
-interface Setup extends Rig {
-  host: ServerHost;
-  port: number;
-  token: string;
-  srv: UpdateServer;
-  exits: number[];
-  api(method: string, urlPath: string, opts?: { token?: string | null; body?: unknown }): Promise<{ status: number; body: Record<string, unknown> }>;
-}
-
-/**
- * Berth 1.0.0 serving on a free port, composed by createBerth as `berth serve` composes it; only the updater
- * (its feed, and what the rig installs) differs. `rigFor` gets the port, data folder and logs it must share.
- */
-async function composed(
-  srv: UpdateServer,
-  o: { handoffDeadline: number; installHooks?: InstallHooks; rigFor: (c: { port: number; dataDir: string; logs: LogSink; hooks: UpdateHooks }) => Rig },
-): Promise<Setup> {
-  const port = await freePort();
-  const dataDir = tempDir();
-  const token = ensureToken(dataDir).token;
-  const logs = memoryLogSink();
-  let rig!: Rig;
-  const exits: number[] = [];
-  const berth = createBerth({
-    host: '127.0.0.1',
-    port,
-    dataDir,
-    version: '1.0.0',
-    token,
-    logs,
-    rendererDir: rendererDir(),
-    probeTimeout: 500,
-    handoffDeadline: o.handoffDeadline,
-    updates: (hooks) => (rig = o.rigFor({ port, dataDir, logs, hooks })).service,
-    installHooks: o.installHooks,
-    // The plain relaunch is never asked for here.
-    relaunchPlan: () => {
-      throw new Error('not in this test');
-    },
-    exit: (code) => exits.push(code),
-    exitOnConflict: true,
-  });
-  const host = berth.host;
-  await berth.start();
-  cleanups.push(() => host.stop());
-  return Object.assign(rig, { host, port, token, srv, exits, api: apiFor(port, token) });
-}
-
 /** The real builds: 1.0.0 installed at APPIMAGE, 1.0.1 published; an install starts the new version on the same port. */
-async function setup(opts: { beside?: boolean; blockerWaitMs?: number; fileName?: string } = {}): Promise<Setup> {
+async function setup(opts: { blockerWaitMs?: number; fileName?: string } = {}): Promise<Setup> {
   const srv = await updateServer();
   cleanups.push(() => srv.close());
   srv.publishBuild(B['1.0.1']!);
-  return composed(srv, {
+  return composed(srv, cleanups, {
     // Long enough for the new AppImage to start and prove itself on a busy machine.
     handoffDeadline: 30_000,
     rigFor: ({ port, dataDir, logs, hooks }) =>
@@ -104,34 +51,21 @@ async function setup(opts: { beside?: boolean; blockerWaitMs?: number; fileName?
         installed: B['1.0.0']!,
         fileName: opts.fileName,
         blockerWaitMs: opts.blockerWaitMs,
-        successorStartsBeforeExit: opts.beside ?? false,
         hooks,
       }),
   });
-}
-
-function apiFor(port: number, token: string): Setup['api'] {
-  return async (method, urlPath, o = {}) => {
-    const t = o.token === undefined ? token : o.token;
-    const res = await fetch(`http://127.0.0.1:${port}${urlPath}`, {
-      method,
-      headers: { ...(t ? { Authorization: `Bearer ${t}` } : {}), ...(o.body ? { 'Content-Type': 'application/json' } : {}) },
-      body: o.body ? JSON.stringify(o.body) : undefined,
-    });
-    return { status: res.status, body: (await res.json().catch(() => ({}))) as Record<string, unknown> };
-  };
 }
 
 /**
  * The same composition with a stand-in artifact instead of a real build, for what cannot be built here: an
  * NSIS installer (Windows only), and a deb whose install is a privilege prompt. The artifact records how it was started.
  */
-async function setupStandIn(opts: { artifact: Buffer; kind?: 'AppImageUpdater' | 'NsisUpdater'; packageInstall?: (file: string) => Promise<void>; relaunched?: unknown[] }): Promise<Setup> {
+async function setupStandIn(opts: { artifact: Buffer; kind?: 'AppImageUpdater' | 'NsisUpdater'; relaunched?: unknown[] }): Promise<Setup> {
   const srv = await updateServer();
   cleanups.push(() => srv.close());
   srv.publish({ version: '1.0.1', file: 'Berth-1.0.1-linux-x86_64.AppImage', data: opts.artifact });
   if (opts.kind === 'NsisUpdater') srv.publish({ version: '1.0.1', platform: 'win', file: 'Berth-Setup-1.0.1.exe', data: opts.artifact });
-  return composed(srv, {
+  return composed(srv, cleanups, {
     handoffDeadline: 3000,
     installHooks: { relaunch: (h) => opts.relaunched?.push(h) },
     rigFor: ({ dataDir, logs, hooks }) =>
@@ -142,32 +76,10 @@ async function setupStandIn(opts: { artifact: Buffer; kind?: 'AppImageUpdater' |
         logs,
         kind: opts.kind,
         platform: opts.kind === 'NsisUpdater' ? 'win32' : undefined,
-        packageInstall: opts.packageInstall,
         hooks,
       }),
   });
 }
-
-async function ready(s: Setup): Promise<void> {
-  expect((await s.api('POST', '/api/update/check')).status).toBe(202);
-  await waitFor(async () => (await s.api('GET', '/api/update')).body.state === 'ready', 'the update to be ready');
-}
-
-/** Wait for `version` to serve on the port, as a new visitor sees it. */
-const servingVersion = (port: number, version: string) =>
-  waitFor(async () => {
-    const h = await health(port);
-    return h?.version === version ? h : null;
-  }, `Berth ${version} to serve on port ${port}`, 30_000);
-
-const health = (port: number) => healthOnce(port) as Promise<Health | null>;
-
-const refused = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.once('connect', () => (s.destroy(), resolve(false)));
-    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED'));
-  });
 
 describe.skipIf(appImageBuildProblem)(`the update API${appImageBuildProblem ? ` (skipped: ${appImageBuildProblem})` : ''}`, () => {
   it('needs the token for state, check and install', async () => {
@@ -275,43 +187,10 @@ describe.skipIf(appImageBuildProblem)(`the update API${appImageBuildProblem ? ` 
 });
 
 describe.skipIf(appImageBuildProblem)('install: the port goes to the installer', () => {
-  it('NSIS order: the listener closes, the new version starts with the handoff in its environment and takes the port, the host exits', async () => {
-    const s = await setup();
-    await ready(s);
-    const before = (await health(s.port))!;
-    expect((await s.api('POST', '/api/update/install')).status).toBe(202);
-    await waitFor(() => s.exits.length > 0, 'the host to hand over and ask to exit');
-    expect(s.exits).toEqual([0]);
-    expect(s.host.state).toBe('stopped');
-    // electron-updater wrote 1.0.1 under its own name, removed 1.0.0 and ran the new file.
-    expect(fs.existsSync(s.appImage)).toBe(false);
-    const installed = path.join(path.dirname(s.appImage), appImageName('1.0.1'));
-    expect(sameBytes(installed, B['1.0.1']!.file), 'the published AppImage').toBe(true);
-    const after = await servingVersion(s.port, '1.0.1');
-    expect(after.pid).not.toBe(process.pid);
-    // The new version knows whom it replaced: the handoff rode in the environment electron-updater passed on.
-    const status = (await s.api('GET', '/api/status')).body;
-    expect(status.handoffFrom).toBe(before.instance);
-    // The handoff rides in the environment only while the installer starts.
-    expect(process.env.BERTH_HANDOFF).toBeUndefined();
-    expect(JSON.parse(fs.readFileSync(path.join(s.dataDir, 'update-state.json'), 'utf8'))).toEqual({ version: '1.0.1', channel: 'latest' });
-    expect(s.service.status()).toMatchObject({ state: 'installing', version: '1.0.1', blockers: [] });
-  });
-
   it('AppImage order with the default versioned name: the new file is followed everywhere the old one was named', async () => {
-    // A launch-at-login entry that starts the installed AppImage, as the desktop app writes it.
-    const config = tempDir();
-    const xdgBefore = process.env.XDG_CONFIG_HOME;
-    process.env.XDG_CONFIG_HOME = config;
-    cleanups.push(async () => {
-      if (xdgBefore === undefined) delete process.env.XDG_CONFIG_HOME;
-      else process.env.XDG_CONFIG_HOME = xdgBefore;
-    });
-    const s = await setup({ beside: true });
+    const s = await setup();
     expect(path.basename(s.appImage)).toBe('Berth-1.0.0-linux-x86_64.AppImage');
-    const entry = path.join(config, 'autostart', 'berth.desktop');
-    fs.mkdirSync(path.dirname(entry), { recursive: true });
-    fs.writeFileSync(entry, desktopEntry([s.appImage, '--hidden']), { mode: 0o644 });
+    const entry = launchAtLoginEntry(s.appImage, cleanups);
     await ready(s);
     const before = (await health(s.port))!;
 
@@ -322,10 +201,13 @@ describe.skipIf(appImageBuildProblem)('install: the port goes to the installer',
     expect(after.instance).not.toBe(before.instance);
 
     const moved = path.join(path.dirname(s.appImage), 'Berth-1.0.1-linux-x86_64.AppImage');
-    expect(fs.existsSync(s.appImage), 'the old file is deleted').toBe(false);
+    // Once 1.0.1 serves, 1.0.0's file goes.
+    await waitFor(() => !fs.existsSync(s.appImage), 'the old file to be deleted');
     expect(fs.existsSync(moved)).toBe(true);
-    // This process, and anything it starts next, runs the new file.
-    expect(process.env.APPIMAGE).toBe(moved);
+    // The new version knows whom it replaced: the handoff rode in the environment it was started with.
+    expect((await s.api('GET', '/api/status')).body.handoffFrom).toBe(before.instance);
+    expect(process.env.BERTH_HANDOFF).toBeUndefined();
+    expect(JSON.parse(fs.readFileSync(path.join(s.dataDir, 'update-state.json'), 'utf8'))).toEqual({ version: '1.0.1', channel: 'latest' });
     // At the next login the entry starts the new file, not a deleted one.
     const text = fs.readFileSync(entry, 'utf8');
     expect(text).toContain(`Exec=${moved} --hidden\n`);
@@ -336,34 +218,34 @@ describe.skipIf(appImageBuildProblem)('install: the port goes to the installer',
   });
 
   it('AppImage with a name of its own (no version in it): the update replaces the file in place and nothing moves', async () => {
-    const s = await setup({ beside: true, fileName: 'Berth.AppImage' });
+    const s = await setup({ fileName: 'Berth.AppImage' });
     await ready(s);
     expect((await s.api('POST', '/api/update/install')).status).toBe(202);
     await servingVersion(s.port, '1.0.1');
     expect(sameBytes(s.appImage, B['1.0.1']!.file), 'the published AppImage').toBe(true);
+    // 1.0.0 was kept under a hidden name until 1.0.1 served.
+    await waitFor(() => fs.readdirSync(path.dirname(s.appImage)).length === 1, 'the kept 1.0.0 to go');
     expect(fs.readdirSync(path.dirname(s.appImage))).toEqual(['Berth.AppImage']);
     expect(process.env.APPIMAGE).toBe(s.appImage);
     expect(s.logText()).not.toContain('the AppImage is now');
   });
 
-  for (const beside of [false, true]) {
-    it(`an install that cannot start (${beside ? 'AppImage order' : 'NSIS order'}): the same instance serves on, with the reason`, async () => {
-      const s = await setup({ beside });
-      await ready(s);
-      const before = (await health(s.port))!;
-      // The installed file has gone (moved by hand, a read-only mount...): electron-updater cannot replace it.
-      fs.rmSync(s.appImage);
-      await expect(s.service.install()).rejects.toThrow(/Relaunch failed/);
-      const after = await health(s.port);
-      expect(after).toMatchObject({ instance: before.instance, state: 'serving' });
-      expect(s.host.state).toBe('serving');
-      expect(s.exits).toEqual([]);
-      const st = s.service.status();
-      // Still ready to install (the download is there), with what went wrong.
-      expect(st).toMatchObject({ state: 'ready', version: '1.0.1', currentVersion: '1.0.0' });
-      expect(st.error).toMatch(/^Installing Berth 1\.0\.1 failed: ENOENT.*Berth 1\.0\.0 keeps running\.$/);
-    });
-  }
+  it('an install that cannot start (the installed AppImage is gone): the same instance serves on, with the reason', async () => {
+    const s = await setup();
+    await ready(s);
+    const before = (await health(s.port))!;
+    // The installed file has gone (moved by hand, a read-only mount...): there is nothing to replace.
+    fs.rmSync(s.appImage);
+    await expect(s.service.install()).rejects.toThrow(/Relaunch failed/);
+    const after = await health(s.port);
+    expect(after).toMatchObject({ instance: before.instance, state: 'serving' });
+    expect(s.host.state).toBe('serving');
+    expect(s.exits).toEqual([]);
+    const st = s.service.status();
+    // Still ready to install (the download is there), with what went wrong.
+    expect(st).toMatchObject({ state: 'ready', version: '1.0.1', currentVersion: '1.0.0' });
+    expect(st.error).toMatch(/^Installing Berth 1\.0\.1 failed: the installed AppImage .* is gone.*Berth 1\.0\.0 keeps running\.$/);
+  });
 
   it('waits for a request in flight (a slow settings upload), says so, lets it finish, then installs', async () => {
     const s = await setup();
@@ -458,34 +340,6 @@ describe('install with a stand-in installer (what cannot be built here)', () => 
     // What an installer that drops the environment still finds: the note, with the secret, in the data directory.
     expect(JSON.parse(fs.readFileSync(path.join(s.dataDir, 'handoff.json'), 'utf8'))).toMatchObject({ instance: before.instance, pid: process.pid, port: s.port });
   });
-
-  it('deb: the package installs while Berth still serves; a cancelled password prompt keeps it serving, and a second try relaunches', async () => {
-    const dir = tempDir();
-    const marker = path.join(dir, 'installed');
-    const answer = path.join(dir, 'answer');
-    // pkexec as the person answers it: 126 when they dismiss the prompt; otherwise it runs the command (dpkg, here a stand-in).
-    const pkexec = path.join(dir, 'pkexec');
-    fs.writeFileSync(pkexec, `#!/bin/sh\n[ "$(cat '${answer}')" = cancel ] && exit 126\necho "$@" > '${marker}'\n`, { mode: 0o755 });
-    fs.writeFileSync(answer, 'cancel');
-    const relaunched: unknown[] = [];
-    const s = await setupStandIn({ artifact: appImageBytes('1.0.1'), packageInstall: debPackageInstall({ elevate: [pkexec] }), relaunched });
-    await ready(s);
-    const before = (await health(s.port))!;
-    await expect(s.service.install()).rejects.toThrow('Relaunch failed: the password prompt was cancelled or refused, so nothing was installed.');
-    expect(await health(s.port)).toMatchObject({ instance: before.instance, state: 'serving' });
-    expect(s.exits).toEqual([]);
-    expect(relaunched).toEqual([]);
-    expect(s.service.status()).toMatchObject({ state: 'ready', error: expect.stringContaining('password prompt was cancelled') });
-
-    fs.writeFileSync(answer, 'ok');
-    expect((await s.api('POST', '/api/update/install')).status).toBe(202);
-    await waitFor(() => s.exits.length > 0, 'the install to hand over');
-    expect(fs.readFileSync(marker, 'utf8')).toMatch(/^dpkg -i .+\.AppImage\n$/);
-    // Installed first, then the relaunch registered, then the port let go.
-    expect(relaunched).toEqual([{ instance: before.instance, pid: process.pid, host: '127.0.0.1', port: s.port }]);
-    expect(s.exits).toEqual([0]);
-  });
-
 });
 
 /** An "AppImage" that records how it was started, then exits. */

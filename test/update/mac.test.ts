@@ -21,16 +21,27 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { memoryLogSink } from '../../app/log';
 import type { Settings } from '../../app/settings/settings';
 import { makeNodeUpdater } from '../../app/update/headless';
+import type { UpdateStatus } from '../../app/update/state';
 import { createDesktopUpdates } from '../../main/updater';
 import { tempDataDir, waitFor } from '../helpers';
+import { composed, health, ready } from './composed';
+import { startPoller } from './fixtures/rig.mjs';
 import { buildRelease } from './fixtures/artifacts.mjs';
 import { macZipBuildProblem, removeRigDirs, updateServer, type Build, type UpdateServer } from './support';
 
-/** Squirrel.Mac as MacUpdater sees it, through Electron's autoUpdater. */
+/**
+ * Squirrel.Mac as MacUpdater sees it, through Electron's autoUpdater. `stageMs`: how long staging takes
+ * after the zip has arrived (unzip, signature check); `fail`: then report this error instead of success.
+ */
 class SquirrelStandIn extends EventEmitter {
   feeds: { url: string; headers?: Record<string, string> }[] = [];
   zips: Buffer[] = [];
   quitAndInstallCalls = 0;
+  /** When staging finished (performance.now()), or failed. */
+  stagedAt: number | null = null;
+  constructor(private readonly o: { stageMs?: number; fail?: string } = {}) {
+    super();
+  }
   setFeedURL(options: { url: string; headers?: Record<string, string> }): void {
     this.feeds.push(options);
   }
@@ -46,6 +57,9 @@ class SquirrelStandIn extends EventEmitter {
     this.emit('update-available');
     const zip = await fetch(url, { headers: feed.headers });
     this.zips.push(Buffer.from(await zip.arrayBuffer()));
+    if (this.o.stageMs) await new Promise((r) => setTimeout(r, this.o.stageMs));
+    this.stagedAt = performance.now();
+    if (this.o.fail) throw new Error(this.o.fail);
     this.emit('update-downloaded', {}, '', '', new Date(), url);
   }
   quitAndInstall(): void {
@@ -102,8 +116,14 @@ describe.skipIf(macZipBuildProblem)(`MacUpdater up to Squirrel.Mac${macZipBuildP
       currentVersion: version,
       settings: () => settings,
       dataDir,
-      // What the desktop's hooks do once the port is handed over: start the install.
-      hooks: { handOver: async (step) => void (await step.start()) },
+      // What the host and the desktop's lifecycle do with the step, minus the port: stage, start, then end the process its way.
+      hooks: {
+        handOver: async (step) => {
+          await step.prepare?.();
+          await step.start({});
+          step.endWith?.();
+        },
+      },
       notify: () => undefined,
       log: logs.root.child({ scope: 'update' }),
     });
@@ -173,6 +193,92 @@ describe.skipIf(macZipBuildProblem)(`MacUpdater up to Squirrel.Mac${macZipBuildP
     expect(text).not.toContain('Cannot download differentially');
     const [zip] = second.squirrel.feeds.length ? [await fetchZip(second.squirrel)] : [];
     expect(sha512(zip!)).toBe(sha512(fs.readFileSync(Z['1.0.2']!.file)));
+  });
+});
+
+describe.skipIf(macZipBuildProblem)(`Squirrel.Mac stages before the port closes${macZipBuildProblem ? ` (skipped: ${macZipBuildProblem})` : ''}`, () => {
+  let zip: Build;
+  beforeAll(async () => {
+    zip = (await buildRelease('mac-zip', '1.0.1')) as Build;
+  }, 240_000);
+
+  /** Berth 1.0.0 serving (createBerth), with the desktop's macOS update wiring and a Squirrel.Mac stand-in. */
+  async function serving(squirrel: SquirrelStandIn) {
+    const srv = await updateServer();
+    cleanups.push(() => srv.close());
+    srv.publishBuild(zip);
+    cleanups.push(provideElectronAutoUpdater(squirrel));
+    const ended: (() => void)[] = [];
+    let made: AppUpdater | null = null;
+    cleanups.push(() => (made as unknown as { closeServerIfExists?: () => void } | null)?.closeServerIfExists?.());
+    const s = await composed(srv, cleanups, {
+      handoffDeadline: 3000,
+      // What the desktop's lifecycle owner does with the way the install ends: quits through Squirrel.Mac.
+      installHooks: { endWith: (fn: () => void) => ended.push(fn) } as never,
+      rigFor: ({ dataDir, logs, hooks }) => {
+        const changes: UpdateStatus[] = [];
+        const service = createDesktopUpdates({
+          platform: 'darwin',
+          isPackaged: true,
+          autoUpdater: () => {
+            made = makeNodeUpdater('MacUpdater', { dataDir, version: '1.0.0', logs, feedUrl: srv.url });
+            (made as unknown as { _testOnlyOptions: unknown })._testOnlyOptions = { platform: 'darwin', isUseDifferentialDownload: false };
+            return made;
+          },
+          currentVersion: '1.0.0',
+          settings: () => settings,
+          dataDir,
+          hooks,
+          notify: () => undefined,
+          log: logs.root.child({ scope: 'update' }),
+        });
+        service.on('change', (c) => changes.push(c));
+        return { dataDir, appImage: '', port: null, logs, service, settings, changes, updater: () => made!, checkAndSettle: async () => service.whenSettled(), logText: () => '' };
+      },
+    });
+    return { s, ended };
+  }
+
+  it('staging takes 3 s and then fails: the port never closes, Squirrel.Mac\'s error reaches the user, and nothing waits', async () => {
+    const squirrel = new SquirrelStandIn({ stageMs: 3000, fail: 'Code signature at URL file:///private/var/folders/x/Berth.app/ did not pass validation' });
+    const { s } = await serving(squirrel);
+    await ready(s);
+    const before = (await health(s.port))!;
+    const poller = startPoller(s.port, 5);
+    await expect(s.service.install()).rejects.toThrow(/did not pass validation/);
+    const records = await poller.stop();
+    expect(squirrel.stagedAt).not.toBeNull();
+    // Every look at the port while Squirrel.Mac worked was answered by 1.0.0.
+    expect(records.length).toBeGreaterThan(10);
+    expect(records.filter((r) => r[1] !== before.instance)).toEqual([]);
+    expect(s.exits).toEqual([]);
+    expect(s.host.state).toBe('serving');
+    expect(s.service.status()).toMatchObject({
+      state: 'ready',
+      version: '1.0.1',
+      error: expect.stringMatching(/^Squirrel\.Mac could not install Berth 1\.0\.1: Code signature .* did not pass validation\. Berth 1\.0\.0 keeps running\.$/),
+    });
+  });
+
+  it('staging takes 3 s and succeeds: the port is let go only once the update is staged, then Squirrel.Mac quits the app', async () => {
+    const squirrel = new SquirrelStandIn({ stageMs: 3000 });
+    const { s, ended } = await serving(squirrel);
+    await ready(s);
+    const before = (await health(s.port))!;
+    const t0 = performance.now();
+    const poller = startPoller(s.port, 5);
+    expect((await s.api('POST', '/api/update/install')).status).toBe(202);
+    await waitFor(() => s.exits.length > 0, 'the host to let go of the port', 20_000);
+    const records = await poller.stop();
+    const firstRefused = records.find((r) => r[1] !== before.instance);
+    expect(squirrel.stagedAt, 'staged before anything else').not.toBeNull();
+    expect(t0 + (firstRefused?.[0] ?? Infinity), 'the port closed after staging').toBeGreaterThan(squirrel.stagedAt!);
+    expect(s.exits).toEqual([0]);
+    // The app ends through Squirrel.Mac's quitAndInstall, which swaps the bundle and starts 1.0.1.
+    expect(squirrel.quitAndInstallCalls).toBe(0);
+    expect(ended).toHaveLength(1);
+    ended[0]!();
+    expect(squirrel.quitAndInstallCalls).toBe(1);
   });
 });
 

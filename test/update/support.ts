@@ -13,11 +13,19 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AppUpdater } from 'electron-updater';
+import { desktopEntry } from '../../app/autostart';
 import { memoryLogSink, type LogSink } from '../../app/log';
 import type { Settings } from '../../app/settings/settings';
 import { makeNodeUpdater } from '../../app/update/headless';
+import { AppImageInstall } from '../../app/update/formats/appimage';
+import { debFormat } from '../../app/update/formats/deb';
+import type { UpdaterClass } from '../../app/update/formats/format';
+import { macInstall } from '../../app/update/formats/mac';
+import { nsisInstall } from '../../app/update/formats/nsis';
+import { rpmFormat } from '../../app/update/formats/rpm';
 import { UpdateService, type UpdateHooks } from '../../app/update/service';
 import type { UpdateStatus } from '../../app/update/state';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { tempDataDir, waitFor } from '../helpers';
 // Plain ES modules, shared with the benchmark (which runs without a TypeScript step).
 import { startUpdateServer } from './fixtures/update-server.mjs';
@@ -71,6 +79,10 @@ export type UpdateServer = Awaited<ReturnType<typeof startUpdateServer>> & {
   publishBuild(b: Build, o?: { channel?: string; stagingPercentage?: number; tamper?: boolean }): { yml: string; size: number };
   bytesServed(path: string): number;
   status(path: string, status: number): void;
+  redirect(path: string, location: string, status?: number): void;
+  fault(path: string, kind: 'stall' | 'drop', after: number): void;
+  honourRanges(on: boolean): void;
+  publishManifest(name: string, text: string): void;
   throttle(bps: number): void;
   close(): Promise<void>;
 };
@@ -146,24 +158,32 @@ export function makeRig(opts: {
   installed?: Build;
   /** The installed file's name: default electron-builder's, with the version in it. */
   fileName?: string;
+  /** The folder it is installed in (default <dataDir>/install). */
+  installDir?: string;
   settings?: Partial<Settings['update']>;
-  kind?: 'AppImageUpdater' | 'NsisUpdater';
+  /** electron-updater's class, and with it the install format (default AppImageUpdater: the AppImage format, installing beside). */
+  kind?: UpdaterClass;
   platform?: 'win32' | 'darwin' | 'linux';
+  /** deb: the privilege prompt (a stand-in pkexec). */
+  elevate?: string[];
   hooks?: UpdateHooks;
   blockerWaitMs?: number;
   dataDir?: string;
   /** The port the rig's server and an install's new version use (BERTH_PORT); needed to install a real AppImage. */
   port?: number;
-  successorStartsBeforeExit?: boolean;
   logs?: LogSink;
-  packageInstall?: (file: string) => Promise<void>;
+  /** Automatic checks (settings.autoCheck): the first after this long, then every checkIntervalMs. */
+  firstCheckDelayMs?: number;
+  checkIntervalMs?: number;
+  /** How long a download may go without a byte before it is `stalled`. */
+  stallAfterMs?: number;
 }): Rig {
   if (opts.installed && opts.hooks && opts.port == null) {
     throw new Error('a rig that can install a real AppImage needs a port for the new version to serve on (BERTH_PORT)');
   }
   const dataDir = opts.dataDir ?? tempDataDir('berth-update-');
   dirsMade.push(dataDir);
-  const appImage = path.join(dataDir, 'install', opts.fileName ?? appImageName(opts.version));
+  const appImage = path.join(opts.installDir ?? path.join(dataDir, 'install'), opts.fileName ?? appImageName(opts.version));
   fs.mkdirSync(path.dirname(appImage), { recursive: true });
   if (opts.installed) fs.copyFileSync(opts.installed.file, appImage);
   else fs.writeFileSync(appImage, appImageBytes(opts.version));
@@ -184,21 +204,33 @@ export function makeRig(opts: {
   let made: AppUpdater | null = null;
   const updater = () => {
     if (made) return made;
-    made = makeNodeUpdater(opts.kind ?? 'AppImageUpdater', { dataDir, version: opts.version, logs, feedUrl: opts.feedUrl });
+    made = makeNodeUpdater(kind, { dataDir, version: opts.version, logs, feedUrl: opts.feedUrl });
     // Which manifest the generic provider reads is chosen by platform; electron-builder's own tests pick it the same way.
     if (opts.platform) (made as unknown as { _testOnlyOptions: unknown })._testOnlyOptions = { platform: opts.platform, isUseDifferentialDownload: false };
     return made;
   };
+  const formatOptions = { dataDir, log: logs.root.child({ scope: 'update' }), elevate: opts.elevate };
+  const kind = opts.kind ?? 'AppImageUpdater';
+  const format =
+    kind === 'AppImageUpdater'
+      ? new AppImageInstall(formatOptions, appImage)
+      : kind === 'NsisUpdater'
+        ? nsisInstall({ electron: false })
+        : kind === 'MacUpdater'
+          ? macInstall()
+          : (kind === 'DebUpdater' ? debFormat : rpmFormat).create(formatOptions, { platform: 'linux', electron: false, appImage: null, packageType: null, snap: false });
   const service = new UpdateService({
     updater,
+    format,
     currentVersion: opts.version,
     settings: () => settings,
     dataDir,
     hooks: opts.hooks ?? { handOver: async () => Promise.reject(new Error('no host in this test')) },
     blockerWaitMs: opts.blockerWaitMs,
-    successorStartsBeforeExit: opts.successorStartsBeforeExit,
-    packageInstall: opts.packageInstall,
     buildFeedUrl: opts.feedUrl,
+    firstCheckDelayMs: opts.firstCheckDelayMs,
+    checkIntervalMs: opts.checkIntervalMs,
+    ...(opts.stallAfterMs === undefined ? {} : { stallAfterMs: opts.stallAfterMs }),
     log: logs.root.child({ scope: 'update' }),
   });
   const changes: UpdateStatus[] = [];
@@ -227,4 +259,89 @@ export function cachedFiles(dataDir: string): string[] {
   const dir = path.join(dataDir, 'updates', 'berth-updater');
   if (!fs.existsSync(dir)) return [];
   return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => fs.statSync(path.join(dir, f)).isFile());
+}
+
+/**
+ * A filesystem of `bytes` (a tmpfs with size=), for an install folder on a
+ * full USB stick or data partition. Needs root (or sudo without a password,
+ * as on CI runners); `problem` says why there is none.
+ */
+export async function smallFilesystem(bytes: number): Promise<{ dir: string; free(): number; unmount(): Promise<void> } | { problem: string }> {
+  const { execFileSync } = await import('node:child_process');
+  const root = process.getuid?.() === 0;
+  const sudo = (args: string[]) => execFileSync(root ? args[0]! : 'sudo', root ? args.slice(1) : ['-n', ...args], { stdio: 'pipe' });
+  if (process.platform !== 'linux') return { problem: 'a tmpfs mount is Linux only' };
+  if (!root) {
+    try {
+      execFileSync('sudo', ['-n', 'true'], { stdio: 'ignore' });
+    } catch {
+      return { problem: 'mounting a small filesystem needs root or sudo without a password' };
+    }
+  }
+  const dir = tempDir();
+  try {
+    sudo(['mount', '-t', 'tmpfs', '-o', `size=${bytes},mode=0755,uid=${process.getuid?.() ?? 0}`, 'berth-small', dir]);
+  } catch (err) {
+    return { problem: `mount -t tmpfs failed: ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}` };
+  }
+  return {
+    dir,
+    free: () => {
+      const s = fs.statfsSync(dir);
+      return s.bavail * s.bsize;
+    },
+    async unmount() {
+      sudo(['umount', dir]);
+    },
+  };
+}
+
+/**
+ * What a file of update tests shares, registered with vitest's hooks: the
+ * real AppImages of `versions` (built once, where they can be), cleanups run
+ * last first after each test (then whatever an install started), update
+ * servers closed with them, and the rigs' folders removed after the file.
+ */
+export function updateSuite(...versions: string[]): {
+  builds: Record<string, Build>;
+  cleanups: (() => unknown)[];
+  server(opts?: { tls?: { key: string; cert: string } }): Promise<UpdateServer>;
+} {
+  const builds: Record<string, Build> = {};
+  const cleanups: (() => unknown)[] = [];
+  beforeAll(async () => {
+    if (!appImageBuildProblem && versions.length) Object.assign(builds, await appImages(...versions));
+  }, 240_000);
+  afterEach(async () => {
+    while (cleanups.length) await Promise.resolve(cleanups.pop()!()).catch(() => undefined);
+    await stopSuccessors();
+  });
+  afterAll(() => removeRigDirs());
+  return {
+    builds,
+    cleanups,
+    async server(opts) {
+      const s = await updateServer(opts);
+      cleanups.push(() => s.close());
+      return s;
+    },
+  };
+}
+
+/**
+ * A launch-at-login entry starting `appImage`, as the desktop app writes it, in a config folder of
+ * the test's own (XDG_CONFIG_HOME, given back by `cleanups`). Returns the entry's path.
+ */
+export function launchAtLoginEntry(appImage: string, cleanups: (() => unknown)[]): string {
+  const config = tempDir();
+  const before = process.env.XDG_CONFIG_HOME;
+  process.env.XDG_CONFIG_HOME = config;
+  cleanups.push(() => {
+    if (before === undefined) delete process.env.XDG_CONFIG_HOME;
+    else process.env.XDG_CONFIG_HOME = before;
+  });
+  const entry = path.join(config, 'autostart', 'berth.desktop');
+  fs.mkdirSync(path.dirname(entry), { recursive: true });
+  fs.writeFileSync(entry, desktopEntry([appImage, '--hidden']), { mode: 0o644 });
+  return entry;
 }

@@ -1,6 +1,7 @@
 /**
- * Update: the channel and version, Check now, download progress with speed,
- * release notes, "Restart to update", and what a pending restart waits for.
+ * Update: the channel and version, Check now, download progress with bytes,
+ * size and speed (Cancel; Retry when it stalls), release notes, "Restart to
+ * update", and what a pending restart waits for.
  * The state comes from GET /api/update and then live from the `update` event.
  */
 import { api, ApiError, problemText, type UpdateState } from '../api';
@@ -15,6 +16,7 @@ const HEADLINES: Record<UpdateState['state'], (s: UpdateState) => string> = {
   checking: () => 'Checking for updates…',
   available: (s) => `Version ${s.version ?? ''} is available`,
   downloading: (s) => `Downloading version ${s.version ?? ''}…`,
+  stalled: (s) => `The download of version ${s.version ?? ''} has stalled`,
   ready: (s) => `Version ${s.version ?? ''} is ready to install`,
   installing: (s) => `Installing version ${s.version ?? ''}…`,
   error: () => 'Could not check for updates',
@@ -42,6 +44,16 @@ export const updatePage: Page = {
       }
     }
 
+    /** Retry (a stalled download resumes; a cancelled one starts again) or Cancel. */
+    async function download(action: 'retry' | 'cancel') {
+      message.clear();
+      try {
+        render(action === 'retry' ? await api.retryDownload() : await api.cancelDownload());
+      } catch (err) {
+        message.show('error', err instanceof ApiError ? err.message : 'Berth is not answering. Try again once it is back.');
+      }
+    }
+
     async function install(state: UpdateState) {
       const ok = await ctx.confirm({
         title: `Restart to update to ${state.version ?? 'the new version'}?`,
@@ -58,20 +70,29 @@ export const updatePage: Page = {
       }
     }
 
-    let shown: { state: UpdateState['state']; version?: string; bar: HTMLProgressElement | null; text: HTMLElement | null } | null = null;
+    let shown: { state: UpdateState['state']; version?: string; note?: string; bar: HTMLProgressElement | null; text: HTMLElement | null } | null = null;
 
     function render(s: UpdateState) {
       // Progress ticks update the bar in place, so focus and screen-reader position are kept.
-      if (shown && shown.bar && shown.text && shown.state === s.state && shown.version === s.version && s.state === 'downloading') {
+      if (shown && shown.bar && shown.text && shown.state === s.state && shown.version === s.version && shown.note === s.note && s.state === 'downloading') {
         shown.bar.value = progressValue(s);
         shown.bar.textContent = `${Math.floor(progressValue(s))}%`;
         shown.text.textContent = progressText(s);
         return;
       }
-      const busy = s.state === 'checking' || s.state === 'downloading' || s.state === 'installing';
+      const busy = s.state === 'checking' || s.state === 'downloading' || s.state === 'stalled' || s.state === 'installing';
+      const downloadButtons =
+        s.state === 'stalled' || s.state === 'available' || s.state === 'downloading'
+          ? [
+              s.state === 'downloading'
+                ? null
+                : h('button', { type: 'button', class: 'button primary', 'data-action': 'retry', onclick: () => void download('retry') }, s.state === 'stalled' ? 'Retry' : 'Download'),
+              s.state === 'available' ? null : h('button', { type: 'button', class: 'button', 'data-action': 'cancel', onclick: () => void download('cancel') }, 'Cancel download'),
+            ]
+          : null;
       // Nothing to check when this copy cannot update: no button rather than a dead one.
       const checkButton =
-        s.state === 'disabled'
+        s.state === 'disabled' || s.state === 'available' || s.state === 'stalled' || s.state === 'downloading'
           ? null
           : h(
               'button',
@@ -103,8 +124,10 @@ export const updatePage: Page = {
             h('dt', null, 'Last checked'),
             h('dd', null, s.checkedAt ? h('time', { datetime: s.checkedAt }, `${formatTime(s.checkedAt)} (${formatAgo(s.checkedAt)})`) : 'Never'),
           ),
-          s.state === 'downloading' ? progress(s) : null,
-          s.state === 'error' && s.error ? h('p', { class: 'message error', role: 'alert' }, s.error) : null,
+          s.state === 'downloading' || s.state === 'stalled' ? progress(s) : null,
+          (s.state === 'error' || s.state === 'stalled' || s.state === 'ready') && s.error
+            ? h('p', { class: `message ${s.state === 'error' ? 'error' : 'warn'}`, role: 'alert' }, s.error)
+            : null,
           s.state === 'disabled' ? h('p', { class: 'muted update-reason', id: 'update-reason' }, s.reason ?? s.error ?? 'This copy of Berth does not update itself.') : null,
           s.blockers?.length
             ? h(
@@ -114,13 +137,13 @@ export const updatePage: Page = {
                 h('ul', null, s.blockers.map((b) => h('li', null, b))),
               )
             : null,
-          installButton || checkButton ? h('div', { class: 'actions' }, installButton, checkButton) : null,
+          installButton || checkButton || downloadButtons ? h('div', { class: 'actions' }, installButton, downloadButtons, checkButton) : null,
         ),
         s.notes
           ? h('article', { class: 'card', 'aria-labelledby': 'notes-title' }, h('h2', { id: 'notes-title' }, `What’s new in ${s.version ?? 'this version'}`), releaseNotes(s.notes))
           : null,
       );
-      shown = { state: s.state, version: s.version, bar: body.querySelector('progress'), text: body.querySelector('#update-progress-text') };
+      shown = { state: s.state, version: s.version, note: s.note, bar: body.querySelector('progress'), text: body.querySelector('#update-progress-text') };
     }
 
     function progressValue(s: UpdateState): number {
@@ -141,6 +164,7 @@ export const updatePage: Page = {
         h('label', { for: 'update-progress' }, 'Download'),
         h('progress', { id: 'update-progress', max: 100, value: progressValue(s).toFixed(1) }, `${Math.floor(progressValue(s))}%`),
         h('p', { class: 'muted small', id: 'update-progress-text' }, progressText(s)),
+        s.note ? h('p', { class: 'muted small', id: 'update-progress-note' }, s.note) : null,
       );
     }
 
