@@ -4,14 +4,18 @@
  * to the first by version N+1, over repeated self-updates through the real
  * electron-updater and a local update server (the rig of e2e/update).
  *
- *   npm run build && node bench/update.mjs [--cycles 10] [--nsis-cycles 10]
+ *   npm run build && node bench/update.mjs [--cycles 10] [--nsis-cycles 10] [--mac-cycles 10] [--stage-ms 1000]
  *
  * AppImage order: electron-updater starts N+1 while N still serves; N lets go
  * of the port when N+1 probes it. The AppImages are electron-builder's own
  * (test/update/fixtures/artifacts.mjs, built once and cached), so each update
  * is a differential download: the bytes the server sent for N+1 are reported
  * against its full size. NSIS order: N+1 starts only after N has exited (the
- * installer waits for it). Prints the figures and writes bench-results/update.json.
+ * installer waits for it). macOS order: Squirrel.Mac (a stand-in, see
+ * test/update/fixtures/mac-host.mjs) stages the update for --stage-ms while N
+ * serves, then N quits through quitAndInstall and N+1 starts once N has gone:
+ * the staging is reported beside the downtime, which it is not part of.
+ * Prints the figures and writes bench-results/update.json.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -21,7 +25,14 @@ import { createRig, handoffGaps, instanceOrder, startPoller, timeWaitCount } fro
 import { ROOT } from '../test/update/fixtures/installed-app.mjs';
 import { buildProblem, buildRelease } from '../test/update/fixtures/artifacts.mjs';
 
-const { values } = parseArgs({ options: { cycles: { type: 'string', default: '10' }, 'nsis-cycles': { type: 'string', default: '10' } } });
+const { values } = parseArgs({
+  options: {
+    cycles: { type: 'string', default: '10' },
+    'nsis-cycles': { type: 'string', default: '10' },
+    'mac-cycles': { type: 'string', default: '10' },
+    'stage-ms': { type: 'string', default: '1000' },
+  },
+});
 
 function stats(xs) {
   const s = [...xs].sort((a, b) => a - b);
@@ -30,8 +41,8 @@ function stats(xs) {
   return { n: s.length, p50: r(q(0.5)), min: r(s[0]), max: r(s.at(-1)), mean: r(s.reduce((a, b) => a + b, 0) / s.length) };
 }
 
-async function run(kind, cycles) {
-  const rig = await createRig({ kind });
+async function run(kind, cycles, opts = {}) {
+  const rig = await createRig({ kind, ...opts });
   try {
     // The same versions as the update tests and e2e/update, so their builds are shared through the cache.
     const versions = Array.from({ length: cycles + 1 }, (_, i) => `1.0.${i}`);
@@ -83,6 +94,7 @@ const result = {
   loadavg: os.loadavg().map((l) => Math.round(l * 100) / 100),
   appimage: await run('appimage', Number(values.cycles)),
   nsis: Number(values['nsis-cycles']) > 0 ? await run('nsis', Number(values['nsis-cycles'])) : null,
+  mac: Number(values['mac-cycles']) > 0 ? { stageMs: Number(values['stage-ms']), ...(await run('mac', Number(values['mac-cycles']), { stageMs: Number(values['stage-ms']) })) } : null,
 };
 const line = (name, r) =>
   `${name}: update handoff downtime p50 ${r.downtimeMs.p50} ms (min ${r.downtimeMs.min}, max ${r.downtimeMs.max}, n=${r.cycles}); whole update (check, download, install, handoff) p50 ${r.updateCycleMs.p50} ms`;
@@ -93,6 +105,7 @@ console.log(
   `AppImage differential download: p50 ${kb(d.sentBytes.p50)} sent of ${kb(d.fullBytes)} (${d.sentPercentOfFull.p50} % of the full file; min ${kb(d.sentBytes.min)}, max ${kb(d.sentBytes.max)}, n=${d.sentBytes.n})`,
 );
 if (result.nsis) console.log(line('NSIS order (new version starts after the old exits)', result.nsis));
+if (result.mac) console.log(line(`macOS order (Squirrel.Mac stages for ${result.mac.stageMs} ms while the old version serves, then the old quits)`, result.mac));
 const out = path.join(ROOT, 'bench-results', 'update.json');
 fs.mkdirSync(path.dirname(out), { recursive: true });
 fs.writeFileSync(out, JSON.stringify(result, null, 2) + '\n');

@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { alive, freePort, health, readToken, tempDataDir } from '../../test/helpers';
-import { berthMainPids, logCount, serveNewVersion, servingVersion, stopBerth, updateBuilds, updateWatched, useCleanups, userEnv, writeSettings } from './update-rig';
+import { berthMainPids, keepEvidence, logCount, serveNewVersion, servingVersion, stopBerth, updateBuilds, updateWatched, useCleanups, userEnv, writeSettings } from './update-rig';
 
 const builds = updateBuilds('linux', 'e2e/desktop/update-linux.test.ts', () =>
   process.env.DISPLAY || process.env.WAYLAND_DISPLAY ? null : 'there is no display (run it under xvfb-run)',
@@ -69,6 +69,7 @@ describe.skipIf(!builds)('AppImage update on Linux (real Electron, real electron
       for (const pid of berthMainPids()) if (alive(pid)) process.kill(pid, 'SIGKILL');
       if (n.exitCode === null && n.signalCode === null) n.kill('SIGKILL');
     });
+    keepEvidence(cleanups, 'linux', { folders: [dataDir, path.join(config, 'autostart'), apps], texts: () => ({ 'appimage-output.txt': output }) });
 
     const before = await servingVersion(port, b.old.version, { dataDir, timeoutMs: 90_000, more: () => `--- AppImage output ---\n${output.slice(-4000)}` });
     const token = readToken(dataDir);

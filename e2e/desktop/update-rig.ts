@@ -61,6 +61,31 @@ export function useCleanups(): (() => unknown)[] {
   return cleanups;
 }
 
+/**
+ * Where the CI's update jobs keep evidence (BERTH_UPDATE_EVIDENCE): after each
+ * test, pass or fail, the folders and texts named here are copied to
+ * <evidence>/<name>/ (Berth's logs, which carry electron-updater's lines;
+ * Squirrel.Mac's ShipIt log; what the app printed), and the job uploads them
+ * with the builds when it fails. Register it after the cleanups that delete
+ * those folders: cleanups run last first.
+ */
+export function keepEvidence(cleanups: (() => unknown)[], name: string, what: { folders?: string[]; texts?: () => Record<string, string> }): void {
+  const root = process.env.BERTH_UPDATE_EVIDENCE;
+  if (!root) return;
+  cleanups.push(() => {
+    const dest = path.resolve(ROOT, root, name);
+    fs.mkdirSync(dest, { recursive: true });
+    for (const folder of what.folders ?? []) {
+      try {
+        if (fs.existsSync(folder)) fs.cpSync(folder, path.join(dest, path.basename(folder)), { recursive: true, dereference: false, filter: (src) => !/\.(AppImage|exe|zip|asar)$/i.test(src) });
+      } catch (err) {
+        fs.writeFileSync(path.join(dest, `${path.basename(folder)}.copy-failed.txt`), String(err));
+      }
+    }
+    for (const [file, text] of Object.entries(what.texts?.() ?? {})) fs.writeFileSync(path.join(dest, file), text);
+  });
+}
+
 /** Where build-versions.mjs wrote builds.json (the file, or its folder). The update jobs set it. */
 export const BUILDS_ENV = 'BERTH_UPDATE_BUILDS';
 

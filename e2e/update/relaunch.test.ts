@@ -34,8 +34,8 @@ afterEach(async () => {
   while (stops.length) await stops.pop()!().catch(() => undefined);
   for (const r of rigs.splice(0)) await r.close();
 });
-async function rig(kind: 'appimage' | 'nsis'): Promise<Rig> {
-  const r = await createRig({ kind });
+async function rig(kind: 'appimage' | 'nsis' | 'mac', opts: { stageMs?: number } = {}): Promise<Rig> {
+  const r = await createRig({ kind, ...opts });
   rigs.push(r);
   return r;
 }
@@ -141,6 +141,36 @@ describe.skipIf(problem)(`self-update onto the same port (Linux)${problem ? ` (s
     const logs = r.logText();
     expect(logs).not.toMatch(/EADDRINUSE/);
     console.log(`NSIS-order updates: handoff gaps ${handoffGaps(records).map((g: { ms: number }) => Math.round(g.ms)).join(', ')} ms`);
+  }, 120_000);
+
+  it('macOS order: Squirrel.Mac stages the update while the old version serves; then it quits, and the new one starts', async () => {
+    const r = await rig('mac', { stageMs: 1500 });
+    const [first, ...next] = versions(3);
+    let current = (await r.start(first!)) as Health;
+    const poller = startPoller(r.port, 2);
+    stops.push(() => poller.stop());
+    for (const version of next) {
+      const staged = path.join(r.dataDir, 'squirrel-staged');
+      await r.publish(version);
+      await r.ready(version);
+      expect((await r.api('POST', '/api/update/install')).status).toBe(202);
+      // While Squirrel.Mac stages the update (1.5 s here), the old version serves: staging is not downtime.
+      await waitFor(() => fs.existsSync(`${staged}.part`), 'Squirrel.Mac to start staging the update', 20_000, 5);
+      expect(await healthOnce(r.port)).toMatchObject({ instance: current.instance, state: 'serving' });
+      const after = (await waitFor(async () => {
+        const h = await healthOnce(r.port);
+        return h?.version === version ? h : null;
+      }, `${version} to serve`, 30_000, 5)) as Health;
+      await waitFor(() => !running(current.pid), `the old process (pid ${current.pid}) to exit`, 15_000);
+      expect((await r.api('GET', '/api/status')).body.handoffFrom).toBe(current.instance);
+      current = after;
+    }
+    const records = await poller.stop();
+    assertOneServerAtATime(records, 3);
+    const logs = r.logText();
+    expect(logs).toMatch(/Squirrel\.Mac stand-in: staged/);
+    expect(logs).not.toMatch(/EADDRINUSE|did not quit the app/);
+    console.log(`macOS-order updates (staging 1.5 s while serving): handoff gaps ${handoffGaps(records).map((g: { ms: number }) => Math.round(g.ms)).join(', ')} ms`);
   }, 120_000);
 
   it('an install while a restart blocker is active waits for it, and the acknowledged save survives the update', async () => {

@@ -26,6 +26,8 @@ interface Step {
 }
 interface Job {
   'timeout-minutes'?: number;
+  environment?: string;
+  env?: Record<string, string>;
   steps?: Step[];
   uses?: string;
 }
@@ -101,6 +103,18 @@ describe('the workflows', () => {
     }
     for (const [name, job] of Object.entries(ci.jobs)) expect(job['timeout-minutes'], name).toBeLessThanOrEqual(30);
     expect(Object.keys(ci.jobs)).toEqual(expect.arrayContaining(['update-linux', 'update-windows', 'desktop-macos']));
+  });
+});
+
+describe('release.yml, where its settings must live', () => {
+  it('every job that reads vars.BERTH_UPDATE_URL runs outside the updates environment, and the workflow says it must be a repository variable', () => {
+    const readers = Object.entries(release.jobs).filter(([, j]) => JSON.stringify(j).includes('vars.BERTH_UPDATE_URL'));
+    expect(readers.map(([name]) => name).sort()).toEqual(['build', 'preflight']);
+    for (const [name, j] of readers) expect(j.environment, `job ${name}`).toBeUndefined();
+    // The update location's secrets are read in the jobs that do run in the environment.
+    for (const name of ['publish', 'promote']) expect(release.jobs[name]!.environment).toBe('updates');
+    const header = readFileSync(path.join(repoRoot, '.github', 'workflows', 'release.yml'), 'utf8').split('\nname:')[0]!;
+    expect(header).toContain('A repository\n#                               variable');
   });
 });
 
