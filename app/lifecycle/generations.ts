@@ -14,7 +14,7 @@ export interface GenerationOptions {
   site?: HostedSite;
   /** What /health says for apps answering on `host`'s listener. */
   state: () => BerthHealth['state'];
-  onHandoffProbe: (value: string) => void;
+  onHandoffProbe: (value: string) => boolean;
 }
 
 /**

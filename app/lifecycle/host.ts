@@ -138,10 +138,12 @@ export class ServerHost extends EventEmitter<HostEvents> {
       routes: this.routes,
       site: opts.site,
       state: () => (this.listener?.draining || this._state === 'draining' ? 'draining' : 'serving'),
+      // A probe without a valid proof is ignored; the web app counts it with the other refusals (a flood logs one line a minute).
       onHandoffProbe: (value) => {
         const waiting = this.awaitingProof;
-        if (waiting && checkHandoffProof(value, this.instance, waiting.secret)) waiting.proven();
-        else this.log.warn('a handoff probe without a valid proof was ignored');
+        if (!waiting || !checkHandoffProof(value, this.instance, waiting.secret)) return false;
+        waiting.proven();
+        return true;
       },
     });
   }

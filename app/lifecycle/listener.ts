@@ -2,6 +2,7 @@ import http, { type ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { Socket } from 'node:net';
 import type { WebApp } from '../server/web';
+import { expectsContinue } from '../server/refusal';
 
 /** Timeouts that stop a slow or malformed client from pinning the server. */
 const HTTP_LIMITS = {
@@ -51,6 +52,11 @@ export class Listener {
         this.sockets.delete(s);
         if (this.sockets.size === 0) for (const fn of this.emptied.splice(0)) fn();
       });
+    });
+    // A client that asks before it sends a body (Expect: 100-continue) hears 100 Continue only once its request passes Berth's checks.
+    this.server.on('checkContinue', (req, res) => {
+      expectsContinue(res);
+      this.server.emit('request', req, res);
     });
     this.server.on('request', (req, res) => {
       // On the way out: answer normally, then close the connection, so the client's next request opens a new one.

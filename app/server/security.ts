@@ -1,19 +1,54 @@
 import crypto from 'node:crypto';
+import net from 'node:net';
 import { isWildcard } from '../addresses';
 
-/** Split a Host header into its host part, lower-cased, without brackets or port. */
-export function hostOfHeader(header: string | undefined): string | null {
+/** A Host header as a browser writes it: a name or address (lower case, IPv6 without brackets) and an optional port. */
+export interface HostHeader {
+  host: string;
+  port: number | null;
+}
+
+const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+/** An IPv4 address as browsers write one: four decimal parts, no leading zeros. */
+const CANONICAL_IPV4 = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}$`);
+const LABELS = /^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?$/;
+
+/**
+ * Parse a Host header strictly: null when no browser could have sent it. A
+ * browser's URL parser turns a host that ends in a number into an IPv4
+ * address (127.1 and 2130706433 become 127.0.0.1) and writes ports without
+ * leading zeros, so anything else that looks numeric is malformed, as is a
+ * port outside 1-65535 or an IPv6 address that does not parse.
+ */
+export function parseHostHeader(header: string | undefined): HostHeader | null {
   if (!header) return null;
   const h = header.trim().toLowerCase();
+  let host: string;
+  let rest: string;
   if (h.startsWith('[')) {
     const end = h.indexOf(']');
     if (end < 0) return null;
-    const rest = h.slice(end + 1);
-    if (rest !== '' && !/^:\d{1,5}$/.test(rest)) return null;
-    return h.slice(1, end);
+    host = h.slice(1, end);
+    rest = h.slice(end + 1);
+    // A zone (fe80::1%eth0) is no part of an address a browser sends.
+    if (host.includes('%') || !net.isIPv6(host)) return null;
+  } else {
+    const colon = h.indexOf(':');
+    host = colon < 0 ? h : h.slice(0, colon);
+    rest = colon < 0 ? '' : h.slice(colon);
+    if (!LABELS.test(host)) return null;
+    const last = host.replace(/\.$/, '').split('.').at(-1)!;
+    if ((/^\d+$/.test(last) || /^0x[0-9a-f]*$/.test(last)) && !CANONICAL_IPV4.test(host)) return null;
   }
-  const m = /^([^:]+)(?::(\d{1,5}))?$/.exec(h);
-  return m ? m[1]! : null;
+  if (rest === '') return { host, port: null };
+  const port = /^:([1-9]\d{0,4})$/.exec(rest);
+  if (!port || Number(port[1]) > 65535) return null;
+  return { host, port: Number(port[1]) };
+}
+
+/** A Host header's host part, lower-cased, without brackets or port; null when it is malformed. */
+export function hostOfHeader(header: string | undefined): string | null {
+  return parseHostHeader(header)?.host ?? null;
 }
 
 /**
@@ -23,11 +58,14 @@ export function hostOfHeader(header: string | undefined): string | null {
  */
 export function isAllowedHost(header: string | undefined, configuredHost: string): boolean {
   const host = hostOfHeader(header);
-  if (host === null) return false;
+  return host !== null && hostAllowed(host, configuredHost);
+}
+
+function hostAllowed(host: string, configuredHost: string): boolean {
   if (isLoopbackName(host)) return true;
   // A wildcard bind reaches the server through any local address, but the
   // allowlist stays names we know; LAN access uses the machine's address literally.
-  if (isWildcard(configuredHost)) return isIpLiteral(host);
+  if (isWildcard(configuredHost)) return net.isIP(host) !== 0;
   const configured = configuredHost.toLowerCase().replace(/^\[|\]$/g, '');
   return host === configured;
 }
@@ -39,11 +77,69 @@ export function isAllowedHost(header: string | undefined, configuredHost: string
  * Berth makes uses them, and a narrow list leaves nothing to argue about.
  */
 function isLoopbackName(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  return host === 'localhost' || host === '::1' || (host.startsWith('127.') && CANONICAL_IPV4.test(host));
 }
 
-function isIpLiteral(host: string): boolean {
-  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(':');
+/** Why a request is refused before any route sees it: 400 for what no browser sends, 421 for another site's name. */
+export interface Refusal {
+  status: 400 | 421;
+  message: string;
+}
+
+export interface RequestHead {
+  method: string;
+  /** The request target as sent: origin-form (/path), absolute-form (http://host/path) or *. */
+  url: string;
+  /** Header names and values as they came, in order (IncomingMessage.rawHeaders). */
+  rawHeaders: readonly string[];
+  origin?: string;
+}
+
+/**
+ * The Host header and the request target, checked as a strict server checks
+ * them: exactly one Host, well formed and Berth's own; an absolute-form
+ * target only for that same authority; an Origin, when there is one, with
+ * Berth's scheme and the port the Host names (a page on another local port,
+ * or an https page, is not Berth's, whatever its host).
+ */
+export function refusalOf(head: RequestHead, configuredHost: string): Refusal | null {
+  const hosts: string[] = [];
+  for (let i = 0; i < head.rawHeaders.length; i += 2) if (head.rawHeaders[i]!.toLowerCase() === 'host') hosts.push(head.rawHeaders[i + 1]!);
+  if (hosts.length > 1) return { status: 400, message: 'Bad request: more than one Host header.' };
+  // HTTP/1.0 may leave Host out: such a request names no site of ours.
+  if (hosts.length === 0) return { status: 421, message: MISDIRECTED };
+  const parsed = parseHostHeader(hosts[0]);
+  if (!parsed) return { status: 400, message: 'Bad request: the Host header is not a host name or address a browser would send.' };
+  if (!head.url.startsWith('/') && !(head.url === '*' && head.method === 'OPTIONS')) {
+    const authority = absoluteAuthority(head.url);
+    if (!authority || authority.host !== parsed.host || (authority.port ?? 80) !== (parsed.port ?? 80)) {
+      return { status: 400, message: 'Bad request: an absolute request target must be http:// and name the same host and port as the Host header.' };
+    }
+  }
+  if (!hostAllowed(parsed.host, configuredHost)) return { status: 421, message: MISDIRECTED };
+  if (head.origin !== undefined && head.origin !== 'null') {
+    const origin = parseOrigin(head.origin);
+    if (!origin || origin.scheme !== 'http:' || origin.port !== (parsed.port ?? 80)) {
+      return { status: 400, message: 'Bad request: the Origin is not Berth’s (Berth is served over http:// on the port in the Host header).' };
+    }
+  }
+  return null;
+}
+
+const MISDIRECTED = 'Misdirected request: Berth answers only to its own address (Host header refused).';
+
+function absoluteAuthority(url: string): HostHeader | null {
+  const m = /^http:\/\/([^/?#]*)/i.exec(url);
+  return m ? parseHostHeader(m[1]) : null;
+}
+
+function parseOrigin(origin: string): { scheme: string; port: number } | null {
+  try {
+    const u = new URL(origin);
+    return { scheme: u.protocol, port: u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80 };
+  } catch {
+    return null;
+  }
 }
 
 export type SiteVerdict = 'same-origin' | 'cross-site' | 'unknown';

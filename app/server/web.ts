@@ -7,7 +7,8 @@ import type { Logger } from '../log';
 import type { BerthHealth } from '../instance/verdict';
 import { HANDOFF_HEADER } from '../instance/probe';
 import { UiFiles, type UiFile } from './ui-files';
-import { COOKIE_NAME, bearerToken, cookieValue, isAllowedHost, sameOriginLocation, siteOf, tokenMatches } from './security';
+import { COOKIE_NAME, bearerToken, cookieValue, refusalOf, sameOriginLocation, siteOf, tokenMatches } from './security';
+import { RefusalLog, closeAfterAnswer, continueIfAsked } from './refusal';
 
 export interface RouteContext {
   /**
@@ -55,9 +56,10 @@ export interface WebAppOptions {
   site?: HostedSite;
   /**
    * A successor's handoff probe: /health carrying X-Berth-Handoff. The host
-   * decides whether the proof in it is good; the probe is answered either way.
+   * decides whether the proof in it is good (true) or not (false, counted
+   * with the refusals); the probe is answered either way.
    */
-  onHandoffProbe?: (value: string) => void;
+  onHandoffProbe?: (value: string) => boolean;
 }
 
 /**
@@ -150,27 +152,55 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     routerOptions: { ignoreTrailingSlash: true },
   });
 
+  const refusals = new RefusalLog(opts.log);
+  /** Answer from the headers alone and close: the body is never read (refusal.ts). */
+  const refuse = (req: FastifyRequest, reply: FastifyReply, status: number, kind: string, payload: unknown) => {
+    refusals.note(`${status} (${kind})`);
+    closeAfterAnswer(req.raw, reply.raw);
+    return reply.code(status).send(payload);
+  };
+
   app.addHook('onRequest', async (req, reply) => {
     reply.header('X-Content-Type-Options', 'nosniff');
     reply.header('Referrer-Policy', 'no-referrer');
     reply.header('Cross-Origin-Opener-Policy', 'same-origin');
     reply.header('Cross-Origin-Resource-Policy', 'same-origin');
-    if (!isAllowedHost(req.headers.host, opts.configuredHost())) {
-      return reply.code(421).type('text/plain').send('Misdirected request: Berth answers only to its own address (Host header refused).\n');
+    const refusal = refusalOf({ method: req.method, url: req.raw.url ?? '/', rawHeaders: req.raw.rawHeaders, origin: req.headers.origin }, opts.configuredHost());
+    if (refusal) {
+      const kind = refusal.status === 421 ? 'a Host that is not Berth’s' : 'malformed Host, target or Origin';
+      return refuse(req, reply, refusal.status, kind, refusal.status === 421 ? { error: 'misdirected', message: refusal.message } : { error: 'bad-request', message: refusal.message });
     }
     if (!['GET', 'HEAD', 'OPTIONS'].includes(req.method) && siteOf(req.headers as never) === 'cross-site') {
-      return reply.code(403).send({ error: 'cross-site', message: 'Cross-site requests may not change Berth.' });
+      return refuse(req, reply, 403, 'cross-site', { error: 'cross-site', message: 'Cross-site requests may not change Berth.' });
     }
   });
   const signedIn = (req: FastifyRequest) => tokenMatches(bearerToken(req.headers.authorization) ?? cookieValue(req.headers.cookie), opts.token);
   const requireToken = async (req: FastifyRequest, reply: FastifyReply) => {
     if (!signedIn(req)) {
-      return reply.code(401).header('WWW-Authenticate', 'Bearer realm="berth"').send({ error: 'unauthorized', message: UNAUTHORIZED_MESSAGE });
+      reply.header('WWW-Authenticate', 'Bearer realm="berth"');
+      return refuse(req, reply, 401, 'no valid token', { error: 'unauthorized', message: UNAUTHORIZED_MESSAGE });
     }
   };
   // A stream opened on a server already draining (over a kept-alive connection) hears of it at once.
   const onDrain = (fn: () => void) => (retired || opts.state() === 'draining' ? queueMicrotask(fn) : drainHooks.add(fn));
   const ctx: RouteContext = { requireToken, onDrain, signedIn, log: opts.log };
+  // Every other check passed (the token's too). A body larger than the route takes is refused from its declared
+  // length, before a byte of it is read; otherwise a client waiting for 100 Continue may now send it.
+  app.addHook('preParsing', async (req, reply, payload) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    const limit = req.routeOptions.bodyLimit ?? BODY_LIMIT;
+    if (declared > limit) {
+      refuse(req, reply, 413, 'body too large', { error: 'too-large', message: `The request body (${declared} bytes) is larger than this endpoint takes (${limit} bytes).` });
+      return payload;
+    }
+    continueIfAsked(reply.raw);
+    return payload;
+  });
+  // Answered while the body is still arriving (an error, a route that takes none): close rather than read it all.
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (!req.raw.complete) closeAfterAnswer(req.raw, reply.raw);
+    return payload;
+  });
   // Sign-in before work: wherever a route asks for requireToken, it runs in the first hook that sees the
   // request (onRequest, after the Host and cross-site checks), so a request without the token is answered
   // 401 before its body is read, let alone parsed.
@@ -190,9 +220,21 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     const handoff = req.headers[HANDOFF_HEADER.toLowerCase()];
     if (opts.onHandoffProbe && typeof handoff === 'string') {
       const notify = opts.onHandoffProbe;
-      reply.raw.once('finish', () => notify(handoff));
+      reply.raw.once('finish', () => {
+        if (!notify(handoff)) refusals.note('a handoff probe without a valid proof');
+      });
     }
     return { app: 'berth', ...opts.identity(), state: opts.state() } satisfies BerthHealth;
+  });
+  // /health only answers; anything sent to it is refused from its headers.
+  app.route({
+    method: ['POST', 'PUT', 'PATCH', 'DELETE'],
+    url: '/health',
+    onRequest: async (req, reply) => {
+      reply.header('Allow', 'GET, HEAD');
+      return refuse(req, reply, 405, 'not GET /health', { error: 'method-not-allowed', message: '/health only answers GET and HEAD.' });
+    },
+    handler: async () => undefined,
   });
 
   app.register(
@@ -289,6 +331,7 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     retire() {
       if (retired) return;
       retired = true;
+      refusals.close();
       for (const fn of drainHooks) {
         try {
           fn();

@@ -13,6 +13,7 @@ import {
   tempDir, freePort, rmDir, waitFor,
 } from './common.mjs';
 import { listenersAsync } from './procfs.mjs';
+import { attackCases } from './attacks.mjs';
 
 const FIXTURES = path.join(LIB, '..', 'fixtures');
 
@@ -918,4 +919,5 @@ export const trustCases = [
   ['saves that cannot be written', saveFailures],
   ['host beyond loopback', remoteHost],
   ['escape sequences from a foreign server', terminalEscapes],
+  ...attackCases,
 ];

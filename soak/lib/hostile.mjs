@@ -1,6 +1,7 @@
 // Hostile input against a running Berth, over raw sockets (node:net) so that
 // nothing normalizes the bytes on the way: each case names the status Berth
 // must answer, and after every group the same server must still be serving.
+import net from 'node:net';
 import { health, rawExchange, sleep, summarize } from './common.mjs';
 
 const CRLF = '\r\n';
@@ -67,21 +68,22 @@ function cases(port, token) {
   add('traversal', 'absolute-form target to another host', req('GET', 'http://evil.test/etc/passwd', [host, 'Accept: */*']), [400, 404, 421], { leakCheck: true });
 
   // DNS rebinding: the Host header names somewhere else.
+  // A well-formed name or address that is not Berth's is misdirected (421); a Host no browser would send is malformed (400).
   const hosts = [
-    ['localhost.evil.test', 'localhost.evil.test'],
-    ['127.0.0.1.evil.test', `127.0.0.1.evil.test:${port}`],
-    ['evil.test', 'evil.test'],
-    ['[::1].evil.test', `[::1].evil.test:${port}`],
-    ['::1 without brackets', '::1'],
-    ['[::ffff:127.0.0.1] (IPv4-mapped)', `[::ffff:127.0.0.1]:${port}`],
-    ['[::1] with a bad port', '[::1]:abc'],
-    ['localhost@evil.test', `localhost:${port}@evil.test`],
-    ['localhost. (trailing dot)', `localhost.:${port}`],
-    ['127.0.0.1 decimal (2130706433)', `2130706433:${port}`],
-    ['0.0.0.0', `0.0.0.0:${port}`],
+    ['localhost.evil.test', 'localhost.evil.test', 421],
+    ['127.0.0.1.evil.test', `127.0.0.1.evil.test:${port}`, 421],
+    ['evil.test', 'evil.test', 421],
+    ['[::1].evil.test', `[::1].evil.test:${port}`, 400],
+    ['::1 without brackets', '::1', 400],
+    ['[::ffff:127.0.0.1] (IPv4-mapped)', `[::ffff:127.0.0.1]:${port}`, 421],
+    ['[::1] with a bad port', '[::1]:abc', 400],
+    ['localhost@evil.test', `localhost:${port}@evil.test`, 400],
+    ['localhost. (trailing dot)', `localhost.:${port}`, 421],
+    ['127.0.0.1 decimal (2130706433)', `2130706433:${port}`, 400],
+    ['0.0.0.0', `0.0.0.0:${port}`, 421],
   ];
-  for (const [name, value] of hosts) add('rebinding', `Host: ${name}`, req('GET', '/health', [`Host: ${value}`]), 421);
-  add('rebinding', 'empty Host', req('GET', '/health', ['Host: ']), [400, 421]);
+  for (const [name, value, status] of hosts) add('rebinding', `Host: ${name}`, req('GET', '/health', [`Host: ${value}`]), status);
+  add('rebinding', 'empty Host', req('GET', '/health', ['Host: ']), 400);
   add('rebinding', 'HTTP/1.0 without Host', `GET /health HTTP/1.0${CRLF}${CRLF}`, 421);
   add('rebinding', 'control: Host 127.0.0.1', req('GET', '/health', [host]), 200);
   add('rebinding', 'control: Host [::1]', req('GET', '/health', [`Host: [::1]:${port}`]), 200);
@@ -89,17 +91,48 @@ function cases(port, token) {
 
   // Cross-site requests carry the valid token and aim at /api/stop: if one got through, the server would stop.
   const stop = (headers, body = '') => req('POST', '/api/stop', [host, ...headers, `Content-Length: ${body.length}`], body);
-  add('cross-site', 'Origin http://evil.test (token valid)', stop([auth, 'Origin: http://evil.test']), 403);
+  // An Origin on another port is refused as malformed (400, see 'strict'); one that differs only in its host, as cross-site (403).
+  add('cross-site', 'Origin http://evil.test (token valid)', stop([auth, 'Origin: http://evil.test']), [400, 403]);
   add('cross-site', 'Origin null (sandboxed frame)', stop([auth, 'Origin: null']), 403);
   add('cross-site', 'Sec-Fetch-Site cross-site, no Origin', stop([auth, 'Sec-Fetch-Site: cross-site']), 403);
   add('cross-site', 'Sec-Fetch-Site same-site, no Origin', stop([auth, 'Sec-Fetch-Site: same-site']), 403);
-  add('cross-site', 'Origin on another local port', stop([auth, `Origin: http://127.0.0.1:${port === 65535 ? port - 1 : port + 1}`]), 403);
+  add('cross-site', 'Origin on another local port', stop([auth, `Origin: http://127.0.0.1:${port === 65535 ? port - 1 : port + 1}`]), 400);
   add('cross-site', 'Origin localhost.evil.test', stop([auth, `Origin: http://localhost.evil.test:${port}`]), 403);
-  add('cross-site', 'unparsable Origin', stop([auth, 'Origin: ::::']), 403);
-  add('cross-site', 'form post, Origin evil, no token', stop(['Origin: http://evil.test', 'Content-Type: application/x-www-form-urlencoded'], 'a=1'), 403);
-  add('cross-site', 'settings PUT, Origin evil', req('PUT', '/api/settings', [host, auth, 'Origin: http://evil.test', 'Content-Type: application/json', 'Content-Length: 2'], '{}'), 403);
+  add('cross-site', 'unparsable Origin', stop([auth, 'Origin: ::::']), 400);
+  add('cross-site', 'form post, Origin evil, no token', stop(['Origin: http://evil.test', 'Content-Type: application/x-www-form-urlencoded'], 'a=1'), [400, 403]);
+  add('cross-site', 'settings PUT, Origin evil, same port', req('PUT', '/api/settings', [host, auth, `Origin: http://evil.test:${port}`, 'Content-Type: application/json', 'Content-Length: 2'], '{}'), 403);
   add('cross-site', 'no Origin, no Sec-Fetch-Site, no token', stop([]), 401);
   add('cross-site', 'control: same-origin settings PUT with token', req('PUT', '/api/settings', [host, auth, `Origin: http://127.0.0.1:${port}`, 'Sec-Fetch-Site: same-origin', 'Content-Type: application/json', 'Content-Length: 2'], '{}'), 200);
+
+  // Strict parsing: what no browser sends, even one whose DNS an attacker rebinds, is malformed (400).
+  const other = port === 65535 ? port - 1 : port + 1;
+  add('strict', 'Host: 127.999.0.1 (not an IP address)', req('GET', '/health', [`Host: 127.999.0.1:${port}`]), 400);
+  add('strict', 'Host: 127.1 (shorthand IPv4)', req('GET', '/health', [`Host: 127.1:${port}`]), 400);
+  add('strict', 'Host: localhost:99999 (port out of range)', req('GET', '/health', ['Host: localhost:99999']), 400);
+  add('strict', 'Host: localhost:0', req('GET', '/health', ['Host: localhost:0']), 400);
+  add('strict', 'Host: [::1%eth0] (zone id)', req('GET', '/health', [`Host: [::1%eth0]:${port}`]), 400);
+  add('strict', 'two Host headers (same value)', req('GET', '/health', [host, host]), 400);
+  add('strict', 'two Host headers (ours, then evil.test)', req('GET', '/health', [host, 'Host: evil.test']), 400);
+  add('strict', 'absolute-form target naming evil.test', req('GET', 'http://evil.test/health', [host]), 400);
+  add('strict', 'absolute-form https target', req('GET', `https://127.0.0.1:${port}/health`, [host]), 400);
+  add('strict', 'Origin https://127.0.0.1 (same host, wrong scheme; token valid)', req('PUT', '/api/settings', [host, auth, `Origin: https://127.0.0.1:${port}`, 'Content-Type: application/json', 'Content-Length: 2'], '{}'), 400);
+  add('strict', 'Origin on another port, GET /health', req('GET', '/health', [host, `Origin: http://127.0.0.1:${other}`]), 400);
+  add('strict', 'control: absolute-form target naming Berth', req('GET', `http://127.0.0.1:${port}/health`, [host]), 200);
+  add('strict', 'control: Host LOCALHOST (upper case)', req('GET', '/health', [`Host: LOCALHOST:${port}`]), 200);
+  add('strict', 'control: Host 127.0.0.2', req('GET', '/health', [`Host: 127.0.0.2:${port}`]), 200);
+  add('strict', 'control: Host [::1] without a port', req('GET', '/health', ['Host: [::1]']), 200);
+  add('strict', 'control: same-origin Origin on GET', req('GET', '/health', [host, `Origin: http://127.0.0.1:${port}`]), 200);
+
+  // Refused before reading: every refusal closes the connection, and the body is never waited for.
+  const closing = { closes: true };
+  add('refuse', '401 closes the connection', req('POST', '/api/stop', [host, 'Content-Length: 0']), 401, closing);
+  add('refuse', '403 closes the connection', stop([auth, `Origin: http://evil.test:${port}`]), 403, closing);
+  add('refuse', '421 closes the connection', req('GET', '/health', ['Host: evil.test']), 421, closing);
+  add('refuse', '400 closes the connection', req('GET', '/health', ['Host: localhost:99999']), 400, closing);
+  add('refuse', '2 MiB declared with Expect: 100-continue (settings): 413 and no 100 Continue', req('PUT', '/api/settings', [host, auth, 'Content-Type: application/json', 'Expect: 100-continue', `Content-Length: ${2 * 1024 * 1024}`]), 413, { ...closing, firstStatus: 413 });
+  add('refuse', 'no token with Expect: 100-continue: 401 and no 100 Continue', req('PUT', '/api/settings', [host, 'Content-Type: application/json', 'Expect: 100-continue', 'Content-Length: 1000']), 401, { ...closing, firstStatus: 401 });
+  add('refuse', 'GET /health declaring a 300 MB body: refused from its headers', req('GET', '/health', [host, `Content-Length: ${300 * 1024 * 1024}`]), 413, closing);
+  add('refuse', 'GET /health while its 100-byte body is still arriving: answered, then closed', req('GET', '/health', [host, 'Content-Length: 100'], '0123456789'), 200, closing);
 
   // Tokens.
   const status = (headers) => req('GET', '/api/status', [host, ...headers]);
@@ -141,6 +174,9 @@ function cases(port, token) {
 function judge(c, r) {
   const problems = [];
   if (!c.expect.includes(r.status)) problems.push(`got ${r.status ?? r.why}`);
+  const head = r.text.slice(0, Math.max(0, r.text.indexOf('\r\n\r\n')));
+  if (c.closes && !/\r\nconnection:\s*close/i.test(head)) problems.push('no Connection: close');
+  if (c.firstStatus && !r.text.startsWith(`HTTP/1.1 ${c.firstStatus}`)) problems.push(`first answer "${r.text.split('\r\n', 1)[0]}"`);
   if (c.leakCheck && LEAKS.some((re) => re.test(r.text))) problems.push('LEAKED file content');
   if (c.sameOriginRedirect) {
     const loc = /\r\nlocation:\s*([^\r\n]*)/i.exec(r.text)?.[1] ?? '';
@@ -196,6 +232,81 @@ async function slowClients(port, token, { count, slowBody }) {
 }
 
 /**
+ * Send `head`, then up to `bodyBytes` of body on the same connection, as a
+ * client would that either reads while it writes or only after it has
+ * written everything. Counts how much of the body the connection took.
+ */
+export function bodyExchange({ port, head, bodyBytes, readWhileWriting = true, timeoutMs = 20_000 }) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    const chunk = Buffer.alloc(256 * 1024, 0x78);
+    const chunks = [];
+    let written = 0;
+    let settled = false;
+    let writeError = null;
+    const finish = (why) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      const text = Buffer.concat(chunks).toString('latin1');
+      const m = /^HTTP\/1\.[01] (\d{3})/.exec(text);
+      resolve({ status: m ? Number(m[1]) : null, text, written, writeError, why });
+    };
+    const timer = setTimeout(() => finish('timeout'), timeoutMs);
+    socket.on('data', (d) => chunks.push(d));
+    socket.on('end', () => finish('closed'));
+    socket.on('close', () => finish('closed'));
+    socket.on('error', (err) => {
+      writeError = err.code ?? err.message;
+      finish('error');
+    });
+    if (!readWhileWriting) socket.pause();
+    socket.on('connect', () => {
+      socket.write(head);
+      const pump = () => {
+        while (!settled && written < bodyBytes) {
+          const n = Math.min(chunk.length, bodyBytes - written);
+          written += n;
+          if (!socket.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void socket.once('drain', pump);
+        }
+        // Everything is written: only now does a client of the second kind read.
+        if (!readWhileWriting) socket.resume();
+      };
+      pump();
+    });
+  });
+}
+
+/** Bodies Berth must not read: it answers from the headers and closes, reading at most a bounded amount. */
+async function bodies(port) {
+  const host = `Host: 127.0.0.1:${port}`;
+  const rows = [];
+  const big = 300 * 1024 * 1024;
+  const flood = await bodyExchange({ port, head: req('POST', '/api/stop', [host, 'Connection: keep-alive', `Content-Length: ${big}`]), bodyBytes: big });
+  const takenMiB = Math.round(flood.written / 2 ** 20);
+  rows.push({
+    group: 'refuse',
+    name: '300 MB body, no token, keep-alive: answered 401 and closed, the body not read',
+    expect: '401',
+    status: flood.status ?? flood.why,
+    ok: flood.status === 401 && /\r\nconnection:\s*close/i.test(flood.text) && flood.why !== 'timeout' && flood.written < 64 * 2 ** 20,
+    detail: `connection took ${takenMiB} MiB of 300 before it ${flood.why === 'timeout' ? 'was still open at the timeout' : 'closed'}`,
+  });
+  const eight = 8 * 1024 * 1024;
+  const health = await bodyExchange({ port, head: req('POST', '/health', [host, 'Content-Type: application/json', `Content-Length: ${eight}`]), bodyBytes: eight, readWhileWriting: false });
+  rows.push({
+    group: 'refuse',
+    name: 'POST /health with an 8 MiB body, read only after writing it all: gets an answer',
+    expect: '405',
+    status: health.status ?? health.why,
+    ok: health.status === 405,
+    detail: health.status ? '' : `no answer (${health.writeError ?? health.why})`,
+  });
+  return rows;
+}
+
+/**
  * Run every case against a Berth on `port`. Returns the table rows, and
  * whether the same server (pid, instance) answered /health after each group.
  */
@@ -217,6 +328,7 @@ export async function runHostile({ port, token, slowCount = 50, slowBody = true,
     const problems = judge(c, r);
     rows.push({ group: c.group, name: c.name, expect: c.expect.join('/'), status: r.status ?? r.why, ok: problems.length === 0, detail: problems.join('; ') });
   }
+  rows.push(...(await bodies(port)));
   survived = survived && (await health(port))?.pid === before.pid;
   const timing = await tokenTiming(port, token, timingSamples);
   const slowResult = await slow;

@@ -1,11 +1,13 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hostOfHeader, isAllowedHost, siteOf, tokenMatches } from '../../app/server/security';
+import { hostOfHeader, isAllowedHost, parseHostHeader, refusalOf, siteOf, tokenMatches } from '../../app/server/security';
+import { RefusalLog } from '../../app/server/refusal';
+import { memoryLogSink } from '../../app/log';
 import { checkListenHost, exposureWarning, listenerOf } from '../../app/server/exposure';
 import { classify, parseHealth } from '../../app/instance/verdict';
 import { visible } from '../../app/terminal-text';
 import type { ApiRoutes } from '../../app/server/web';
-import { freePort, readToken } from '../helpers';
+import { freePort, readToken, waitFor } from '../helpers';
 import { makeHost } from './fixtures';
 import type { ServerHost } from '../../app/lifecycle/host';
 
@@ -21,6 +23,62 @@ describe('security decisions (pure)', () => {
     expect(isAllowedHost('10.0.0.5:8787', '0.0.0.0')).toBe(true);
     expect(isAllowedHost('myhost.lan:8787', '0.0.0.0')).toBe(false);
     expect(hostOfHeader('[::1]:80')).toBe('::1');
+  });
+
+  it('strict Host parsing: what no browser sends is malformed; the spellings browsers send are kept', () => {
+    for (const bad of ['127.999.0.1', '127.1', '2130706433', '0x7f.0.0.1', '0127.0.0.1', '127.0.0.1.', 'localhost:99999', 'localhost:0', 'localhost:', 'localhost:08787', '[::1%eth0]', '[::1]x', '[::1', '::1', 'a b', 'localhost:8787@evil.test', '', undefined])
+      expect(parseHostHeader(bad), String(bad)).toBeNull();
+    expect(parseHostHeader('LOCALHOST:8787')).toEqual({ host: 'localhost', port: 8787 });
+    expect(parseHostHeader('[::1]')).toEqual({ host: '::1', port: null });
+    expect(parseHostHeader('127.0.0.2:65535')).toEqual({ host: '127.0.0.2', port: 65535 });
+    expect(parseHostHeader('localhost.:1')).toEqual({ host: 'localhost.', port: 1 });
+    expect(parseHostHeader('my-host.lan')).toEqual({ host: 'my-host.lan', port: null });
+  });
+
+  it('refusals before any route: one well-formed Host of ours, a matching absolute target, an Origin with our scheme and port', () => {
+    const head = (over: Partial<{ method: string; url: string; hosts: string[]; origin: string }>) => ({
+      method: over.method ?? 'GET',
+      url: over.url ?? '/health',
+      rawHeaders: (over.hosts ?? ['127.0.0.1:8787']).flatMap((h) => ['Host', h]),
+      origin: over.origin,
+    });
+    const status = (over: Parameters<typeof head>[0]) => refusalOf(head(over), '127.0.0.1')?.status ?? 200;
+    expect(status({})).toBe(200);
+    expect(status({ hosts: ['127.0.0.1:8787', '127.0.0.1:8787'] })).toBe(400);
+    expect(status({ hosts: ['127.0.0.1:8787', 'evil.test'] })).toBe(400);
+    expect(status({ hosts: [] })).toBe(421);
+    expect(status({ hosts: ['127.999.0.1:8787'] })).toBe(400);
+    expect(status({ hosts: ['evil.test'] })).toBe(421);
+    expect(status({ url: 'http://evil.test/health' })).toBe(400);
+    expect(status({ url: 'https://127.0.0.1:8787/health' })).toBe(400);
+    expect(status({ url: 'http://127.0.0.1:8787/health' })).toBe(200);
+    expect(status({ url: 'http://127.0.0.1/health', hosts: ['127.0.0.1:80'] })).toBe(200);
+    expect(status({ method: 'OPTIONS', url: '*' })).toBe(200);
+    expect(status({ origin: 'https://127.0.0.1:8787' })).toBe(400);
+    expect(status({ origin: 'http://127.0.0.1:9999' })).toBe(400);
+    expect(status({ origin: 'http://evil.test' })).toBe(400);
+    expect(status({ origin: '::::' })).toBe(400);
+    // Same scheme and port: only the host differs, which the cross-site check (403) judges.
+    expect(status({ origin: 'http://evil.test:8787' })).toBe(200);
+    expect(status({ origin: 'http://127.0.0.1:8787' })).toBe(200);
+    expect(status({ origin: 'http://localhost', hosts: ['localhost'] })).toBe(200);
+    expect(status({ origin: 'null' })).toBe(200);
+  });
+
+  it('refusals are logged at most once an interval, with their count', async () => {
+    const sink = memoryLogSink();
+    const log = new RefusalLog(sink.root, 50);
+    for (let i = 0; i < 1000; i++) log.note(i % 2 ? '401 (no valid token)' : 'a handoff probe without a valid proof');
+    const lines = () => sink.ring.tail(100, 'warn').map((e) => e.msg);
+    expect(lines()).toEqual(['refused a handoff probe without a valid proof; more refusals are counted and logged at most once every 0 s']);
+    await waitFor(() => lines().length === 2, 'the interval to end');
+    expect(lines()[1]).toMatch(/^refused 999 more in the last \d+ s: 500 × 401 \(no valid token\), 499 × a handoff probe without a valid proof$/);
+    // A quiet interval ends the spell: the next refusal is logged at once again, and close() writes what is counted.
+    await waitFor(() => !log.counting, 'a quiet interval');
+    log.note('x');
+    log.note('x');
+    log.close();
+    expect(lines().slice(2)).toEqual(['refused x; more refusals are counted and logged at most once every 0 s', expect.stringMatching(/^refused 1 more in the last \d+ s: 1 × x$/)]);
   });
 
   it('cross-site: Sec-Fetch-Site first, then Origin against Host; no header means a non-browser client', () => {
@@ -99,8 +157,12 @@ describe('security at the server', () => {
 
   it('refuses cross-site state-changing requests even with a valid cookie', async () => {
     const cookie = `berth_token=${token}`;
-    const crossOrigin = await fetch(`${base}/api/restart`, { method: 'POST', headers: { Cookie: cookie, Origin: 'http://evil.test' } });
+    const crossOrigin = await fetch(`${base}/api/restart`, { method: 'POST', headers: { Cookie: cookie, Origin: `http://evil.test:${port}` } });
     expect(crossOrigin.status).toBe(403);
+    // Another port or scheme is not Berth's origin at all: malformed for Berth (400), whatever the host.
+    for (const origin of ['http://evil.test', `https://127.0.0.1:${port}`, `http://127.0.0.1:${port + 1}`]) {
+      expect((await fetch(`${base}/api/restart`, { method: 'POST', headers: { Cookie: cookie, Origin: origin } })).status, origin).toBe(400);
+    }
     const crossFetch = await fetch(`${base}/api/restart`, { method: 'POST', headers: { Cookie: cookie, 'Sec-Fetch-Site': 'cross-site' } });
     expect(crossFetch.status).toBe(403);
     expect(host.status().history.filter((h) => h.kind === 'restart')).toHaveLength(0);

@@ -1,0 +1,18 @@
+/**
+ * Another local user against your Berth (docs/SECURITY.md): the attacker runs
+ * as `nobody` (setpriv), Berth as the user running the tests. See
+ * soak/lib/attacks.mjs for how each case is made; the soak prints the same
+ * rows in its fault table.
+ */
+import { describe, it } from 'vitest';
+import * as attacks from '../../soak/lib/attacks.mjs';
+import { check, stopFaultProcessesAfterAll } from './rows';
+
+stopFaultProcessesAfterAll();
+const why = attacks.secondUserProblem();
+
+describe('another local user', () => {
+  it.skipIf(!!why)(`cannot flood the log: forged handoff proofs and requests without the token are counted, a line a minute${why ? ` (skipped: ${why})` : ''}`, async () => {
+    check(await attacks.logFlood({ n: 1000 }));
+  });
+});
