@@ -12,6 +12,7 @@ import { appVersion, packageRoot, rendererDir } from '../app/paths';
 import { dataDirRefusal } from '../app/files/trust';
 import { checkListenHost, exposureWarning } from '../app/server/exposure';
 import { ensureToken } from '../app/server/token';
+import { writeSignInPage } from '../app/server/sign-in';
 import { loadSettings, saveSettings } from '../app/settings/settings';
 import { parseDesktopArgs, type DesktopArgs } from './args';
 import type { ElectronModules } from './electron-modules';
@@ -416,7 +417,11 @@ async function setupServer(
         })
       ).response,
     savePort: (port) => saveSettings(b.dataDir, { ...loadSettings(b.dataDir).settings, port }),
-    openRunning: (url) => void e.shell.openExternal(`${url}/?token=${encodeURIComponent(ui.token)}`),
+    // A sign-in page in the data folder, not the token: the address reaches a launcher's world-readable command line.
+    openRunning: (url) =>
+      void Promise.resolve()
+        .then(() => e.shell.openExternal(writeSignInPage(b.dataDir, url, ui.token)))
+        .catch((err: Error) => b.log.warn(`could not open the browser: ${err.message}`)),
     showLogs: () => {
       if (b.logs.file) e.shell.showItemInFolder(b.logs.file);
     },

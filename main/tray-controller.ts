@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Logger } from '../app/log';
 import { packageRoot } from '../app/paths';
+import { writeSignInPage } from '../app/server/sign-in';
 import type { ServerHost } from '../app/lifecycle/host';
 import type { UpdateService } from '../app/update/service';
 import type { DesktopLifecycle } from './lifecycle';
@@ -85,7 +86,11 @@ export class TrayController {
       'open-window': () => d.showWindow(),
       'open-browser': () => {
         const h = d.host();
-        if (h) e.shell.openExternal(`${h.url}/?token=${encodeURIComponent(d.token)}`).catch(fail('could not open the browser'));
+        // A sign-in page in the data folder, not the token: the address reaches a launcher's world-readable command line.
+        if (!h) return;
+        Promise.resolve()
+          .then(() => e.shell.openExternal(writeSignInPage(d.dataDir, h.url, d.token)))
+          .catch(fail('could not open the browser'));
       },
       'copy-url': () => {
         const h = d.host();

@@ -33,7 +33,7 @@ export interface Runner {
   platform: NodeJS.Platform;
 }
 
-export type ProblemKind = 'symlink' | 'not-regular' | 'not-dir' | 'foreign' | 'others-write' | 'outside-profile';
+export type ProblemKind = 'symlink' | 'not-regular' | 'not-dir' | 'foreign' | 'others-write' | 'outside-profile' | 'unsafe-parent';
 
 export interface TrustProblem {
   path: string;
@@ -171,6 +171,49 @@ export function tightenedMode(facts: EntryFacts, runner: Runner): number | null 
   return facts.mode & 0o077 ? facts.mode & 0o700 : null;
 }
 
+/**
+ * Pure: what is wrong with a folder above the data folder (`role` says which
+ * one, for the message), or null. As OpenSSH's StrictModes and git's
+ * safe.directory judge them: it must belong to you or to root, and others
+ * must not be able to write to it unless it is sticky (as /tmp is: there
+ * only an entry's owner may rename or remove it). Otherwise whoever can
+ * write to it can move the data folder away and put their own in its place.
+ * A link on the way must be yours or root's, or its owner can point it
+ * anywhere.
+ */
+export function judgeParent(p: string, facts: EntryFacts, runner: Runner, role: string): TrustProblem | null {
+  if (runner.uid === null || runner.platform === 'win32') return null;
+  const trusted = facts.uid === runner.uid || facts.uid === 0;
+  const elsewhere = 'choose a data folder elsewhere with --data-dir (or BERTH_DATA_DIR), for example under your home folder';
+  if (facts.kind === 'symlink') {
+    if (trusted) return null;
+    return {
+      path: p,
+      kind: 'unsafe-parent',
+      message: `${p}, ${role}, is a symbolic link that belongs to ${ownerName(facts.uid)}: they can point it anywhere, and Berth would follow.`,
+      fix: elsewhere,
+    };
+  }
+  if (!trusted) {
+    return {
+      path: p,
+      kind: 'unsafe-parent',
+      message: `The folder ${p}, ${role}, belongs to ${ownerName(facts.uid)}, neither you nor root: they could move the data folder away and put their own in its place.`,
+      fix: elsewhere,
+    };
+  }
+  if (facts.mode & 0o022 && !(facts.mode & 0o1000)) {
+    const mine = facts.uid === runner.uid;
+    return {
+      path: p,
+      kind: 'unsafe-parent',
+      message: `The folder ${p}, ${role}, can be changed by other users (mode ${octal(facts.mode)}) and is not sticky: they could move the data folder away and put their own in its place.`,
+      fix: mine ? `chmod go-w ${shellQuote(p)} (or ${elsewhere})` : elsewhere,
+    };
+  }
+  return null;
+}
+
 /** Pure (Windows): whether `dir` is inside `profile`; both already resolved (realpath). */
 export function insideProfile(dir: string, profile: string): boolean {
   const rel = path.win32.relative(profile.toLowerCase(), dir.toLowerCase());
@@ -218,59 +261,127 @@ function lstatOrNull(p: string): fs.Stats | null {
   }
 }
 
-function tighten(p: string, facts: EntryFacts, runner: Runner, label: string, warnings: string[]): void {
+/** A folder of ours that others may read or enter: said, with the chmod, but never changed (Berth did not make it so). */
+function openFolderWarning(p: string, facts: EntryFacts, runner: Runner, label: string): string | null {
   const mode = tightenedMode(facts, runner);
-  if (mode === null) return;
+  if (mode === null) return null;
+  return `${label} ${p} is open to other users (mode ${octal(facts.mode)}): they can see what is in it, though not read Berth's files. Berth changes only what it creates; to close it, run: chmod ${octal(mode).slice(1)} ${shellQuote(p)}`;
+}
+
+function lstatOrNullQuiet(p: string): fs.Stats | null {
   try {
-    fs.chmodSync(p, mode);
-    warnings.push(`${label} ${p} was open to other users (mode ${octal(facts.mode)}); it is now ${octal(mode)}.`);
-  } catch (err) {
-    warnings.push(`${label} ${p} is open to other users (mode ${octal(facts.mode)}) and could not be tightened (${errorCode(err) ?? String(err)}); run: chmod ${octal(mode).slice(1)} ${shellQuote(p)}`);
+    return fs.lstatSync(p);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Pure over the file system's answers: the problems of every folder and link
+ * the data folder hangs from, walking up from `dataDir` as given and from
+ * its real path (links resolved), to the root. `lstat` answers for one path.
+ */
+export function parentProblems(dataDir: string, real: string, runner: Runner, lstat: (p: string) => fs.Stats | null = lstatOrNullQuiet): TrustProblem[] {
+  const problems: TrustProblem[] = [];
+  const seen = new Set<string>();
+  for (const start of [path.dirname(dataDir), path.dirname(real)]) {
+    for (let p = start; !seen.has(p); p = path.dirname(p)) {
+      seen.add(p);
+      const st = lstat(p);
+      if (st) {
+        const role = p === path.dirname(real) || p === path.dirname(dataDir) ? 'which holds the data folder' : 'above the data folder';
+        const problem = judgeParent(p, factsOf(st), runner, role);
+        if (problem) problems.push(problem);
+      }
+      if (path.dirname(p) === p) break;
+    }
+  }
+  return problems;
+}
+
+/** The nearest folder that exists at or above `p` (where Berth would create the data folder). */
+function nearestExisting(p: string): string {
+  let dir = p;
+  while (!lstatOrNullQuiet(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
+
+function realpathOr(p: string): string {
+  try {
+    return fs.realpathSync.native(p);
+  } catch {
+    return p;
   }
 }
 
 /**
  * Check the data directory and the files Berth keeps in it, at start: throws
- * DataDirRefused when another account owns any of them or could change them;
- * tightens a folder of ours that others can merely read (0755 -> 0700). A
- * directory that does not exist yet is fine: Berth creates it 0700.
+ * DataDirRefused when another account owns any of them or could change them,
+ * when the data folder is a link that is not yours or leads to what is not
+ * yours, and when a folder above it would let another account replace it. A
+ * folder of ours that others can merely read is said, not changed: Berth
+ * chmods only what it creates. A directory that does not exist yet is fine
+ * when the folders it would be made in are: Berth creates it 0700.
  */
 export function trustDataDir(dataDir: string, runner: Runner = currentRunner()): TrustResult {
   const warnings: string[] = [];
-  let st: fs.Stats;
+  if (runner.platform === 'win32') return trustWindowsDataDir(dataDir, runner);
+  const abs = path.resolve(dataDir);
+  let own: fs.Stats;
   try {
-    // The data directory itself may be a link (a dotfiles setup); what it points to is what must be ours.
-    st = fs.statSync(dataDir);
+    own = fs.lstatSync(abs);
   } catch (err) {
-    if (errorCode(err) === 'ENOENT') return { warnings };
-    throw new DataDirRefused(dataDir, [{ path: dataDir, kind: 'not-dir', message: `The data folder ${dataDir} cannot be looked at (${errorCode(err) ?? String(err)}).`, fix: `check the folder, or choose another with --data-dir` }]);
+    if (errorCode(err) !== 'ENOENT' && errorCode(err) !== 'ENOTDIR') throw unreadable(dataDir, err);
+    // Not made yet: the folders it would be made in must be safe, or someone could make it first.
+    const existing = nearestExisting(path.dirname(abs));
+    const real = realpathOr(existing);
+    const problems = parentProblems(path.join(existing, path.basename(abs)), path.join(real, path.basename(abs)), runner);
+    if (problems.length) throw new DataDirRefused(dataDir, dedupe(problems));
+    return { warnings };
   }
   const problems: TrustProblem[] = [];
-  if (runner.platform === 'win32') {
-    const profile = os.homedir();
-    let real = dataDir;
-    let realProfile = profile;
-    try {
-      real = fs.realpathSync.native(dataDir);
-      realProfile = fs.realpathSync.native(profile);
-    } catch {
-      // compare the paths as given
-    }
-    if (!insideProfile(real, realProfile)) {
+  let st = own;
+  if (own.isSymbolicLink()) {
+    // A link of yours to a folder of yours is fine (a dotfiles setup); anyone else's link, or a link to someone else's folder, is not.
+    if (runner.uid !== null && own.uid !== runner.uid) {
       problems.push({
         path: dataDir,
-        kind: 'outside-profile',
-        message: `On Windows Berth keeps its data inside your user profile (${realProfile}), which only you and administrators can change; ${real} is outside it.`,
-        fix: `choose a folder under ${realProfile} with --data-dir or BERTH_DATA_DIR`,
+        kind: 'symlink',
+        message: `The data folder ${dataDir} is a symbolic link that belongs to ${ownerName(own.uid)}, not to ${runner.user}: they can point it anywhere, and Berth would write its token and logs there.`,
+        fix: `choose another data folder with --data-dir (or BERTH_DATA_DIR)`,
       });
+      throw new DataDirRefused(dataDir, problems);
+    }
+    try {
+      st = fs.statSync(abs);
+    } catch (err) {
+      throw new DataDirRefused(dataDir, [{ path: dataDir, kind: 'symlink', message: `The data folder ${dataDir} is a symbolic link to something that cannot be looked at (${errorCode(err) ?? String(err)}).`, fix: `point it at a folder of yours, or choose another with --data-dir` }]);
     }
   }
+  const real = realpathOr(abs);
   const dirFacts = factsOf(st);
-  const dirProblem = judgeEntry(dataDir, dirFacts, runner, { expect: 'dir', isDataDir: true });
-  if (dirProblem) problems.push(dirProblem);
-  if (problems.length) throw new DataDirRefused(dataDir, problems);
-  tighten(dataDir, dirFacts, runner, 'The data folder', warnings);
+  const dirProblem = judgeEntry(own.isSymbolicLink() ? `${dataDir} (a link to ${real})` : dataDir, dirFacts, runner, { expect: 'dir', isDataDir: true });
+  if (dirProblem) problems.push({ ...dirProblem, path: dataDir });
+  problems.push(...parentProblems(abs, real, runner));
+  if (problems.length) throw new DataDirRefused(dataDir, dedupe(problems));
+  const open = openFolderWarning(dataDir, dirFacts, runner, 'The data folder');
+  if (open) warnings.push(open);
+  checkEntries(dataDir, runner, warnings);
+  return { warnings };
+}
 
+function dedupe(problems: TrustProblem[]): TrustProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => !seen.has(p.message) && !!seen.add(p.message));
+}
+
+function unreadable(dataDir: string, err: unknown): DataDirRefused {
+  return new DataDirRefused(dataDir, [{ path: dataDir, kind: 'not-dir', message: `The data folder ${dataDir} cannot be looked at (${errorCode(err) ?? String(err)}).`, fix: `check the folder, or choose another with --data-dir` }]);
+}
+
+/** The data directory's own entries, as CHECKED_ENTRIES says each must look. */
+function checkEntries(dataDir: string, runner: Runner, warnings: string[]): void {
+  const problems: TrustProblem[] = [];
   for (const entry of CHECKED_ENTRIES) {
     const p = path.join(dataDir, entry.name);
     const est = lstatOrNull(p);
@@ -278,9 +389,46 @@ export function trustDataDir(dataDir: string, runner: Runner = currentRunner()):
     const facts = factsOf(est);
     const problem = judgeEntry(p, facts, runner, entry);
     if (problem) problems.push(problem);
-    else if (entry.expect === 'dir') tighten(p, facts, runner, 'The folder', warnings);
+    else if (entry.expect === 'dir') {
+      const open = openFolderWarning(p, facts, runner, 'The folder');
+      if (open) warnings.push(open);
+    }
   }
   if (problems.length) throw new DataDirRefused(dataDir, problems);
+}
+
+/** Windows: the data directory must resolve to a folder inside the user's profile; links and odd files are refused. */
+function trustWindowsDataDir(dataDir: string, runner: Runner): TrustResult {
+  const warnings: string[] = [];
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dataDir);
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return { warnings };
+    throw unreadable(dataDir, err);
+  }
+  const problems: TrustProblem[] = [];
+  const profile = os.homedir();
+  let real = dataDir;
+  let realProfile = profile;
+  try {
+    real = fs.realpathSync.native(dataDir);
+    realProfile = fs.realpathSync.native(profile);
+  } catch {
+    // compare the paths as given
+  }
+  if (!insideProfile(real, realProfile)) {
+    problems.push({
+      path: dataDir,
+      kind: 'outside-profile',
+      message: `On Windows Berth keeps its data inside your user profile (${realProfile}), which only you and administrators can change; ${real} is outside it.`,
+      fix: `choose a folder under ${realProfile} with --data-dir or BERTH_DATA_DIR`,
+    });
+  }
+  const dirProblem = judgeEntry(dataDir, factsOf(st), runner, { expect: 'dir', isDataDir: true });
+  if (dirProblem) problems.push(dirProblem);
+  if (problems.length) throw new DataDirRefused(dataDir, problems);
+  checkEntries(dataDir, runner, warnings);
   return { warnings };
 }
 

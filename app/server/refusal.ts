@@ -8,10 +8,13 @@ import type { Logger } from '../log';
  * client that writes its whole body before it reads would lose the answer if
  * the connection were simply closed (unread data makes the kernel reset it),
  * so the close lingers as RFC 9112 section 9.6 describes: half-close, throw
- * away what still arrives, bounded in bytes and time, then close.
+ * away what still arrives, bounded in bytes and in quiet time, then close.
  */
 const LINGER_BYTES = 16 * 1024 * 1024;
-const LINGER_MS = 2000;
+/** How long the connection may stay quiet while lingering (a client still sending is not cut off mid-way, however slow the machine). */
+const LINGER_IDLE_MS = 5000;
+/** And how long at most, whatever comes. */
+const LINGER_MAX_MS = 30_000;
 
 const lingering = new WeakSet<Socket>();
 
@@ -31,12 +34,15 @@ function lingerOnClose(socket: Socket): void {
     let discarded = 0;
     const done = () => {
       clearTimeout(timer);
+      clearTimeout(cap);
       this.destroy();
     };
-    const timer = setTimeout(done, LINGER_MS);
+    const timer = setTimeout(done, LINGER_IDLE_MS);
+    const cap = setTimeout(done, LINGER_MAX_MS);
     this.on('data', (d: Buffer) => {
       discarded += d.length;
-      if (discarded > LINGER_BYTES) done();
+      if (discarded > LINGER_BYTES) return done();
+      timer.refresh();
     });
     this.once('end', done);
     this.once('error', done);

@@ -9,6 +9,7 @@ import { HANDOFF_HEADER } from '../instance/probe';
 import { UiFiles, type UiFile } from './ui-files';
 import { COOKIE_NAME, bearerToken, cookieValue, refusalOf, sameOriginLocation, siteOf, tokenMatches } from './security';
 import { RefusalLog, closeAfterAnswer, continueIfAsked } from './refusal';
+import { redeemTicket } from './sign-in';
 
 export interface RouteContext {
   /**
@@ -212,7 +213,7 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     route.onRequest = [requireToken, ...[route.onRequest ?? []].flat()];
   });
 
-  // The one sign-in cookie, set from ?token= and from the signed-out page's token field.
+  // The one sign-in cookie, set from ?ticket=, ?token= and the signed-out page's token field.
   const signIn = (reply: FastifyReply) => reply.header('Set-Cookie', `${COOKIE_NAME}=${encodeURIComponent(opts.token)}; Path=/; HttpOnly; SameSite=Strict`);
 
   app.get('/health', async (req, reply) => {
@@ -265,15 +266,19 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     { prefix: '/api' },
   );
 
-  // ?token= signs a tab in once: the token becomes an HttpOnly cookie and leaves the address bar.
+  // ?ticket= (berth open, the tray: app/server/sign-in.ts) and ?token= sign a tab in once: the cookie is set and
+  // the address bar loses them. A ticket used or expired lands on the signed-out page, which says so.
   app.addHook('preHandler', async (req, reply) => {
     const q = req.query as Record<string, unknown> | undefined;
-    if (req.method !== 'GET' || typeof q?.token !== 'string' || req.url.startsWith('/api/')) return;
+    const ticket = typeof q?.ticket === 'string' ? q.ticket : null;
+    const token = typeof q?.token === 'string' ? q.token : null;
+    if (req.method !== 'GET' || (ticket === null && token === null) || req.url.startsWith('/api/')) return;
     const url = new URL(req.url, 'http://berth.local');
     url.searchParams.delete('token');
-    // A wrong token lands on the signed-out page, which says so (?signin=rejected).
-    if (tokenMatches(q.token, opts.token)) signIn(reply);
-    else url.searchParams.set('signin', 'rejected');
+    url.searchParams.delete('ticket');
+    const verdict = ticket !== null ? redeemTicket(ticket, opts.token) : tokenMatches(token!, opts.token) ? 'ok' : 'invalid';
+    if (verdict === 'ok') signIn(reply);
+    else url.searchParams.set('signin', verdict === 'invalid' ? 'rejected' : 'expired');
     return reply.code(303).header('Location', sameOriginLocation(url.pathname, url.search)).send();
   });
 

@@ -35,12 +35,13 @@ function brand(version?: HTMLElement) {
 
 /**
  * What the address said when this page loaded, read once and removed from
- * the address bar: a rejected ?token= (the server adds signin=rejected) and
+ * the address bar: a rejected ?token= (the server adds signin=rejected), a
+ * sign-in link used already or too old (signin=expired) and
  * a port move this tab followed (moved-from=8787).
  */
 const arrival = (() => {
   const url = new URL(location.href);
-  const notes = { tokenRejected: url.searchParams.get('signin') === 'rejected', movedFrom: url.searchParams.get('moved-from') };
+  const notes = { tokenRejected: url.searchParams.get('signin') === 'rejected', linkExpired: url.searchParams.get('signin') === 'expired', movedFrom: url.searchParams.get('moved-from') };
   if (url.searchParams.has('signin') || url.searchParams.has('moved-from')) {
     url.searchParams.delete('signin');
     url.searchParams.delete('moved-from');
@@ -52,7 +53,7 @@ const arrival = (() => {
 function showSignedOut(): void {
   document.documentElement.dataset.link = 'signed-out';
   document.title = 'Berth: open it from the app';
-  fill(app, h('header', { class: 'topbar' }, brand()), h('main', { id: 'main', class: 'main', tabindex: -1 }, signedOutView({ tokenRejected: arrival.tokenRejected })));
+  fill(app, h('header', { class: 'topbar' }, brand()), h('main', { id: 'main', class: 'main', tabindex: -1 }, signedOutView({ tokenRejected: arrival.tokenRejected, linkExpired: arrival.linkExpired })));
 }
 
 /** How to start Berth again: the exact command for a headless Berth, the menus for the desktop app. */

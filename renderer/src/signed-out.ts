@@ -22,7 +22,7 @@ function dataFolderHint(): string {
   return '~/.config/Berth';
 }
 
-export function signedOutView(opts: { tokenRejected?: boolean } = {}): HTMLElement {
+export function signedOutView(opts: { tokenRejected?: boolean; linkExpired?: boolean } = {}): HTMLElement {
   const again = h('p', { class: 'muted small', role: 'status', 'aria-live': 'polite' });
   const check = h(
     'button',
@@ -110,6 +110,9 @@ export function signedOutView(opts: { tokenRejected?: boolean } = {}): HTMLEleme
             { class: 'message error', id: 'token-rejected', role: 'alert' },
             'The token in the address was not accepted, so this tab is not signed in. It may belong to another Berth or an older data folder.',
           )
+        : null,
+      opts.linkExpired
+        ? h('p', { class: 'message error', id: 'link-expired', role: 'alert' }, 'This sign-in link was used already or is more than two minutes old, so this tab is not signed in. Open Berth again to get a new one.')
         : null,
       h('p', { class: 'lead' }, 'This tab is not signed in, so Berth keeps its console private here. Berth signs a tab in when it opens the tab for you:'),
       h(

@@ -6,7 +6,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort, logText, procs, readToken, rmDir, startServe, stopBerth, tempDir } from './common.mjs';
+import { freePort, health, logText, procs, rmDir, runBerth, sleep, startServe, stopBerth, tempDir } from './common.mjs';
 
 export const NOBODY_ID = 65534;
 const AS_NOBODY = ['setpriv', `--reuid=${NOBODY_ID}`, `--regid=${NOBODY_ID}`, '--clear-groups'];
@@ -131,6 +131,232 @@ export async function logFlood({ n = 2000 } = {}) {
   }
 }
 
+// ---------------------------------------------------------------------------
+// The data folder and the folders above it. The attacker prepares the place
+// where root's Berth will keep its data; Berth must refuse it before it
+// writes anything, and change nothing it did not create.
+
+/** Start `berth serve` (human output); resolves once it serves or exits: `code` is null while it serves. */
+async function serveOrExit(port, dataDir, ms = 20_000) {
+  const p = runBerth(['serve', '--port', String(port), '--data-dir', dataDir], { marker: dataDir });
+  let code = null;
+  void p.exited.then((c) => (code = c));
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (code !== null) return { p, served: false, code };
+    if (p.stdout().includes(' is serving on ') && (await health(port, '127.0.0.1', 500))?.pid === p.pid) return { p, served: true, code: null };
+    await sleep(25);
+  }
+  return { p, served: false, code: 'still running' };
+}
+
+/** Names and modes in a folder, to tell whether anything was written or changed there. */
+function listing(dir) {
+  const mode = (fs.statSync(dir).mode & 0o7777).toString(8);
+  return `${mode} [${fs.readdirSync(dir).sort().join(', ')}]`;
+}
+
+const firstProblem = (text) => text.split('\n').find((l) => /^\s+\S/.test(l) && !/To fix it/.test(l))?.trim().slice(0, 150) ?? text.trim().slice(0, 150);
+
+const PLANT = `
+import fs from 'node:fs';
+const a = JSON.parse(process.env.ATTACK);
+for (const [from, to] of a.renames ?? []) fs.renameSync(from, to);
+for (const dir of a.mkdirs ?? []) fs.mkdirSync(dir, { mode: 0o755 });
+for (const [target, link] of a.links ?? []) fs.symlinkSync(target, link);
+console.log(JSON.stringify({ uid: process.getuid() }));
+`;
+
+/**
+ * The data folder and the folders above it, prepared by another user:
+ * a link planted in a sticky folder (as /tmp is) where the data folder will
+ * be, pointing at a folder of root's; a data folder moved aside and replaced
+ * by a link in a folder others can write; a data folder inside a folder that
+ * belongs to the other user. Each start is refused (exit 2) before anything
+ * is written; the folder the link points to is left exactly as it was.
+ */
+export async function preparedDataDir() {
+  const expected = 'exit 2 naming what is wrong, before anything is written; nothing changed where the link points';
+  const problem = secondUserProblem();
+  if (problem) return skipped('data folders prepared by another user', expected, problem);
+  const rows = [];
+  const place = tempDir('berth-attack-place-');
+  // Where the attacker can reach, as the real /tmp.
+  fs.chmodSync(place, 0o755);
+  try {
+    // A shared folder like /tmp: anyone may create entries, only their owner may remove or rename them.
+    const sticky = path.join(place, 'sticky');
+    fs.mkdirSync(sticky);
+    fs.chmodSync(sticky, 0o1777);
+    // A folder of root's that is not Berth's, open to read (0755), with something in it.
+    const victim = path.join(place, 'victim');
+    fs.mkdirSync(victim);
+    fs.chmodSync(victim, 0o755);
+    fs.writeFileSync(path.join(victim, 'precious.txt'), 'precious\n');
+
+    {
+      const dataDir = path.join(sticky, 'Berth');
+      const before = listing(victim);
+      const planted = await asNobody(PLANT, { links: [[victim, dataDir]] });
+      const port = await freePort();
+      const r = await serveOrExit(port, dataDir);
+      await procs.killAll();
+      const after = listing(victim);
+      const said = /is a symbolic link that belongs to nobody/.test(r.p.stderr());
+      rows.push(
+        row(
+          'another user plants a link where the data folder will be (in a sticky folder), to a folder of root\'s',
+          expected,
+          `link planted ${planted.code === 0 ? 'as nobody' : `FAILED (${planted.err.trim().slice(0, 80)})`}; exit ${r.code}${r.served ? ' (it SERVED)' : ''}; "${firstProblem(r.p.stderr())}"; linked folder ${after === before ? 'unchanged' : `CHANGED: ${before} -> ${after}`}`,
+          planted.code === 0 && r.code === 2 && said && after === before,
+        ),
+      );
+    }
+    {
+      // A folder anyone can write to (not sticky): root's data folder in it can be moved aside and replaced.
+      const open = path.join(place, 'open');
+      fs.mkdirSync(open);
+      fs.chmodSync(open, 0o777);
+      const dataDir = path.join(open, 'Berth');
+      fs.mkdirSync(dataDir, { mode: 0o700 });
+      const port = await freePort();
+      const first = await serveOrExit(port, dataDir);
+      await procs.killAll();
+      const moved = await asNobody(PLANT, { renames: [[dataDir, path.join(open, 'Berth.moved')]], links: [[path.join(open, 'Berth.moved'), dataDir]] });
+      const again = await serveOrExit(port, dataDir);
+      await procs.killAll();
+      const said = /can be changed by other users \(mode 0777\) and is not sticky/.test(first.p.stderr());
+      rows.push(
+        row(
+          'root\'s data folder in a folder others can write (0777, not sticky)',
+          'exit 2 at start naming that folder; after another user swaps in a link of theirs, exit 2 again',
+          `exit ${first.code}${first.served ? ' (it SERVED)' : ''}: "${firstProblem(first.p.stderr())}"; nobody moved it and linked it back: ${moved.code === 0 ? 'done' : 'FAILED'}; then exit ${again.code}${again.served ? ' (it SERVED through their link)' : ''}`,
+          first.code === 2 && said && moved.code === 0 && again.code === 2,
+        ),
+      );
+    }
+    {
+      // A folder that belongs to the other user: they may rename anything in it, whoever owns it.
+      const theirs = path.join(sticky, 'theirs');
+      await asNobody(PLANT, { mkdirs: [theirs] });
+      const dataDir = path.join(theirs, 'Berth');
+      fs.mkdirSync(dataDir, { mode: 0o700 });
+      const port = await freePort();
+      const r = await serveOrExit(port, dataDir);
+      await procs.killAll();
+      const said = /belongs to nobody \(uid 65534\), neither you nor root/.test(r.p.stderr());
+      rows.push(
+        row(
+          'root\'s data folder inside a folder another user owns',
+          'exit 2 naming that folder and its owner',
+          `exit ${r.code}${r.served ? ' (it SERVED)' : ''}: "${firstProblem(r.p.stderr())}"`,
+          r.code === 2 && said,
+        ),
+      );
+    }
+  } finally {
+    await procs.killAll();
+    rmDir(place);
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------------------
+// The command line. Whatever starts a browser puts the address it opens in
+// an argv that /proc/PID/cmdline shows to every local user.
+
+/** Another user's look at every command line on the machine, and what they try with what they find there. */
+const REPLAY = `
+import fs from 'node:fs';
+import http from 'node:http';
+const { port, markers } = JSON.parse(process.env.ATTACK);
+const ask = (method, path, headers = {}) => new Promise((resolve) => {
+  const req = http.request({ host: '127.0.0.1', port, method, path, headers: { 'Content-Length': 0, ...headers }, agent: false }, (res) => {
+    res.resume();
+    res.on('end', () => resolve({ status: res.statusCode, cookie: res.headers['set-cookie']?.[0]?.split(';')[0] ?? null }));
+  });
+  req.on('error', (e) => resolve({ status: e.code, cookie: null }));
+  req.end();
+});
+const found = [];
+for (const pid of fs.readdirSync('/proc').filter((d) => /^\\d+$/.test(d))) {
+  let args;
+  try { args = fs.readFileSync('/proc/' + pid + '/cmdline', 'utf8').split('\\0').filter(Boolean); } catch { continue; }
+  if (!args.some((a) => markers.some((m) => a.includes(m)))) continue;
+  found.push(...args.filter((a) => markers.some((m) => a.includes(m))));
+}
+const tried = [];
+for (const arg of found) {
+  // A file the argument names (a file:// address or a path): can it be read?
+  const file = arg.startsWith('file://') ? decodeURIComponent(new URL(arg).pathname) : arg.startsWith('/') ? arg : null;
+  if (file) {
+    try { fs.readFileSync(file); tried.push('read ' + file + ': READ'); } catch (e) { tried.push('read: ' + e.code); }
+  }
+  // An address on Berth's port: open it as the browser would, and use any cookie it gives to stop Berth.
+  const m = /^http:\\/\\/127\\.0\\.0\\.1:(\\d+)(\\/.*)$/.exec(arg);
+  if (m) {
+    const visit = await ask('GET', m[2]);
+    tried.push('open address: ' + visit.status + (visit.cookie ? ' with a cookie' : ' without a cookie'));
+    if (visit.cookie) tried.push('stop with that cookie: ' + (await ask('POST', '/api/stop', { Cookie: visit.cookie, 'Sec-Fetch-Site': 'same-origin' })).status);
+  }
+  // Anything shaped like a token or a ticket: as a Bearer token.
+  for (const word of arg.split(/[^\\w.-]+/).filter((w) => w.length >= 32)) {
+    for (const part of [word, ...word.split('.')].filter((w) => w.length >= 32)) tried.push('stop with Bearer ' + part.slice(0, 6) + '…: ' + (await ask('POST', '/api/stop', { Authorization: 'Bearer ' + part })).status);
+  }
+}
+console.log(JSON.stringify({ found, tried }));
+`;
+
+/**
+ * `berth open` as root, with a browser launcher that keeps its arguments
+ * showing (a browser started with the address does). Another user reads
+ * every command line, and tries what it finds: reading a file it names,
+ * opening an address, and any token-shaped word against POST /api/stop.
+ */
+export async function commandLineReplay() {
+  const name = 'another user reads the browser launcher\'s command line after `berth open` and replays it at once';
+  const expected = 'the command line names only a page they cannot read; nothing they try signs in; Berth keeps serving';
+  const problem = secondUserProblem();
+  if (problem) return skipped(name, expected, problem);
+  const port = await freePort();
+  const dataDir = tempDir('berth-attack-argv-');
+  const bin = tempDir('berth-attack-launcher-');
+  try {
+    const server = await startServe(port, dataDir);
+    // The stand-in launcher hands its arguments to a "browser" that lives on with them, and says where it is.
+    const browserPid = path.join(bin, 'browser.pid');
+    fs.writeFileSync(
+      path.join(bin, 'xdg-open'),
+      `#!${process.execPath}\nconst c = require('child_process').spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', '--', ...process.argv.slice(2)], { detached: true, stdio: 'ignore' });\nrequire('fs').writeFileSync(${JSON.stringify(browserPid)}, String(c.pid));\nc.unref();\n`,
+      { mode: 0o755 },
+    );
+    const open = runBerth(['open', '--port', String(port), '--data-dir', dataDir], { env: { PATH: `${bin}:${process.env.PATH}` } });
+    const openCode = await open.exited;
+    const pid = Number(fs.readFileSync(browserPid, 'utf8'));
+    procs.track(pid, 'setTimeout');
+    const attack = await asNobody(REPLAY, { port, markers: [`127.0.0.1:${port}`, dataDir] });
+    const r = attack.result ?? { found: [], tried: [`attacker failed: ${attack.err.trim().slice(0, 100)}`] };
+    const still = (await health(port))?.pid === server.pid;
+    const signedIn = r.tried.some((t) => / 202$| READ$|with a cookie/.test(t));
+    return [
+      row(
+        name,
+        expected,
+        `berth open exit ${openCode}; as nobody saw ${JSON.stringify(r.found.map((a) => a.replace(/[\w-]{20,}/g, (w) => `${w.slice(0, 6)}…`)))}; tried: ${r.tried.join('; ') || 'nothing'}; Berth ${still ? 'still serving' : 'STOPPED'}`,
+        openCode === 0 && r.found.length > 0 && !signedIn && still,
+      ),
+    ];
+  } finally {
+    await procs.killAll();
+    rmDir(dataDir);
+    rmDir(bin);
+  }
+}
+
 /** Every case, in the order the soak's fault table prints them. */
-export const attackCases = [['another user floods the log', () => logFlood()]];
+export const attackCases = [
+  ['another user floods the log', () => logFlood()],
+  ['data folders prepared by another user', preparedDataDir],
+  ['the browser launcher\'s command line, replayed by another user', commandLineReplay],
+];
 

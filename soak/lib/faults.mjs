@@ -623,9 +623,10 @@ export async function untrustedDataDir() {
       fs.chmodSync(dataDir, 0o755);
       const p = await serveHuman(port, dataDir);
       const mode = (fs.statSync(dataDir).mode & 0o777).toString(8);
-      const said = p.stderr().includes(`The data folder ${dataDir} was open to other users (mode 0755); it is now 0700.`);
+      const said = p.stderr().includes(`The data folder ${dataDir} is open to other users (mode 0755)`) && p.stderr().includes(`chmod 700 '${dataDir}'`);
       await stopBerth(p);
-      rows.push(row('our data folder, readable by others (0755)', 'tightened to 0700, and said so; serves', `mode now ${mode}; ${said ? 'said so' : 'SILENT'}`, mode === '700' && said));
+      // Berth changes only what it creates: a folder someone else made 0755 is theirs to close.
+      rows.push(row('our data folder, readable by others (0755), not made by Berth', 'left as it is, with the chmod that closes it; serves', `mode now ${mode}; ${said ? 'said so' : 'SILENT'}`, mode === '755' && said));
       const q = await serveHuman(port, fresh);
       const modes = [fresh, path.join(fresh, 'logs')].map((d) => (fs.statSync(d).mode & 0o777).toString(8));
       await stopBerth(q);

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readOwnFile } from '../../app/files/read';
-import { DataDirRefused, dataDirRefusal, insideProfile, judgeEntry, tightenedMode, trustDataDir, type EntryFacts, type Runner } from '../../app/files/trust';
+import { DataDirRefused, dataDirRefusal, insideProfile, judgeEntry, judgeParent, parentProblems, tightenedMode, trustDataDir, type EntryFacts, type Runner } from '../../app/files/trust';
 import { createFileAtomic, describeFsError, writeFileAtomic } from '../../app/files/write';
 import { ensureToken } from '../../app/server/token';
 import { createLogSink } from '../../app/log';
@@ -48,6 +48,36 @@ describe('what Berth trusts (pure decisions)', () => {
     expect(judgeEntry(`/it's`, facts('dir', 0o777), me, { expect: 'dir' })?.fix).toBe(`chmod 700 '/it'\\''s'`);
   });
 
+  it('the folders above the data folder: yours or root\'s, and not writable by others unless sticky (as OpenSSH and git judge them)', () => {
+    const role = 'which holds the data folder';
+    expect(judgeParent('/home/ann', facts('dir', 0o755), me, role)).toBeNull();
+    expect(judgeParent('/home', facts('dir', 0o755, 0), me, role)).toBeNull();
+    expect(judgeParent('/tmp', facts('dir', 0o1777, 0), me, role)).toBeNull();
+    expect(judgeParent('/srv/shared', facts('dir', 0o777, 0), me, role)).toMatchObject({ kind: 'unsafe-parent', message: expect.stringContaining('mode 0777) and is not sticky') });
+    expect(judgeParent('/home/ann/x', facts('dir', 0o775), me, role)?.fix).toMatch(/^chmod go-w '\/home\/ann\/x'/);
+    expect(judgeParent('/tmp/bob', facts('dir', 0o755, 1001), me, role)).toMatchObject({ kind: 'unsafe-parent', message: expect.stringContaining('belongs to uid 1001, neither you nor root') });
+    expect(judgeParent('/tmp/link', facts('symlink', 0o777, 1001), me, role)?.message).toContain('is a symbolic link that belongs to uid 1001');
+    expect(judgeParent('/home/ann/link', facts('symlink', 0o777), me, role)).toBeNull();
+    // Windows has no owners or modes to judge here: the profile folder is the boundary there.
+    expect(judgeParent('C:\\Users', facts('dir', 0o777, 0), { uid: null, user: 'ann', platform: 'win32' }, role)).toBeNull();
+  });
+
+  it('every folder the data folder hangs from is judged, through the path as given and through its real path', () => {
+    const table: Record<string, EntryFacts> = {
+      '/': facts('dir', 0o755, 0),
+      '/tmp': facts('dir', 0o1777, 0),
+      '/tmp/bob': facts('dir', 0o777, 1001),
+      '/tmp/link': facts('symlink', 0o777, 1001),
+      '/home': facts('dir', 0o755, 0),
+      '/home/ann': facts('dir', 0o700),
+    };
+    const lstat = (p: string) => (table[p] ? ({ ...table[p], isSymbolicLink: () => table[p]!.kind === 'symlink', isFile: () => false, isDirectory: () => table[p]!.kind === 'dir', isFIFO: () => false, isSocket: () => false, isBlockDevice: () => false, isCharacterDevice: () => false } as never) : null);
+    expect(parentProblems('/home/ann/Berth', '/home/ann/Berth', me, lstat)).toEqual([]);
+    expect(parentProblems('/tmp/bob/Berth', '/tmp/bob/Berth', me, lstat).map((p) => p.path)).toEqual(['/tmp/bob']);
+    // A link on the way that someone else owns, to a folder of yours: the link is the problem.
+    expect(parentProblems('/tmp/link/Berth', '/home/ann/Berth', me, lstat).map((p) => p.path)).toEqual(['/tmp/link']);
+  });
+
   it('Windows: no owners or mode bits to judge; links and odd files still refused; the profile folder is the boundary', () => {
     const win: Runner = { uid: null, user: 'ann', platform: 'win32' };
     expect(judgeEntry('C:\\u\\Berth\\settings.json', facts('file', 0o666, 0), win, { expect: 'file' })).toBeNull();
@@ -62,15 +92,26 @@ describe('what Berth trusts (pure decisions)', () => {
 });
 
 describe('the data directory at start', () => {
-  it.skipIf(process.platform === 'win32')('refuses a folder others can write, with the chmod; tightens one others can read, and says so', () => {
+  it.skipIf(process.platform === 'win32')('refuses a folder others can write, with the chmod; says of one others can read how to close it, and leaves it as it is', () => {
     const dir = tempDataDir();
     fs.chmodSync(dir, 0o777);
     expect(() => trustDataDir(dir)).toThrow(DataDirRefused);
     expect(dataDirRefusal(dir)).toContain(`To fix it: chmod 700 '${dir}'`);
     fs.chmodSync(dir, 0o755);
-    expect(trustDataDir(dir).warnings).toEqual([`The data folder ${dir} was open to other users (mode 0755); it is now 0700.`]);
-    expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
+    expect(trustDataDir(dir).warnings).toEqual([
+      `The data folder ${dir} is open to other users (mode 0755): they can see what is in it, though not read Berth's files. Berth changes only what it creates; to close it, run: chmod 700 '${dir}'`,
+    ]);
+    expect(fs.statSync(dir).mode & 0o777).toBe(0o755);
     expect(dataDirRefusal(dir)).toBeNull();
+  });
+
+  it.skipIf(process.platform === 'win32')('a link of yours to a folder of yours is used; the folder is judged, not the link', () => {
+    const target = tempDataDir();
+    const link = path.join(tempDataDir(), 'Berth');
+    fs.symlinkSync(target, link);
+    expect(trustDataDir(link).warnings).toEqual([]);
+    fs.chmodSync(target, 0o777);
+    expect(dataDirRefusal(link)).toContain(`The data folder ${link} (a link to ${fs.realpathSync(target)}) can be changed by other users`);
   });
 
   it.skipIf(!isRoot)('refuses files another account put there, naming each with its fix', () => {

@@ -253,7 +253,8 @@ describe('only the real successor', () => {
     const seen = watchWhile(s.port, s.host.instance, relaunch);
     await expect(relaunch).rejects.toThrow(/was not ready within/);
     expect((await seen).other).toEqual([]);
-    expect(s.log().match(/a handoff probe without a valid proof was ignored/g)).toHaveLength(3);
+    // Said once, then counted (a flood of them writes a line a minute, not a line each).
+    expect(s.log().match(/refused a handoff probe without a valid proof/g)).toHaveLength(1);
   });
 
   it('--handoff flags copied from /health, from another data directory, change nothing: exit 3, and nobody is killed', async () => {

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type http from 'node:http';
 import type { ServerHost } from '../../app/lifecycle/host';
@@ -93,6 +94,13 @@ describe('the desktop shell, started for real with stand-in Electron objects', (
     expect(fe.trays[0]!.image).toBe(path.join(ROOT, 'build', 'tray', 'tray-dark.png'));
     expect(statusItem(fe)).toBe(`Serving on :${port}`);
     expect(fe.appMenu()!.item('updates')!.label).toBe('Updates are off in a development build (not packaged)');
+    // Open in browser: the sign-in page in the data folder, never the token, reaches shell.openExternal; its link signs in once.
+    fe.trays[0]!.menu!.click('open-browser');
+    await waitFor(() => fe.external.length > 0, 'the browser to be asked');
+    expect(fe.external).toEqual([pathToFileURL(path.join(dataDir, 'sign-in.html')).href]);
+    const link = /content="0;url=([^"]+)"/.exec(fs.readFileSync(path.join(dataDir, 'sign-in.html'), 'utf8'))![1]!;
+    expect((await fetch(link, { redirect: 'manual' })).headers.get('set-cookie')).toMatch(/^berth_token=/);
+    expect((await fetch(link, { redirect: 'manual' })).headers.get('set-cookie')).toBeNull();
     // The start-up figures the desktop e2e suite reports: the tray icon first, then the server.
     const ready = await waitFor(
       () => /ready on \S+; since the process started: tray icon after (\d+) ms, serving after (\d+) ms/.exec(fs.readFileSync(path.join(dataDir, 'logs', 'berth.log'), 'utf8')),
@@ -249,7 +257,12 @@ describe('the desktop shell, started for real with stand-in Electron objects', (
     const { fe, started } = launch({ locks: new LockRegistry(), dataDir, port, answers: [0] });
     await started;
     expect(fe.dialogs[0]).toMatchObject({ message: `Berth is already running at http://127.0.0.1:${port}`, buttons: ['Open', 'Quit'] });
-    expect(fe.external).toEqual([`http://127.0.0.1:${port}/?token=${encodeURIComponent(readToken(dataDir))}`]);
+    // The browser gets the sign-in page in the data folder, never the token (a launcher's command line is world-readable).
+    await waitFor(() => fe.external.length > 0, 'the browser to be asked');
+    expect(fe.external).toEqual([pathToFileURL(path.join(dataDir, 'sign-in.html')).href]);
+    const link = /content="0;url=([^"]+)"/.exec(fs.readFileSync(path.join(dataDir, 'sign-in.html'), 'utf8'))![1]!;
+    expect(link).not.toContain(readToken(dataDir));
+    expect((await fetch(link, { redirect: 'manual' })).headers.get('set-cookie')).toMatch(/^berth_token=/);
     expect(fe.app.ended).toBe('quit');
     expect(fe.windows).toHaveLength(0);
     expect((await health(port))?.instance).toBe(headless.instance);

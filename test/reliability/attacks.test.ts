@@ -15,4 +15,12 @@ describe('another local user', () => {
   it.skipIf(!!why)(`cannot flood the log: forged handoff proofs and requests without the token are counted, a line a minute${why ? ` (skipped: ${why})` : ''}`, async () => {
     check(await attacks.logFlood({ n: 1000 }));
   });
+
+  it.skipIf(!!why)(`cannot lead Berth's data into a folder of theirs, or replace it under Berth: links, open and foreign parents are refused${why ? ` (skipped: ${why})` : ''}`, async () => {
+    check(await attacks.preparedDataDir());
+  });
+
+  it.skipIf(!!why)(`cannot sign in or stop Berth with what \`berth open\` leaves on a command line${why ? ` (skipped: ${why})` : ''}`, async () => {
+    check(await attacks.commandLineReplay());
+  });
 });
