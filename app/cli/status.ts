@@ -6,6 +6,8 @@ export async function status(ctx: Context): Promise<number> {
   const p = await look(ctx);
   if (isBerth(p)) {
     const r = p.running;
+    // It ran short of file descriptors lately: said here, or a busy Berth looks like a broken one.
+    if (r.descriptors) ctx.out.warn(`Berth ran short of file descriptors at ${r.descriptors.shortAt} (its limit is ${r.descriptors.limit} open files, ulimit -n): it closed ${r.descriptors.closedIdle} idle connection(s) to make room. See its log.`);
     ctx.out.result(`Berth ${r.version} is ${r.state} on ${r.url} (pid ${r.pid}, instance ${r.instance}, since ${r.startedAt}).`, { running: true, ...r });
     return ExitCode.ok;
   }

@@ -27,6 +27,8 @@ export interface BerthHealth {
   instance: string;
   state: 'serving' | 'draining';
   startedAt: string;
+  /** Present for a while after Berth ran short of file descriptors (app/server/descriptors.ts). */
+  descriptors?: { limit: number; shortAt: string; closedIdle: number; answeredOver: number };
 }
 
 export interface RunningBerth extends BerthHealth {
@@ -54,7 +56,12 @@ export function parseHealth(body: string): BerthHealth | null {
   if (h.app !== 'berth') return null;
   if (typeof h.instance !== 'string' || typeof h.pid !== 'number' || typeof h.version !== 'string') return null;
   if (h.state !== 'serving' && h.state !== 'draining') return null;
-  return { app: 'berth', version: visible(h.version, 64), pid: h.pid, instance: visible(h.instance, 64), state: h.state, startedAt: visible(String(h.startedAt ?? ''), 64) };
+  const d = h.descriptors as Record<string, unknown> | undefined;
+  const descriptors =
+    d && typeof d.limit === 'number' && typeof d.closedIdle === 'number' && typeof d.answeredOver === 'number'
+      ? { limit: d.limit, shortAt: visible(String(d.shortAt ?? ''), 64), closedIdle: d.closedIdle, answeredOver: d.answeredOver }
+      : undefined;
+  return { app: 'berth', version: visible(h.version, 64), pid: h.pid, instance: visible(h.instance, 64), state: h.state, startedAt: visible(String(h.startedAt ?? ''), 64), ...(descriptors ? { descriptors } : {}) };
 }
 
 export function classify(obs: Observation, ctx: { url: string; handoffFrom?: string | null }): Verdict {

@@ -6,6 +6,7 @@ import { claimPort } from '../instance/claim';
 import { urlFor, type ProbeResult } from '../instance/probe';
 import type { ApiRoutes, HostedSite } from '../server/web';
 import { listenerOf } from '../server/exposure';
+import { descriptors } from '../server/descriptors';
 import { Generations, retire } from './generations';
 import { checkHandoffProof, handoffProof, readHandoffNote, removeHandoffNote, type ProvenHandoff } from './successor-protocol';
 import { runRelaunch } from './handover-engine';
@@ -127,6 +128,8 @@ export class ServerHost extends EventEmitter<HostEvents> {
   constructor(readonly opts: HostOptions) {
     super();
     this.log = opts.logs.root.child({ scope: 'host' });
+    // File descriptors are the process's: a shortage is said in this host's log.
+    descriptors.useLog(opts.logs.root.child({ scope: 'http' }));
     this._host = opts.host;
     this._port = opts.port;
     this.routes = opts.routes ?? [];

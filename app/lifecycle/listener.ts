@@ -3,6 +3,7 @@ import net from 'node:net';
 import type { Socket } from 'node:net';
 import type { WebApp } from '../server/web';
 import { expectsContinue } from '../server/refusal';
+import { descriptors } from '../server/descriptors';
 
 /** Timeouts that stop a slow or malformed client from pinning the server. */
 const HTTP_LIMITS = {
@@ -47,6 +48,8 @@ export class Listener {
     this.server.keepAliveTimeout = HTTP_LIMITS.keepAliveTimeout;
     this.server.setTimeout(HTTP_LIMITS.connectionTimeout);
     this.server.on('connection', (s: Socket) => {
+      // Near the process's limit on open files, room is made here (app/server/descriptors.ts).
+      descriptors.admit(s);
       this.sockets.add(s);
       s.once('close', () => {
         this.sockets.delete(s);
@@ -59,6 +62,7 @@ export class Listener {
       this.server.emit('request', req, res);
     });
     this.server.on('request', (req, res) => {
+      descriptors.request(req, res);
       // On the way out: answer normally, then close the connection, so the client's next request opens a new one.
       if (this._draining) res.setHeader('Connection', 'close');
       else {

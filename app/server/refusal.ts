@@ -4,11 +4,13 @@ import type { Logger } from '../log';
 
 /**
  * How a request Berth will not serve is answered: from its headers alone,
- * with Connection: close, so that a body nobody asked for is never read. A
- * client that writes its whole body before it reads would lose the answer if
- * the connection were simply closed (unread data makes the kernel reset it),
- * so the close lingers as RFC 9112 section 9.6 describes: half-close, throw
- * away what still arrives, bounded in bytes and in quiet time, then close.
+ * with Connection: close, so that a body nobody asked for is never waited
+ * for. A client that writes its whole body before it reads would lose the
+ * answer if the connection were closed at once (unread data makes the
+ * kernel reset it), so the close lingers as RFC 9112 section 9.6 describes:
+ * what still arrives is thrown away (Node's parser discards the body of a
+ * request nobody reads), bounded in bytes and in quiet time, and the
+ * connection closes once the body is over or a bound is reached.
  */
 const LINGER_BYTES = 16 * 1024 * 1024;
 /** How long the connection may stay quiet while lingering (a client still sending is not cut off mid-way, however slow the machine). */
@@ -18,41 +20,48 @@ const LINGER_MAX_MS = 30_000;
 
 const lingering = new WeakSet<Socket>();
 
-/** End this response's connection once it is sent, lingering if the request's body is still arriving. */
+/** End this response's connection once it is sent, lingering while the request's body is still arriving. */
 export function closeAfterAnswer(req: IncomingMessage, res: ServerResponse): void {
   if (!res.headersSent) res.setHeader('Connection', 'close');
-  if (!req.complete) lingerOnClose(req.socket);
+  if (!req.complete) lingerOnClose(req, req.socket);
 }
 
-function lingerOnClose(socket: Socket): void {
+function lingerOnClose(req: IncomingMessage, socket: Socket): void {
   if (lingering.has(socket)) return;
   lingering.add(socket);
-  // Node ends a Connection: close response with destroySoon(), which would close at once; this one lingers.
+  const close = socket.destroySoon;
+  // Node ends a Connection: close response with destroySoon(), which would close at once; this one waits for the body.
   socket.destroySoon = function (this: Socket) {
-    // The HTTP parser hears nothing more: what still comes is the refused body, or requests nobody will answer.
-    for (const l of this.listeners('data')) this.off('data', l as (...args: unknown[]) => void);
-    let discarded = 0;
-    const done = () => {
-      clearTimeout(timer);
+    if (req.complete) return close.call(this);
+    const start = this.bytesRead;
+    let seen = start;
+    let quietSince = Date.now();
+    const stop = (how: 'end' | 'destroy') => {
+      clearInterval(poll);
       clearTimeout(cap);
-      this.destroy();
+      if (how === 'end') close.call(this);
+      else this.destroy();
     };
-    const timer = setTimeout(done, LINGER_IDLE_MS);
-    const cap = setTimeout(done, LINGER_MAX_MS);
-    this.on('data', (d: Buffer) => {
-      discarded += d.length;
-      if (discarded > LINGER_BYTES) return done();
-      timer.refresh();
+    // The body is over: half-close and close as usual.
+    req.once('end', () => stop('end'));
+    // bytesRead, not 'data' events: the HTTP parser reads the socket itself.
+    const poll = setInterval(() => {
+      const read = this.bytesRead;
+      if (read - start > LINGER_BYTES) return stop('destroy');
+      if (read !== seen) {
+        seen = read;
+        quietSince = Date.now();
+      } else if (Date.now() - quietSince > LINGER_IDLE_MS) stop('destroy');
+    }, 100);
+    const cap = setTimeout(() => stop('destroy'), LINGER_MAX_MS);
+    poll.unref();
+    cap.unref();
+    this.once('close', () => {
+      clearInterval(poll);
+      clearTimeout(cap);
     });
-    this.once('end', done);
-    this.once('error', done);
-    this.end();
-    this.resume();
   };
 }
-
-/** What was refused, in words: "401 (no valid token)". */
-export type RefusalKind = string;
 
 /** Responses whose client waits for 100 Continue before it sends the body (the Listener marks them). */
 const awaitingContinue = new WeakSet<ServerResponse>();
@@ -67,30 +76,39 @@ export function continueIfAsked(res: ServerResponse): void {
   if (awaitingContinue.delete(res) && !res.headersSent) res.writeContinue();
 }
 
+/** How a counted log words its lines. */
+export interface CountedWords {
+  /** The first event of a quiet spell, logged at once; `detail` is what the caller added to that event. */
+  first(kind: string, detail: string | undefined, intervalSeconds: number): string;
+  /** The events counted since, once an interval: their total, "n × kind" parts, over how many seconds. */
+  more(total: number, parts: string, seconds: number): string;
+}
+
 /**
- * The log of what Berth refused, written so that no one can flood it: the
- * first refusal in a quiet spell is logged at once, the ones after it are
- * counted, and at most one line per interval says how many there were.
+ * A log that no one can flood: the first event in a quiet spell is logged at
+ * once, the ones after it are counted, and at most one line per interval
+ * says how many there were.
  */
-export class RefusalLog {
-  private counts = new Map<RefusalKind, number>();
+export class CountedLog {
+  private counts = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
   private since = 0;
 
   constructor(
     private readonly log: Logger,
+    private readonly words: CountedWords,
     private readonly intervalMs = 60_000,
   ) {}
 
-  /** Within a spell: refusals are being counted rather than logged one by one. */
+  /** Within a spell: events are being counted rather than logged one by one. */
   get counting(): boolean {
     return this.timer !== null;
   }
 
-  note(kind: RefusalKind): void {
+  note(kind: string, detail?: string): void {
     if (!this.timer) {
       this.since = Date.now();
-      this.log.warn(`refused ${kind}; more refusals are counted and logged at most once every ${Math.round(this.intervalMs / 1000)} s`);
+      this.log.warn(this.words.first(kind, detail, Math.round(this.intervalMs / 1000)));
       this.timer = setTimeout(() => this.tick(), this.intervalMs);
       this.timer.unref();
       return;
@@ -106,7 +124,7 @@ export class RefusalLog {
     this.counts = new Map();
     const seconds = Math.max(1, Math.round((Date.now() - this.since) / 1000));
     this.since = Date.now();
-    this.log.warn(`refused ${total} more in the last ${seconds} s: ${parts.join(', ')}`);
+    this.log.warn(this.words.more(total, parts.join(', '), seconds));
   }
 
   /** Stop counting: write what is left. */
@@ -119,8 +137,22 @@ export class RefusalLog {
   private tick(): void {
     const any = this.counts.size > 0;
     this.flush();
-    // A quiet interval ends the spell: the next refusal is logged at once again.
+    // A quiet interval ends the spell: the next event is logged at once again.
     this.timer = any ? setTimeout(() => this.tick(), this.intervalMs) : null;
     this.timer?.unref();
+  }
+}
+
+/** What Berth refused (requests, handoff proofs), counted: "refused 401 (no valid token)", then "refused 1999 more in the last 60 s: ...". */
+export class RefusalLog extends CountedLog {
+  constructor(log: Logger, intervalMs = 60_000) {
+    super(
+      log,
+      {
+        first: (kind, _detail, seconds) => `refused ${kind}; more refusals are counted and logged at most once every ${seconds} s`,
+        more: (total, parts, seconds) => `refused ${total} more in the last ${seconds} s: ${parts}`,
+      },
+      intervalMs,
+    );
   }
 }

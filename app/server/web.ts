@@ -10,6 +10,7 @@ import { UiFiles, type UiFile } from './ui-files';
 import { COOKIE_NAME, bearerToken, cookieValue, refusalOf, sameOriginLocation, siteOf, tokenMatches } from './security';
 import { RefusalLog, closeAfterAnswer, continueIfAsked } from './refusal';
 import { redeemTicket } from './sign-in';
+import { descriptors } from './descriptors';
 
 export interface RouteContext {
   /**
@@ -225,7 +226,8 @@ export function createWebApp(opts: WebAppOptions): WebApp {
         if (!notify(handoff)) refusals.note('a handoff probe without a valid proof');
       });
     }
-    return { app: 'berth', ...opts.identity(), state: opts.state() } satisfies BerthHealth;
+    const short = descriptors.health();
+    return { app: 'berth', ...opts.identity(), state: opts.state(), ...(short ? { descriptors: short } : {}) } satisfies BerthHealth;
   });
   // /health only answers; anything sent to it is refused from its headers.
   app.route({

@@ -353,10 +353,126 @@ export async function commandLineReplay() {
   }
 }
 
+// ---------------------------------------------------------------------------
+// File descriptors: Berth under a low limit (ulimit -n 64 on its process),
+// and another user holding connections open.
+
+/**
+ * Start an ES module as nobody that keeps running: resolves once it prints
+ * its first line (JSON), with a way to end it. See asNobody.
+ */
+export function startAsNobody(source, input = {}) {
+  const child = spawn(AS_NOBODY[0], [...AS_NOBODY.slice(1), process.execPath, '--input-type=module', '-'], {
+    cwd: '/',
+    env: { PATH: process.env.PATH, ATTACK: JSON.stringify(input) },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  const exited = new Promise((r) => child.once('exit', (code, signal) => r(code ?? signal)));
+  const ready = new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      out += d;
+      const line = out.split('\n')[0];
+      if (out.includes('\n')) resolve(JSON.parse(line));
+    });
+    void exited.then((code) => reject(new Error(`the attacker exited ${code} before it was ready: ${err.trim().slice(0, 200)}`)));
+  });
+  child.stdin.end(source);
+  return {
+    ready,
+    async stop() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** Connections held open: `idle` that each finished one request (kept alive), `slow` that sent half a request. */
+const HOLD = `
+import net from 'node:net';
+const { port, idle, slow } = JSON.parse(process.env.ATTACK);
+const held = [];
+let answered = 0;
+let refused = 0;
+const open = () => new Promise((resolve) => {
+  const s = net.connect(port, '127.0.0.1');
+  s.on('error', () => { refused++; resolve(null); });
+  s.on('connect', () => resolve(s));
+});
+for (let i = 0; i < idle; i++) {
+  const s = await open();
+  if (!s) continue;
+  held.push(s);
+  await new Promise((resolve) => {
+    s.once('data', (d) => { if (String(d).startsWith('HTTP/1.1 200')) answered++; resolve(); });
+    s.once('close', resolve);
+    s.write('GET /health HTTP/1.1\\r\\nHost: 127.0.0.1:' + port + '\\r\\n\\r\\n');
+  });
+}
+for (let i = 0; i < slow; i++) {
+  const s = await open();
+  if (!s) continue;
+  held.push(s);
+  s.write('GET /health HTTP/1.1\\r\\nHost: 127.0.0.1:' + port + '\\r\\n');
+}
+console.log(JSON.stringify({ opened: held.length, answered, refused }));
+setInterval(() => {}, 60000);
+`;
+
+/**
+ * Berth with a hard limit of 64 open files, and another user holding 60
+ * connections (idle keep-alive ones and half-sent requests): new clients,
+ * the probe and `berth status` are still answered; Berth says once in its
+ * log, and in /health, that it ran short.
+ */
+export async function fewDescriptors({ limit = 64, idle = 45, slow = 15 } = {}) {
+  const name = `Berth under ulimit -n ${limit}; another user holds ${idle} idle and ${slow} half-sent connections`;
+  const expected = 'new requests, the probe and berth status answered; one log line and /health say it ran short';
+  const problem = secondUserProblem();
+  if (problem) return skipped(name, expected, problem);
+  const port = await freePort();
+  const dataDir = tempDir('berth-attack-fds-');
+  let holder = null;
+  try {
+    const server = await startServe(port, dataDir, [], { wrap: ['prlimit', `--nofile=${limit}:${limit}`, '--'] });
+    holder = startAsNobody(HOLD, { port, idle, slow });
+    const held = await holder.ready;
+    // At once, while every connection is held (half-sent requests time out after 10 s).
+    const st = runBerth(['status', '--port', String(port), '--data-dir', dataDir]);
+    const stCode = await st.exited;
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await health(port, '127.0.0.1', 2000)) ? 200 : 'no answer');
+    const h = await health(port);
+    await holder.stop();
+    holder = null;
+    await stopBerth(server);
+    const lines = logText(dataDir)
+      .split('\n')
+      .filter((l) => /file descriptors/.test(l))
+      .map((l) => JSON.parse(l).msg);
+    const ok = statuses.every((x) => x === 200) && stCode === 0 && h?.descriptors?.limit === limit && lines.length >= 1 && lines.length <= 2;
+    return [
+      row(
+        name,
+        expected,
+        `as nobody: ${held.opened} held (${held.answered} answered first); new /health: ${statuses.join(',')}; berth status exit ${stCode}${stCode ? `: "${(st.stdout() + st.stderr()).trim().slice(0, 100)}"` : ''}; /health descriptors ${JSON.stringify(h?.descriptors ?? null)}; ${lines.length} log line(s)${lines.length ? `: "${lines[0].slice(0, 140)}"` : ''}`,
+        ok,
+      ),
+    ];
+  } finally {
+    await holder?.stop();
+    await procs.killAll();
+    rmDir(dataDir);
+  }
+}
+
 /** Every case, in the order the soak's fault table prints them. */
 export const attackCases = [
   ['another user floods the log', () => logFlood()],
   ['data folders prepared by another user', preparedDataDir],
   ['the browser launcher\'s command line, replayed by another user', commandLineReplay],
+  ['few file descriptors, connections held by another user', () => fewDescriptors()],
 ];
 

@@ -23,4 +23,8 @@ describe('another local user', () => {
   it.skipIf(!!why)(`cannot sign in or stop Berth with what \`berth open\` leaves on a command line${why ? ` (skipped: ${why})` : ''}`, async () => {
     check(await attacks.commandLineReplay());
   });
+
+  it.skipIf(!!why)(`cannot make Berth unreachable by holding connections under a low file limit (ulimit -n 64)${why ? ` (skipped: ${why})` : ''}`, async () => {
+    check(await attacks.fewDescriptors());
+  });
 });
