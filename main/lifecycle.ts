@@ -43,6 +43,9 @@ export interface LifecycleOptions {
 
 export const QUIT_DRAIN_DEADLINE = 800;
 
+/** How long an install elevate.exe started may take before the guardian starts Berth anyway: it runs after elevate.exe has gone. */
+export const ELEVATED_INSTALL_ALLOWANCE_MS = 3 * 60_000;
+
 /**
  * The one owner of the process's end: quit, exit, relaunch and
  * install-an-update all go through here, in one order: stop serving (the port
@@ -94,12 +97,29 @@ export class DesktopLifecycle {
     };
   }
 
-  /** Before the port is let go: a guardian that starts the installed Berth if no Berth serves after we have gone. */
-  private async guard(h: Handoff): Promise<void> {
+  /**
+   * Before the port is let go: a guardian that starts the installed Berth if
+   * no Berth serves after we have gone (Restart app, or an update install's
+   * `watch`: its words, the version it should end with, its installer).
+   */
+  private async guard(h: Handoff, watch: { what: string; toVersion?: string; waitForPid?: number | null; installerMayOutlive?: boolean } = { what: 'Restart app' }): Promise<void> {
     const g = this.opts.guardian;
     const relaunch = g?.relaunch ?? (process.versions.electron ? { command: this.execPath() ?? process.execPath, args: freshArgs(this.opts.args, h) } : null);
     if (!g || !relaunch) return;
-    const spec = { dataDir: g.dataDir, host: h.host, port: h.port, fromVersion: g.version, what: 'Restart app', relaunch, allowanceMs: g.allowanceMs ?? START_ALLOWANCE_MS, confirmMs: g.confirmMs };
+    const allowanceMs = g.allowanceMs ?? START_ALLOWANCE_MS;
+    const spec = {
+      dataDir: g.dataDir,
+      host: h.host,
+      port: h.port,
+      fromVersion: g.version,
+      what: watch.what,
+      toVersion: watch.toVersion,
+      waitForPid: watch.waitForPid ?? null,
+      relaunch,
+      // Windows: an installer elevate.exe started may still be installing after elevate.exe has gone.
+      allowanceMs: watch.installerMayOutlive ? Math.max(allowanceMs, ELEVATED_INSTALL_ALLOWANCE_MS) : allowanceMs,
+      confirmMs: g.confirmMs,
+    };
     await guardHandover(spec, this.opts.log);
   }
 
@@ -118,6 +138,8 @@ export class DesktopLifecycle {
       endWith: (end) => {
         this.endInstall = end;
       },
+      // NSIS, Squirrel.Mac, deb: after we exit, a guardian waits for the installer, then for the new version to serve.
+      guard: (h, watch) => this.guard(h, watch),
     };
   }
 

@@ -9,6 +9,8 @@ import { HANDOFF_ENV, encodeHandoffEnv, freshArgs, isSuccessorMessage, listenFdA
 
 /** A process that has really started (its `spawn` event fired). */
 export interface Started {
+  /** Its pid, for a watcher that outlives us (a guardian waiting for an installer). */
+  pid?: number;
   /** Resolves with the exit code when it exits; never, for a process we cannot watch. */
   exited: Promise<number | null>;
   /** Stop a successor that will not get as far as serving. */
@@ -69,6 +71,13 @@ export interface InstallStep {
   relaunchAfter?: boolean;
   /** How this process ends once the port is let go, where the installer quits the app itself (Squirrel.Mac's quitAndInstall). */
   endWith?: () => void;
+  /**
+   * After exit, nothing of this process is left to see the installer or the
+   * new version fail: a guardian (app/guardian) should watch. `what` is the
+   * subject of its report ("the update to 1.0.1"); `installerMayOutlive`:
+   * the process started is a launcher (elevate.exe) the installer can outlive.
+   */
+  guard?: { what: string; toVersion: string; installerMayOutlive?: boolean };
 }
 
 /**
@@ -86,6 +95,12 @@ export interface InstallHooks {
   relaunch?: (h: Handoff) => void;
   /** End the process with this, instead of exiting, once the port is let go (step.endWith). */
   endWith?: (end: () => void) => void;
+  /**
+   * Start a guardian for the install (step.guard), before the port is let
+   * go: `waitForPid` is the installer's, when one was started. Without this
+   * hook there is none (`berth serve` installs only AppImages, beside itself).
+   */
+  guard?: (h: Handoff, watch: { what: string; toVersion: string; waitForPid: number | null; installerMayOutlive: boolean }) => Promise<unknown>;
 }
 
 export function installPlan(step: InstallStep, hooks: InstallHooks = {}): RelaunchPlan {
@@ -101,6 +116,8 @@ export function installPlan(step: InstallStep, hooks: InstallHooks = {}): Relaun
         if (!hooks.endWith) throw new Error('nothing here can end this process the way the installer needs');
         hooks.endWith(step.endWith);
       }
+      // The guardian's spawn comes first thing: even an installer that kills us now (NSIS, after about a second) leaves it running.
+      if (step.guard && hooks.guard) await hooks.guard(h, { ...step.guard, installerMayOutlive: !!step.guard.installerMayOutlive, waitForPid: s?.pid ?? null });
       return s;
     } catch (err) {
       hooks.failed?.(err);
@@ -129,7 +146,7 @@ export function started(child: ChildProcess): Promise<Started> {
     child.once('spawn', () => {
       child.off('error', reject);
       child.on('error', () => undefined);
-      resolve({ exited, kill: () => void child.kill('SIGKILL') });
+      resolve({ pid: child.pid, exited, kill: () => void child.kill('SIGKILL') });
     });
   });
 }

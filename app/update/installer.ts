@@ -44,7 +44,7 @@ export interface StartInstallerOptions {
  * not start, and leaves the updater ready for another try: the library keeps
  * `quitAndInstallCalled` set after the first call and would ignore the next.
  */
-export async function startInstaller(updater: AppUpdater, opts: StartInstallerOptions): Promise<Started | void> {
+export async function startInstaller(updater: AppUpdater, opts: StartInstallerOptions): Promise<(Started & { fallback: boolean }) | void> {
   const u = updater as AppUpdater & Installable;
   const spawns: Promise<Started>[] = [];
   const original = Object.prototype.hasOwnProperty.call(u, 'spawnLog') ? u.spawnLog : undefined;
@@ -93,7 +93,8 @@ export async function startInstaller(updater: AppUpdater, opts: StartInstallerOp
         throw new Error(`no spawn event within ${ms} ms`);
       });
       restore();
-      return s;
+      // A later spawn is the library's fallback (elevate.exe behind a UAC prompt), not the installer itself.
+      return { ...s, fallback: i > 0 };
     } catch (err) {
       lastErr = err;
       // A library fallback (elevate.exe) spawns again from its catch handler: give it its turn.

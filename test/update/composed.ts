@@ -12,7 +12,11 @@ import { memoryLogSink, type LogSink } from '../../app/log';
 import { rendererDir } from '../../app/paths';
 import { ensureToken } from '../../app/server/token';
 import type { UpdateHooks } from '../../app/update/service';
-import { freePort, waitFor, type Health } from '../helpers';
+import fs from 'node:fs';
+import { guardianFolder } from '../../app/guardian/guardian';
+import { DesktopLifecycle } from '../../main/lifecycle';
+import { LockRegistry, fakeElectron } from '../main/fake-electron';
+import { alive, BERTH_BIN, freePort, readToken, ROOT, waitFor, type Health } from '../helpers';
 // A plain ES module shared with the benchmark: GET /health on a fresh connection, as a new visitor would.
 import { healthOnce } from './fixtures/rig.mjs';
 import { tempDir, type Rig, type UpdateServer } from './support';
@@ -34,9 +38,9 @@ export interface Setup extends Rig {
 export async function composed(
   srv: UpdateServer,
   cleanups: (() => unknown)[],
-  o: { handoffDeadline: number; installHooks?: InstallHooks; dataDir?: string; rigFor: (c: { port: number; dataDir: string; logs: LogSink; hooks: UpdateHooks }) => Rig },
+  o: { handoffDeadline: number; installHooks?: InstallHooks; dataDir?: string; port?: number; rigFor: (c: { port: number; dataDir: string; logs: LogSink; hooks: UpdateHooks }) => Rig },
 ): Promise<Setup> {
-  const port = await freePort();
+  const port = o.port ?? (await freePort());
   const dataDir = o.dataDir ?? tempDir();
   const token = ensureToken(dataDir).token;
   const logs = memoryLogSink();
@@ -109,3 +113,34 @@ export const refused = (port: number) =>
     s.once('connect', () => (s.destroy(), resolve(false)));
     s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED'));
   });
+
+/** The desktop's lifecycle owner, with its guardian starting `berth serve` where the installed app would be started. */
+export function guardedLifecycle(port: number, dataDir: string) {
+  const fe = fakeElectron({ locks: new LockRegistry(), appPath: ROOT, argv: ['/opt/Berth/berth'] });
+  const logs = memoryLogSink();
+  const lifecycle = new DesktopLifecycle({
+    app: fe.app,
+    log: logs.root.child({ scope: 'lifecycle' }),
+    args: [],
+    flushLogs: async () => undefined,
+    setTimer: () => 0,
+    guardian: { dataDir, version: '1.0.0', allowanceMs: 2000, relaunch: { command: process.execPath, args: [BERTH_BIN, 'serve', '--port', String(port), '--data-dir', dataDir] } },
+  });
+  return { fe, lifecycle, logs };
+}
+
+/** The Berth the guardian started, once it serves; and what its history says the guardian did. */
+export async function recovered(s: Setup, before: { instance: string }, cleanups: (() => unknown)[]): Promise<{ detail?: string; failed?: string }[]> {
+  const after = await waitFor(async () => {
+    const h = await health(s.port);
+    return h && h.instance !== before.instance && h.state === 'serving' ? h : null;
+  }, 'a Berth to serve the port again', 60_000);
+  cleanups.push(async () => {
+    fs.rmSync(guardianFolder(s.dataDir), { recursive: true, force: true });
+    process.kill(after.pid, 'SIGTERM');
+    await waitFor(() => !alive(after.pid), 'the Berth the guardian started to stop');
+  });
+  const res = await fetch(`http://127.0.0.1:${s.port}/api/status`, { headers: { Authorization: `Bearer ${readToken(s.dataDir)}` } });
+  const status = (await res.json()) as { history: { kind: string; detail?: string; failed?: string }[] };
+  return status.history.filter((e) => e.kind === 'recovered');
+}

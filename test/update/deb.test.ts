@@ -11,9 +11,10 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { waitFor } from '../helpers';
+import { freePort, waitFor } from '../helpers';
 import { toolsProblem } from '../requirements.mjs';
-import { composed, health, ready, type Setup } from './composed';
+import type { InstallHooks } from '../../app/lifecycle/plans';
+import { composed, guardedLifecycle, health, ready, recovered, type Setup } from './composed';
 import { makeRig, tempDir, updateSuite } from './support';
 
 const { cleanups, server } = updateSuite();
@@ -87,18 +88,19 @@ function machine(dir: string, o: { answer: 'ok' | 'dismissed' | 'no-agent'; aptC
 }
 
 /** Berth 1.0.0 serving from a data folder whose path has a space in it, with a deb of 1.0.1 published. */
-async function setup(deb: string, m: Machine & { bin: string }, relaunched: unknown[]): Promise<Setup> {
+async function setup(deb: string, m: Machine & { bin: string }, relaunched: unknown[], o: { port?: number; dataDir?: string; installHooks?: InstallHooks } = {}): Promise<Setup> {
   const srv = await server();
   srv.publish({ version: '1.0.1', file: path.basename(deb), data: fs.readFileSync(deb) });
-  const dataDir = path.join(tempDir(), 'Berth Data');
-  fs.mkdirSync(dataDir);
+  const dataDir = o.dataDir ?? path.join(tempDir(), 'Berth Data');
+  fs.mkdirSync(dataDir, { recursive: true });
   const pathBefore = process.env.PATH;
   process.env.PATH = `${m.bin}:${pathBefore}`;
   cleanups.push(async () => void (process.env.PATH = pathBefore));
   return composed(srv, cleanups, {
     handoffDeadline: 3000,
     dataDir,
-    installHooks: { relaunch: (h) => relaunched.push(h) },
+    port: o.port,
+    installHooks: o.installHooks ?? { relaunch: (h) => relaunched.push(h) },
     rigFor: ({ logs, hooks }) =>
       makeRig({ version: '1.0.0', feedUrl: srv.url, dataDir, logs, kind: 'DebUpdater', elevate: [path.join(m.bin, 'pkexec')], hooks }),
   });
@@ -188,4 +190,24 @@ describe.skipIf(dpkgProblem)(`deb installs${dpkgProblem ? ` (skipped: ${dpkgProb
     expect(st.error).toContain('sudo apt-get install -f');
     expect(st.error).toContain('Berth 1.0.0 keeps running.');
   });
+
+  it('installed, and the relaunched Berth never comes up: the guardian starts the installed Berth, which says so', async () => {
+    const dir = tempDir();
+    const deb = buildDeb(dir, { name: 'berth', version: '1.0.1' });
+    const m = machine(dir, { answer: 'ok' });
+    const port = await freePort();
+    const dataDir = path.join(tempDir(), 'Berth Data');
+    // The stand-in Electron's relaunch, like one that fails, starts nothing.
+    const { fe, lifecycle } = guardedLifecycle(port, dataDir);
+    const s = await setup(deb, m, [], { port, dataDir, installHooks: lifecycle.installHooks() });
+    await ready(s);
+    const before = (await health(port))!;
+    expect((await s.api('POST', '/api/update/install')).status).toBe(202);
+    await waitFor(() => s.exits.length > 0, 'the port to be let go');
+    expect(m.status('berth')).toBe('install ok installed 1.0.1');
+    expect(fe.app.names()).toContain('relaunch');
+    expect(await recovered(s, before, cleanups)).toEqual([
+      expect.objectContaining({ detail: 'The update to 1.0.1 failed (no Berth served within 2 s); Berth 1.0.0 is running.' }),
+    ]);
+  }, 120_000);
 });

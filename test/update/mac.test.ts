@@ -23,11 +23,12 @@ import type { Settings } from '../../app/settings/settings';
 import { makeNodeUpdater } from '../../app/update/headless';
 import type { UpdateStatus } from '../../app/update/state';
 import { createDesktopUpdates } from '../../main/updater';
-import { tempDataDir, waitFor } from '../helpers';
-import { composed, health, ready } from './composed';
+import { freePort, tempDataDir, waitFor } from '../helpers';
+import { composed, guardedLifecycle, health, ready, recovered } from './composed';
+import type { InstallHooks } from '../../app/lifecycle/plans';
 import { startPoller } from './fixtures/rig.mjs';
 import { buildRelease } from './fixtures/artifacts.mjs';
-import { macZipBuildProblem, removeRigDirs, updateServer, type Build, type UpdateServer } from './support';
+import { macZipBuildProblem, removeRigDirs, tempDir, updateServer, type Build, type UpdateServer } from './support';
 
 /**
  * Squirrel.Mac as MacUpdater sees it, through Electron's autoUpdater. `stageMs`: how long staging takes
@@ -203,7 +204,7 @@ describe.skipIf(macZipBuildProblem)(`Squirrel.Mac stages before the port closes$
   }, 240_000);
 
   /** Berth 1.0.0 serving (createBerth), with the desktop's macOS update wiring and a Squirrel.Mac stand-in. */
-  async function serving(squirrel: SquirrelStandIn) {
+  async function serving(squirrel: SquirrelStandIn, o: { port?: number; dataDir?: string; installHooks?: InstallHooks } = {}) {
     const srv = await updateServer();
     cleanups.push(() => srv.close());
     srv.publishBuild(zip);
@@ -213,8 +214,10 @@ describe.skipIf(macZipBuildProblem)(`Squirrel.Mac stages before the port closes$
     cleanups.push(() => (made as unknown as { closeServerIfExists?: () => void } | null)?.closeServerIfExists?.());
     const s = await composed(srv, cleanups, {
       handoffDeadline: 3000,
+      port: o.port,
+      dataDir: o.dataDir,
       // What the desktop's lifecycle owner does with the way the install ends: quits through Squirrel.Mac.
-      installHooks: { endWith: (fn: () => void) => ended.push(fn) } as never,
+      installHooks: o.installHooks ?? { endWith: (fn: () => void) => ended.push(fn) },
       rigFor: ({ dataDir, logs, hooks }) => {
         const changes: UpdateStatus[] = [];
         const service = createDesktopUpdates({
@@ -259,6 +262,22 @@ describe.skipIf(macZipBuildProblem)(`Squirrel.Mac stages before the port closes$
       error: expect.stringMatching(/^Squirrel\.Mac could not install Berth 1\.0\.1: Code signature .* did not pass validation\. Berth 1\.0\.0 keeps running\.$/),
     });
   });
+
+  it('Squirrel.Mac staged the update, then its swap fails after the app has quit: the guardian starts the installed Berth, which says so', async () => {
+    const port = await freePort();
+    const dataDir = tempDir();
+    const { lifecycle } = guardedLifecycle(port, dataDir);
+    const squirrel = new SquirrelStandIn();
+    const { s } = await serving(squirrel, { port, dataDir, installHooks: lifecycle.installHooks() });
+    await ready(s);
+    const before = (await health(port))!;
+    expect((await s.api('POST', '/api/update/install')).status).toBe(202);
+    await waitFor(() => s.exits.length > 0, 'the port to be let go');
+    // The lifecycle ends the app through Squirrel.Mac, whose swap then fails: nothing starts 1.0.1.
+    expect(await recovered(s, before, cleanups)).toEqual([
+      expect.objectContaining({ detail: 'The update to 1.0.1 failed (no Berth served within 2 s); Berth 1.0.0 is running.' }),
+    ]);
+  }, 120_000);
 
   it('staging takes 3 s and succeeds: the port is let go only once the update is staged, then Squirrel.Mac quits the app', async () => {
     const squirrel = new SquirrelStandIn({ stageMs: 3000 });

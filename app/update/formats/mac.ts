@@ -42,6 +42,8 @@ export function macInstall(o: { stageBoundMs?: number } = {}): UpdateFormat {
       start: async () => undefined,
       // Squirrel.Mac's quitAndInstall quits the app; the swap happens after it has gone.
       endWith: () => updater.quitAndInstall(),
+      // The swap or the new version's start can still fail, with nothing of this version left to see it.
+      guard: { what: `the update to ${release.version}`, toVersion: release.version },
     }),
   };
 }

@@ -7,7 +7,7 @@
  */
 import type { AppUpdater } from 'electron-updater';
 import { startInstaller } from '../installer';
-import type { FormatDefinition, InstallFacts, UpdateFormat } from './format';
+import type { FormatDefinition, InstallFacts, Release, UpdateFormat } from './format';
 
 export const nsisFormat: FormatDefinition = {
   name: 'nsis',
@@ -21,16 +21,25 @@ export function nsisInstall(facts: Pick<InstallFacts, 'electron'>): UpdateFormat
     name: 'nsis',
     label: 'NSIS installer',
     updaterClass: 'NsisUpdater',
-    installStep: (updater: AppUpdater) => ({
-      order: 'after-exit',
-      start: (env) =>
-        startInstaller(updater, {
-          // Silent, and start the new version afterwards.
-          install: (u) => (u as AppUpdater & { install(isSilent: boolean, isForceRunAfter: boolean): boolean }).install(true, true),
-          // electron-updater retries a refused installer through elevate.exe (a UAC prompt), which needs Electron's resources path.
-          libraryFallbacks: facts.electron,
-          env,
-        }),
-    }),
+    installStep: (updater: AppUpdater, release: Release) => {
+      const guard = { what: `the update to ${release.version}`, toVersion: release.version, installerMayOutlive: false };
+      return {
+        order: 'after-exit',
+        // The installer can fail after it starts ("cannot be closed", "failed to uninstall old application files"): a guardian watches it.
+        guard,
+        start: async (env) => {
+          const s = await startInstaller(updater, {
+            // Silent, and start the new version afterwards.
+            install: (u) => (u as AppUpdater & { install(isSilent: boolean, isForceRunAfter: boolean): boolean }).install(true, true),
+            // electron-updater retries a refused installer through elevate.exe (a UAC prompt), which needs Electron's resources path.
+            libraryFallbacks: facts.electron,
+            env,
+          });
+          // Windows: elevate.exe starts the installer elevated and need not wait for it.
+          if (s?.fallback) guard.installerMayOutlive = true;
+          return s;
+        },
+      };
+    },
   };
 }

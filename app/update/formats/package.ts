@@ -59,6 +59,8 @@ export function packageInstallStep(tool: PackageTool, updater: AppUpdater, relea
     start: async () => undefined,
     // The package manager starts nothing: the process owner starts the new version once this one exits.
     relaunchAfter: true,
+    // A new version that does not come up after the relaunch: a guardian starts whatever is installed.
+    guard: { what: `the update to ${release.version}`, toVersion: release.version },
   };
 }
 
