@@ -30,7 +30,44 @@ export function prepareExample(name) {
     fs.mkdirSync(path.dirname(link), { recursive: true });
     fs.symlinkSync(path.relative(path.dirname(link), ROOT), link, 'dir');
   }
-  if (fs.existsSync(path.join(dir, 'tsconfig.json'))) execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { stdio: 'inherit' });
+  if (fs.existsSync(path.join(dir, 'tsconfig.json'))) compileExample(dir);
+}
+
+/**
+ * Compile a TypeScript example, unless its out/ was compiled after its
+ * sources and Berth's types (out/types, from `npm run build`) last changed:
+ * several test files prepare the same example, and tsc takes long on a loaded
+ * machine. The compiler writes into a folder of its own and each file is
+ * renamed into out/, so an example started by one test file never reads a
+ * file another is still writing.
+ */
+function compileExample(dir) {
+  const out = path.join(dir, 'out');
+  const stamp = path.join(out, '.compiled');
+  const inputs = Math.max(newestIn(path.join(dir, 'src')), fs.statSync(path.join(dir, 'tsconfig.json')).mtimeMs, newestIn(path.join(ROOT, 'out', 'types')));
+  if (fs.existsSync(stamp) && fs.statSync(stamp).mtimeMs > inputs) return;
+  fs.mkdirSync(out, { recursive: true });
+  const next = fs.mkdtempSync(path.join(out, '.next-'));
+  try {
+    execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir, '--outDir', next], { stdio: 'inherit' });
+    for (const entry of fs.readdirSync(next, { recursive: true, withFileTypes: true })) {
+      const rel = path.relative(next, path.join(entry.parentPath ?? entry.path, entry.name));
+      if (entry.isDirectory()) fs.mkdirSync(path.join(out, rel), { recursive: true });
+      else fs.renameSync(path.join(next, rel), path.join(out, rel));
+    }
+    fs.writeFileSync(stamp, '');
+  } finally {
+    fs.rmSync(next, { recursive: true, force: true });
+  }
+}
+
+/** The latest modification time of the files under `dir` (0 when there are none). */
+function newestIn(dir) {
+  let latest = 0;
+  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) latest = Math.max(latest, fs.statSync(path.join(entry.parentPath ?? entry.path, entry.name)).mtimeMs);
+  }
+  return latest;
 }
 
 /**
