@@ -13,6 +13,10 @@
 //                         unpacked Electron directory, a directory holding
 //                         electron-v<version>-<platform>-<arch>.zip, or such a zip. Unset:
 //                         electron-builder downloads Electron as usual.
+//   BERTH_E2E_BUILD=1     a test-only build for the desktop e2e suite, which Playwright drives
+//                         through --inspect: that one fuse is left on (the yml turns it off
+//                         with the others; electron-builder merges `extends` deeply). Never
+//                         for a release.
 'use strict';
 
 const path = require('node:path');
@@ -31,6 +35,10 @@ const config = {
 const electronDist = process.env.BERTH_ELECTRON_DIST;
 if (electronDist) {
   config.electronDist = path.resolve(electronDist);
+}
+
+if (process.env.BERTH_E2E_BUILD === '1') {
+  config.electronFuses = { enableNodeCliInspectArguments: true };
 }
 
 module.exports = config;

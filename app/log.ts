@@ -82,6 +82,12 @@ export interface LogSink {
   /** The current log file, or null when logs could not be written to disk. */
   file: string | null;
   close(): Promise<void>;
+  /**
+   * Write out now, before returning, what is still on its way to the file,
+   * and write every later line synchronously: for a process the OS is about
+   * to end (Windows logoff), where nothing asynchronous may run again.
+   */
+  flushSync(): void;
 }
 
 export interface LogOptions {
@@ -107,6 +113,10 @@ export function createLogSink(opts: LogOptions): LogSink {
   const streams: pino.StreamEntry[] = [{ level: 'trace', stream: ring }];
   let file: string | null = null;
   let fileStream: ReturnType<typeof createStream> | null = null;
+  /** Lines handed to the rotating stream and not yet written, for flushSync. */
+  const pending = new Map<number, string>();
+  let sent = 0;
+  let synchronous = false;
   const problems: string[] = [];
   if (opts.dir) {
     try {
@@ -115,10 +125,18 @@ export function createLogSink(opts: LogOptions): LogSink {
       fs.accessSync(opts.dir, fs.constants.W_OK);
       const refused = logPlaceProblem(opts.dir, problems);
       if (refused) throw Object.assign(new Error(refused), { code: 'untrusted' });
-      fileStream = createStream('berth.log', { path: opts.dir, size: '5M', rotate: 5, mode: 0o600 });
-      fileStream.on('error', () => undefined); // a full disk must not take the server down
-      streams.push({ level: opts.level ?? 'info', stream: fileStream });
-      file = path.join(opts.dir, 'berth.log');
+      const stream = createStream('berth.log', { path: opts.dir, size: '5M', rotate: 5, mode: 0o600 });
+      fileStream = stream;
+      stream.on('error', () => undefined); // a full disk must not take the server down
+      const target = path.join(opts.dir, 'berth.log');
+      const write = (chunk: string) => {
+        if (synchronous) return appendQuietly(target, chunk);
+        const id = sent++;
+        pending.set(id, chunk);
+        stream.write(chunk, () => pending.delete(id));
+      };
+      streams.push({ level: opts.level ?? 'info', stream: { write } });
+      file = target;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       problems.push(code === 'untrusted' ? `${(err as Error).message} Keeping logs in memory only.` : `Logs cannot be written to ${opts.dir} (${code ?? err}); keeping them in memory only.`);
@@ -136,10 +154,27 @@ export function createLogSink(opts: LogOptions): LogSink {
     file,
     close: () =>
       new Promise<void>((resolve) => {
-        if (!fileStream) return resolve();
+        if (!fileStream || synchronous) return resolve();
         fileStream.end(() => resolve());
       }),
+    flushSync: () => {
+      if (!fileStream || !file || synchronous) return;
+      synchronous = true;
+      // A write the stream has already started may land as well: a line twice beats a line lost.
+      appendQuietly(file, [...pending.values()].join(''));
+      pending.clear();
+      fileStream.destroy();
+    },
   };
+}
+
+function appendQuietly(file: string, text: string): void {
+  if (!text) return;
+  try {
+    fs.appendFileSync(file, text, { mode: 0o600 });
+  } catch {
+    // A full disk must not take the server down.
+  }
 }
 
 /**

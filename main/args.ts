@@ -40,3 +40,24 @@ export function parseDesktopArgs(argv: readonly string[]): DesktopArgs {
     dataDir: str(values['data-dir']),
   };
 }
+
+/**
+ * The command line a successor of this process starts with (Restart app, an
+ * update's relaunch): Berth's own flags and nothing else. What Chromium,
+ * Playwright (--inspect=0 --remote-debugging-port=0) or an installer
+ * (--updated) put around them stays behind. In development the app folder
+ * comes first, as Electron needs it. --hidden goes on only while there is
+ * no window to come back to: a Berth whose window was open comes back with
+ * it. The handoff (--handoff, --handoff-pid, the address) is added by the
+ * relaunch plan (app/lifecycle/plans.ts successorArgs).
+ */
+export function relaunchArgs(argv: readonly string[], opts: { appPath: string | null; hidden: boolean }): string[] {
+  const a = parseDesktopArgs(argv);
+  return [
+    ...(opts.appPath ? [opts.appPath] : []),
+    ...(a.dataDir ? ['--data-dir', a.dataDir] : []),
+    ...(a.host ? ['--host', a.host] : []),
+    ...(a.port ? ['--port', a.port] : []),
+    ...(opts.hidden ? ['--hidden'] : []),
+  ];
+}

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { AppUpdater } from 'electron-updater';
 import type { UpdaterClass } from '../app/update/formats/index';
@@ -14,10 +15,14 @@ import { checkListenHost, exposureWarning } from '../app/server/exposure';
 import { ensureToken } from '../app/server/token';
 import { writeSignInPage } from '../app/server/sign-in';
 import { loadSettings, saveSettings } from '../app/settings/settings';
-import { parseDesktopArgs, type DesktopArgs } from './args';
+import { parseDesktopArgs, relaunchArgs, type DesktopArgs } from './args';
 import type { ElectronModules } from './electron-modules';
 import { DesktopLifecycle, QUIT_DRAIN_DEADLINE } from './lifecycle';
 import { createLoginItem, startedAtLogin, type LoginItem } from './login-item';
+import { Notifications } from './notifications';
+import { setPermissions } from './permissions';
+import { successorSwitches } from './sandbox';
+import { listenForWindowsSessionEnd } from './session-end';
 import { acquireSingleInstanceLock, isLaunchData } from './single-instance';
 import { startServer } from './startup';
 import { TrayController } from './tray-controller';
@@ -58,6 +63,9 @@ interface Basics {
   name: string;
   app: HostedApp | undefined;
   autoUpdater: (updaterClass: UpdaterClass) => AppUpdater;
+  notifications: Notifications;
+  /** Whether the window is open now, once there is one (a relaunch comes back --hidden only when it is not). */
+  windowOpen: (() => boolean) | null;
 }
 
 /**
@@ -92,7 +100,7 @@ export async function startDesktop(opts: DesktopOptions): Promise<void> {
   if (env.APPIMAGE_EXIT_AFTER_INSTALL === 'true') return opts.electron.app.exit(0);
 
   const b = setupBasics(opts, env);
-  if (!b) return;
+  if ('refused' in b) return refuseDataDir(opts, b.refused);
   const windowRequests = new WindowRequests();
   if (!(await setupSingleInstance(b))) return;
   setupSecondInstance(b, windowRequests);
@@ -100,6 +108,8 @@ export async function startDesktop(opts: DesktopOptions): Promise<void> {
   setupPlatform(b);
 
   await b.e.app.whenReady();
+  // macOS: a tray app has a Dock icon only while its window is open.
+  b.e.app.dock?.hide();
   const config = setupConfig(b);
   if (!config) return b.lifecycle.quit('bad configuration');
   let token: ReturnType<typeof ensureToken>;
@@ -120,9 +130,10 @@ export async function startDesktop(opts: DesktopOptions): Promise<void> {
   const render = () => tray?.render();
   const loginItem = setupLoginItem(b, config);
   const berth = setupBerth(b, config, token.token, { render, syncLoginItem: (on) => syncLoginItem(b, loginItem, on) });
-  const window = setupWindow(b, () => !!tray?.exists);
+  const window = setupWindow(b, () => !!tray?.exists, () => berth.host.url);
+  b.windowOpen = () => window.isOpen;
   b.e.app.on('activate', () => windowRequests.request()); // macOS: the Dock icon, or opening the app again from Finder
-  b.e.powerMonitor.on('shutdown', () => void b.lifecycle.quit('system shutdown')); // Linux, macOS: drain while there is time
+  setupSystemEnd(b, berth);
   tray = new TrayController({
     e: b.e,
     platform: b.platform,
@@ -149,7 +160,7 @@ export async function startDesktop(opts: DesktopOptions): Promise<void> {
   await setupServer(b, config, berth, { window, windowRequests, token: token.token, noTray: () => tray?.noTrayReason ?? null, render, trayAt });
 }
 
-function setupBasics(opts: DesktopOptions, env: NodeJS.ProcessEnv): Basics | null {
+function setupBasics(opts: DesktopOptions, env: NodeJS.ProcessEnv): Basics | { refused: string } {
   const { app } = opts.electron;
   const platform = opts.platform ?? process.platform;
   const argv = opts.argv ?? process.argv;
@@ -160,12 +171,7 @@ function setupBasics(opts: DesktopOptions, env: NodeJS.ProcessEnv): Basics | nul
   const dataDir = app.getPath('userData');
   // Nothing is read from, or written into, a data folder someone else could have prepared (this dialog works before ready).
   const refusal = dataDirRefusal(dataDir);
-  if (refusal) {
-    process.stderr.write(`berth: ${refusal}\n`);
-    opts.electron.dialog.showErrorBox(`${opts.app?.name ?? 'Berth'} cannot use its data folder`, refusal);
-    app.exit(2);
-    return null;
-  }
+  if (refusal) return { refused: refusal };
   // Installers drop our arguments, so an update's successor may learn its predecessor from the environment, or from the note alone.
   // The address of a handoff on the command line is where this process serves (relaunches pass --host/--port).
   const { claimed, problem } = whomDoIReplace({ handoff: args.handoff, handoffPid: args.handoffPid, host: args.host, port: args.port }, env);
@@ -174,12 +180,16 @@ function setupBasics(opts: DesktopOptions, env: NodeJS.ProcessEnv): Basics | nul
   const log = logs.root.child({ scope: 'desktop' });
   const version = opts.app?.version ?? appVersion();
   const name = opts.app?.name ?? 'Berth';
+  const basics = { windowOpen: null as (() => boolean) | null };
   const lifecycle = new DesktopLifecycle({
     app,
     log: logs.root.child({ scope: 'lifecycle' }),
-    args: argv.slice(1),
-    // AppImage: relaunch the image file, not the executable inside its temporary mount.
-    execPath: () => env.APPIMAGE || undefined,
+    // Berth's own flags only; hidden again only if there is no window to come back to.
+    args: () => relaunchArgs(argv.slice(1), { appPath: app.isPackaged ? null : app.getAppPath(), hidden: basics.windowOpen ? !basics.windowOpen() : args.hidden }),
+    switches: () => successorSwitches({ platform, env, argv: argv.slice(1) }),
+    // AppImage: Restart app starts the image file again (read then: an update may have renamed it).
+    appImage: () => (platform === 'linux' && env.APPIMAGE) || undefined,
+    env,
     drainDeadline: QUIT_DRAIN_DEADLINE,
     flushLogs: () => logs.close(),
     guardian: { dataDir, version },
@@ -190,7 +200,26 @@ function setupBasics(opts: DesktopOptions, env: NodeJS.ProcessEnv): Basics | nul
     process.on('uncaughtException', (err) => log.fatal({ err }, 'uncaught exception in the main process'));
     process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection in the main process'));
   }
-  return { e: opts.electron, platform, env, args, successorOf, claimed, dataDir, logs, log, lifecycle, version, name, app: opts.app, autoUpdater: opts.autoUpdater };
+  return Object.assign(basics, { e: opts.electron, platform, env, args, successorOf, claimed, dataDir, logs, log, lifecycle, version, name, app: opts.app, autoUpdater: opts.autoUpdater, notifications: new Notifications(opts.electron) });
+}
+
+/**
+ * A data folder Berth must not use: say so on standard error and in a
+ * dialog, then exit 2. Linux shows no dialog before Electron is ready
+ * (electron.d.ts, showErrorBox: "before the app `ready` event on Linux, the
+ * message will be emitted to stderr"), so wait for it there, with Chromium's
+ * own profile moved to a private temporary folder first: nothing is written
+ * into the refused one.
+ */
+async function refuseDataDir(opts: DesktopOptions, refusal: string): Promise<void> {
+  const { app, dialog } = opts.electron;
+  process.stderr.write(`berth: ${refusal}\n`);
+  if ((opts.platform ?? process.platform) === 'linux' && !app.isReady()) {
+    app.setPath('userData', fs.mkdtempSync(path.join(os.tmpdir(), 'berth-refused-')));
+    await app.whenReady();
+  }
+  dialog.showErrorBox(`${opts.app?.name ?? 'Berth'} cannot use its data folder`, refusal);
+  app.exit(2);
 }
 
 async function setupSingleInstance(b: Basics): Promise<boolean> {
@@ -265,13 +294,13 @@ function setupBerth(b: Basics, config: ResolvedConfig, token: string, hooks: { r
         isPackaged: e.app.isPackaged,
         appImage: b.env.APPIMAGE || null,
         env: b.env,
-        packageType: b.platform === 'linux' && e.app.isPackaged ? packageType() : null,
+        packageType: b.platform === 'linux' && e.app.isPackaged && !b.env.APPIMAGE ? packageType() : null,
         autoUpdater: b.autoUpdater,
         currentVersion: b.version,
         settings: () => loadSettings(b.dataDir).settings.update,
         dataDir: b.dataDir,
         hooks: updateHooks,
-        notify: (title, body, onClick) => notify(e, title, body, onClick),
+        notify: (title, body, onClick) => b.notifications.show(title, body, onClick),
         log: b.logs.root.child({ scope: 'update' }),
       }),
     relaunchPlan: () => b.lifecycle.relaunchPlan(),
@@ -288,15 +317,11 @@ function setupBerth(b: Basics, config: ResolvedConfig, token: string, hooks: { r
   });
 }
 
-function setupWindow(b: Basics, hasTray: () => boolean): DesktopWindow {
+function setupWindow(b: Basics, hasTray: () => boolean, serverUrl: () => string): DesktopWindow {
   const { e } = b;
+  const dock = e.app.dock;
   const window = new DesktopWindow({
-    createWindow: (options) => {
-      const win = new e.BrowserWindow(options);
-      // Windows: the session is ending (logout, shutdown) and cannot be stopped, so drain now.
-      win.on('session-end', () => void b.lifecycle.quit('Windows session end'));
-      return win;
-    },
+    createWindow: (options) => new e.BrowserWindow(options),
     setCookie: (details) => e.session.defaultSession.cookies.set(details),
     openExternal: (url) => e.shell.openExternal(url),
     displays: () => e.screen.getAllDisplays().map((s) => s.workArea),
@@ -306,10 +331,43 @@ function setupWindow(b: Basics, hasTray: () => boolean): DesktopWindow {
     hasTray,
     // Linux: the window's own icon, when the build ships one (packaged, the .desktop entry names it instead).
     icon: b.platform === 'linux' ? existing(b.app?.icons?.png ?? path.join(packageRoot(), 'build', 'icon.png')) : undefined,
+    // Before the first paint: the page's own background (--bg in renderer/src/styles/app.css), not white.
+    backgroundColor: () => (e.nativeTheme.shouldUseDarkColors ? '#0e141a' : '#f4f6f8'),
+    // macOS: the Dock icon comes with the window (the window shows once the app is a regular one again) and goes with it.
+    beforeShow: dock ? () => dock.show() : undefined,
+    afterHide: dock ? () => dock.hide() : undefined,
   });
-  // The UI needs no browser permissions (camera, notifications, geolocation...): refuse them all.
-  e.session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+  // The UI may write the clipboard (Copy), from its own origin; every other permission, and every other origin, is refused.
+  setPermissions(e.session.defaultSession, () => {
+    try {
+      return new URL(serverUrl()).origin;
+    } catch {
+      return null;
+    }
+  });
   return window;
+}
+
+/**
+ * The system going down. Windows (logoff, shutdown): a hidden window hears it
+ * and does only synchronous work (session-end.ts). Linux and macOS:
+ * powerMonitor 'shutdown', where preventDefault() asks the system to wait
+ * (a logind delay lock on Linux) while the drain runs, and the quit follows.
+ */
+function setupSystemEnd(b: Basics, berth: Berth): void {
+  if (b.platform === 'win32') {
+    listenForWindowsSessionEnd({
+      BaseWindow: b.e.BaseWindow,
+      log: b.log,
+      stopAccepting: () => void berth.host.currentListener?.unlisten(),
+      flushLogSync: () => b.logs.flushSync(),
+      quit: (reason) => void b.lifecycle.quit(reason),
+    });
+  }
+  b.e.powerMonitor.on('shutdown', (event?: { preventDefault?: () => void }) => {
+    event?.preventDefault?.();
+    void b.lifecycle.quit('system shutdown');
+  });
 }
 
 /** Linux: electron-builder writes how the app was packaged (deb, rpm, pacman) into resources/package-type. */
@@ -319,13 +377,6 @@ function packageType(): string | null {
   } catch {
     return null;
   }
-}
-
-function notify(e: ElectronModules, title: string, body: string, onClick?: () => void): void {
-  if (!e.Notification.isSupported()) return;
-  const n = new e.Notification({ title, body });
-  if (onClick) n.on('click', onClick);
-  n.show();
 }
 
 function existing(file: string): string | undefined {
@@ -341,8 +392,23 @@ function setupLoginItem(b: Basics, config: ResolvedConfig): LoginItem {
     // Read when the entry is written: an AppImage update renames the file (APPIMAGE follows it).
     command: () => (app.isPackaged ? [b.env.APPIMAGE || process.execPath] : [process.execPath, app.getAppPath()]),
   });
+  // At start-up the OS's own switch wins: switched off in Task Manager or System Settings means off.
+  if (config.settings.launchAtLogin && loginItem.supported && followUserSwitch(b, loginItem)) return loginItem;
   syncLoginItem(b, loginItem, config.settings.launchAtLogin);
   return loginItem;
+}
+
+/** The person switched launch at login off where the OS keeps that switch: settings follow, nothing is re-enabled. */
+function followUserSwitch(b: Basics, li: LoginItem): boolean {
+  try {
+    if (!li.disabledByUser?.()) return false;
+    saveSettings(b.dataDir, { ...loadSettings(b.dataDir).settings, launchAtLogin: false });
+    b.log.info(`launch at login was switched off outside Berth (${li.where}); settings now say off`);
+    return true;
+  } catch (err) {
+    b.log.warn(`could not read launch at login (${li.where}): ${(err as Error).message}`);
+    return false;
+  }
 }
 
 /** Settings say what launch at login should be; make the OS agree, touching it only when they differ. */
@@ -434,7 +500,7 @@ async function setupServer(
   }
   ui.render();
   // What a guardian did while no Berth ran (app/guardian): a notification, beside the history row and the console banner.
-  for (const r of berth.recovered) notify(e, 'Berth', r.message);
+  for (const r of berth.recovered) b.notifications.show('Berth', r.message);
   const open = (how: { background?: boolean }) => {
     if (host.state !== 'serving') return false;
     ui.window.open(host.url, ui.token, how).catch((err: Error) => b.log.warn(`could not open the window: ${err.message}`));

@@ -1,5 +1,6 @@
 import type {
   App,
+  BaseWindow as BaseWindowClass,
   BrowserWindow as BrowserWindowClass,
   Clipboard,
   Dialog,
@@ -16,6 +17,7 @@ import type * as ElectronApi from 'electron';
 /** The Electron objects the shell uses, handed in by main/index.ts (the only file that loads Electron). */
 export interface ElectronModules {
   app: App;
+  BaseWindow: typeof BaseWindowClass;
   BrowserWindow: typeof BrowserWindowClass;
   Tray: typeof TrayClass;
   Menu: typeof MenuClass;

@@ -33,9 +33,9 @@ export function startDesktopApp(app?: HostedApp): void {
     process.exitCode = 2;
     return;
   }
-  const { app: electronApp, BrowserWindow, Tray, Menu, Notification, nativeTheme, dialog, shell, clipboard, session, powerMonitor, screen } = electron;
+  const { app: electronApp, BaseWindow, BrowserWindow, Tray, Menu, Notification, nativeTheme, dialog, shell, clipboard, session, powerMonitor, screen } = electron;
   startDesktop({
-    electron: { app: electronApp, BrowserWindow, Tray, Menu, Notification, nativeTheme, dialog, shell, clipboard, session, powerMonitor, screen },
+    electron: { app: electronApp, BaseWindow, BrowserWindow, Tray, Menu, Notification, nativeTheme, dialog, shell, clipboard, session, powerMonitor, screen },
     // The install format's updater class (app/update/formats), built only when packaged: it needs Electron's app.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     autoUpdater: (updaterClass) => new (require('electron-updater') as typeof ElectronUpdater)[updaterClass](),

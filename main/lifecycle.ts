@@ -2,8 +2,9 @@ import type { App } from 'electron';
 import type { Logger } from '../app/log';
 import type { ServerHost } from '../app/lifecycle/host';
 import { START_ALLOWANCE_MS, guardHandover, type GuardianCommand } from '../app/guardian/guardian';
-import type { InstallHooks, RelaunchPlan } from '../app/lifecycle/plans';
+import type { InstallHooks, RelaunchPlan, Started } from '../app/lifecycle/plans';
 import { freshArgs, successorArgs, withoutHandoff, type Handoff } from '../app/lifecycle/successor-protocol';
+import { startAppImage } from './appimage';
 
 /** The only Electron calls that end or replace the process. Nothing else in main/ makes them. */
 export type LifecycleApp = Pick<App, 'quit' | 'exit' | 'relaunch' | 'releaseSingleInstanceLock' | 'requestSingleInstanceLock'>;
@@ -16,10 +17,23 @@ export type Phase = 'running' | 'quitting' | 'relaunching' | 'installing' | 'exi
 export interface LifecycleOptions {
   app: LifecycleApp;
   log: Logger;
-  /** The command line after the executable (process.argv.slice(1)): the successor gets it back, with --handoff. */
-  args: readonly string[];
-  /** AppImage: the file to run again (APPIMAGE); the mounted executable disappears when this process exits. */
-  execPath?: string | (() => string | undefined);
+  /**
+   * The successor's command line after the executable, before the handoff is
+   * added: Berth's own flags (main/args.ts relaunchArgs), read at the moment
+   * of the relaunch (whether the window is open decides --hidden).
+   */
+  args: readonly string[] | (() => readonly string[]);
+  /** Chromium switches the successor needs to start at all (main/sandbox.ts: --no-sandbox where the sandbox cannot work). */
+  switches?: () => readonly string[];
+  /**
+   * AppImage: the image file (APPIMAGE, read at relaunch time: an update may
+   * have renamed it). Restart app starts it again itself, beside this
+   * process, instead of through Electron's relaunch helper, which lives in
+   * the image's mount and goes with it.
+   */
+  appImage?: () => string | undefined;
+  /** The environment the AppImage is started with (default process.env; the mount's entries are taken out). */
+  env?: NodeJS.ProcessEnv;
   /**
    * How long a quit lets in-flight requests finish. Kept under NSIS's kill
    * window (the installer kills the app about 1.3 s after it starts).
@@ -83,8 +97,11 @@ export class DesktopLifecycle {
    * The desktop's Restart app: Electron starts the successor after this
    * process exits, by which time the listener is long closed. The lock is
    * released first so the successor's requestSingleInstanceLock succeeds.
+   * An AppImage starts its image file again instead (appImagePlan).
    */
   relaunchPlan(): RelaunchPlan {
+    const image = this.opts.appImage?.();
+    if (image) return this.appImagePlan(image);
     return {
       kind: 'after-exit',
       startedBy: 'electron',
@@ -100,11 +117,13 @@ export class DesktopLifecycle {
   /**
    * Before the port is let go: a guardian that starts the installed Berth if
    * no Berth serves after we have gone (Restart app, or an update install's
-   * `watch`: its words, the version it should end with, its installer).
+   * `watch`: its words, the version it should end with, its installer). An
+   * AppImage's Restart app needs none: its successor proves itself before
+   * this process lets go.
    */
   private async guard(h: Handoff, watch: { what: string; toVersion?: string; waitForPid?: number | null; installerMayOutlive?: boolean } = { what: 'Restart app' }): Promise<void> {
     const g = this.opts.guardian;
-    const relaunch = g?.relaunch ?? (process.versions.electron ? { command: this.execPath() ?? process.execPath, args: freshArgs(this.opts.args, h) } : null);
+    const relaunch = g?.relaunch ?? (process.versions.electron ? { command: process.execPath, args: [...(this.opts.switches?.() ?? []), ...freshArgs(this.baseArgs(), h)] } : null);
     if (!g || !relaunch) return;
     const allowanceMs = g.allowanceMs ?? START_ALLOWANCE_MS;
     const spec = {
@@ -123,8 +142,50 @@ export class DesktopLifecycle {
     await guardHandover(spec, this.opts.log);
   }
 
-  private execPath(): string | undefined {
-    return typeof this.opts.execPath === 'function' ? this.opts.execPath() : this.opts.execPath;
+  /**
+   * AppImage: the image file starts beside us, from outside the mount, and
+   * proves itself with the handoff probe before we close (the AppImage
+   * update's order). It gets the single-instance lock at once; if it never
+   * serves, the engine stops it, and the lock comes back here.
+   */
+  private appImagePlan(image: string): RelaunchPlan {
+    return {
+      kind: 'beside',
+      handover: 'probe',
+      startedBy: 'berth',
+      label: 'the AppImage starts again, beside this process',
+      start: async (handoff: Handoff): Promise<Started> => {
+        const args = [...(this.opts.switches?.() ?? []), ...successorArgs(this.baseArgs(), handoff)];
+        this.opts.log.info(`relaunch: starting ${image} ${args.join(' ')}`);
+        this._phase = 'relaunching';
+        this.releaseLock();
+        try {
+          const s = await startAppImage(image, args, this.opts.env ?? process.env);
+          return { exited: s.exited, kill: () => this.successorFailed(s) };
+        } catch (err) {
+          this.relaunchFailed(err);
+          throw err;
+        }
+      },
+    };
+  }
+
+  /** The image started but never served: the engine stops it and serves on; the lock comes back once it is gone. */
+  private successorFailed(s: Started): void {
+    s.kill();
+    void s.exited.then(() => this.relaunchFailed(new Error('the new process did not take over')));
+  }
+
+  private relaunchFailed(err: unknown): void {
+    if (this._phase !== 'relaunching') return;
+    this._phase = 'running';
+    this.opts.log.error(`restart failed (${(err as Error)?.message ?? String(err)}); still running`);
+    this.lockReleased = false;
+    if (!this.opts.app.requestSingleInstanceLock()) this.opts.log.warn('could not take the single-instance lock back; a second launch may start another copy');
+  }
+
+  private baseArgs(): readonly string[] {
+    return typeof this.opts.args === 'function' ? this.opts.args() : this.opts.args;
   }
 
   /** An update install's part for the lifecycle owner: the lock goes to the new version, and comes back if the installer fails. */
@@ -145,12 +206,18 @@ export class DesktopLifecycle {
 
   /** With no handoff (nothing is serving), the successor starts as a new Berth with our own arguments. */
   private registerSuccessor(handoff: Handoff | null): void {
-    const args = handoff ? successorArgs(this.opts.args, handoff) : withoutHandoff(this.opts.args);
-    this.opts.log.info(`relaunch registered: the successor starts when this process exits (${args.join(' ')})`);
+    const base = this.baseArgs();
+    const args = [...(this.opts.switches?.() ?? []), ...(handoff ? successorArgs(base, handoff) : withoutHandoff(base))];
     this.releaseLock();
-    // Read now: an AppImage update may have renamed the file since start-up (APPIMAGE follows it).
-    const execPath = this.execPath();
-    this.opts.app.relaunch(execPath ? { args, execPath } : { args });
+    const image = this.opts.appImage?.();
+    if (image) {
+      // Nothing serves, so nothing to hand over: the image starts again on its own (Electron's helper would die with the mount).
+      this.opts.log.info(`relaunch: starting ${image} ${args.join(' ')}`);
+      startAppImage(image, args, this.opts.env ?? process.env).catch((err: Error) => this.opts.log.error(`could not start ${image} again: ${err.message}`));
+      return;
+    }
+    this.opts.log.info(`relaunch registered: the successor starts when this process exits (${args.join(' ')})`);
+    this.opts.app.relaunch({ args });
   }
 
   /** Restart app (tray): the host drains and calls our relauncher, then asks us to exit through its 'exit' event. */

@@ -66,6 +66,7 @@ export class TrayController {
           systemUsesDark: d.platform === 'win32' ? e.nativeTheme.shouldUseDarkColorsForSystemIntegratedUI : undefined,
           desktop: d.env.XDG_CURRENT_DESKTOP,
         }),
+      packaged: e.app.isPackaged,
       actions: this.actions(),
       log: d.log,
     });

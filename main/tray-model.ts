@@ -53,13 +53,18 @@ const HOST_STATUS: Record<HostState, string> = {
   conflict: 'Port conflict',
 };
 
-/** The one status line: the server's state first, then the update when the server is fine. */
-export function statusLine(view: TrayView): string {
+/**
+ * The one status line: the server's state first, then the update when the
+ * server is fine. The tooltip carries the download's percentage; the menu
+ * (`forMenu`) does not, because a menu rebuilt while open closes on some
+ * platforms, and a percentage would rebuild it every few seconds.
+ */
+export function statusLine(view: TrayView, o: { forMenu?: boolean } = {}): string {
   const h = view.host;
   if (!h) return 'Starting';
   if (h.state !== 'serving') return HOST_STATUS[h.state];
   const u = view.update;
-  if (u.state === 'downloading') return `Update downloading ${Math.floor(u.percent ?? 0)}%`;
+  if (u.state === 'downloading') return o.forMenu ? 'Update downloading' : `Update downloading ${Math.floor(u.percent ?? 0)}%`;
   if (u.state === 'stalled') return 'Update download stalled';
   if (u.state === 'ready') return 'Update ready';
   if (u.state === 'installing') return 'Installing update';
@@ -82,7 +87,7 @@ function updateEntry(u: TrayView['update'], serving: boolean): MenuEntry {
     case 'checking':
       return { id: 'updates', type: 'normal', label: 'Checking for updates…', enabled: false };
     case 'downloading':
-      return { id: 'updates', type: 'normal', label: `Downloading ${v}: ${Math.floor(u.percent ?? 0)}%`, enabled: false };
+      return { id: 'updates', type: 'normal', label: `Downloading ${v}…`, enabled: false };
     case 'stalled':
       return { id: 'updates', type: 'normal', label: `Download of ${v} stalled: retry`, enabled: true, action: 'retry-download' };
     case 'available':
@@ -107,7 +112,7 @@ export function menuEntries(view: TrayView): MenuEntry[] {
     { id: 'open-browser', type: 'normal', label: 'Open in browser', enabled: serving, action: 'open-browser' },
     { id: 'copy-url', type: 'normal', label: 'Copy URL', enabled: serving, action: 'copy-url' },
     { id: 'sep-1', type: 'separator' },
-    { id: 'status', type: 'normal', label: statusLine(view), enabled: false },
+    { id: 'status', type: 'normal', label: statusLine(view, { forMenu: true }), enabled: false },
   ];
   if (view.noTrayReason) entries.push({ id: 'no-tray', type: 'normal', label: `No tray icon: ${view.noTrayReason}`, enabled: false });
   // The error text is long (it says what to do); the menu shows its first sentence.
@@ -141,7 +146,8 @@ export function trayIconName(ctx: IconContext): string {
   if (ctx.platform === 'darwin') return ctx.updateReady ? 'trayUpdateTemplate.png' : 'trayTemplate.png';
   // "light"/"dark" name the panel the glyph sits on: a dark panel gets the light glyph.
   const panel = ctx.darkPanel ? 'dark' : 'light';
-  return `tray-${panel}${ctx.updateReady ? '-update' : ''}.png`;
+  // Windows: an ICO, each size drawn, so the notification area picks the one for its DPI instead of scaling a PNG.
+  return `tray-${panel}${ctx.updateReady ? '-update' : ''}.${ctx.platform === 'win32' ? 'ico' : 'png'}`;
 }
 
 /**

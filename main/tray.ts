@@ -18,6 +18,8 @@ export interface TrayDeps {
   setApplicationMenu?: (menu: Menu) => void;
   /** Whether the panel the icon sits on is dark right now. */
   darkPanel: () => boolean;
+  /** A packaged build: its menu bar has no Reload and no DevTools. */
+  packaged?: boolean;
   actions: Record<TrayAction, () => void>;
   log: Logger;
 }
@@ -34,9 +36,23 @@ export function toTemplate(entries: MenuEntry[], actions: Record<TrayAction, () 
   });
 }
 
-/** The app menu bar: our items under "Berth", plus the standard Edit and Window menus (copy and paste need Edit on macOS). */
-export function applicationTemplate(items: MenuItemConstructorOptions[]): MenuItemConstructorOptions[] {
-  return [{ label: 'Berth', submenu: items }, { role: 'editMenu' }, { role: 'viewMenu' }, { role: 'windowMenu' }];
+/**
+ * The app menu bar: our items under "Berth" (Quit with Cmd/Ctrl+Q), then
+ * Edit (copy and paste need it on macOS), View and Window. macOS's first
+ * menu also has the app menu's Hide, Hide Others and Show All (Cmd+H,
+ * Cmd+Alt+H). A packaged build's View menu is zoom and full screen only:
+ * Electron's viewMenu role brings Reload and DevTools (menu-item-roles.ts).
+ */
+export function applicationTemplate(items: MenuItemConstructorOptions[], o: { platform: NodeJS.Platform; packaged: boolean }): MenuItemConstructorOptions[] {
+  // Our Quit, not the quit role: the same drain as the tray's, and the role has no accelerator on Windows.
+  const withKeys = items.map((i) => (i.id === 'quit' ? { ...i, accelerator: 'CmdOrCtrl+Q' } : i));
+  const quitAt = withKeys.findIndex((i) => i.id === 'quit');
+  const appItems: MenuItemConstructorOptions[] =
+    o.platform === 'darwin' && quitAt >= 0 ? [...withKeys.slice(0, quitAt), { role: 'hide' }, { role: 'hideOthers' }, { role: 'unhide' }, { type: 'separator' }, ...withKeys.slice(quitAt)] : withKeys;
+  const view: MenuItemConstructorOptions = o.packaged
+    ? { label: 'View', submenu: [{ role: 'resetZoom' }, { role: 'zoomIn' }, { role: 'zoomOut' }, { type: 'separator' }, { role: 'togglefullscreen' }] }
+    : { role: 'viewMenu' };
+  return [{ label: 'Berth', submenu: appItems }, { role: 'editMenu' }, view, { role: 'windowMenu' }];
 }
 
 /**
@@ -62,8 +78,10 @@ export class DesktopTray {
       this.tray = null;
     }
     this.lastIcon = icon;
-    // Windows: a left click opens the window (macOS and Linux show the menu).
-    if (this.tray && this.deps.platform === 'win32') this.tray.on('click', () => this.deps.actions['open-window']());
+    // Windows: a left click opens the window, the menu is on the right click. Linux: KDE and XFCE send a left
+    // click as the StatusNotifierItem's Activate, which Electron reports as 'click' and cannot answer with the
+    // menu (popUpContextMenu is macOS and Windows only): it opens the window too. macOS: a click opens the menu.
+    if (this.tray && (this.deps.platform === 'win32' || this.deps.platform === 'linux')) this.tray.on('click', () => this.deps.actions['open-window']());
     this.render(view);
     return !!this.tray;
   }
@@ -79,7 +97,7 @@ export class DesktopTray {
       this.lastMenu = key;
       const template = toTemplate(entries, this.deps.actions);
       if (this.exists) this.tray!.setContextMenu(this.deps.buildMenu(template));
-      this.deps.setApplicationMenu?.(this.deps.buildMenu(applicationTemplate(toTemplate(entries, this.deps.actions))));
+      this.deps.setApplicationMenu?.(this.deps.buildMenu(applicationTemplate(toTemplate(entries, this.deps.actions), { platform: this.deps.platform, packaged: !!this.deps.packaged })));
     }
     if (!this.exists) return;
     const icon = this.iconPath(view);

@@ -7,7 +7,7 @@ import { loadWindowState, saveWindowState, type Rect, type WindowState } from '.
 /** The parts of a BrowserWindow this module uses: the real one, or a test double. */
 export type WindowLike = Pick<
   BrowserWindow,
-  'loadURL' | 'show' | 'hide' | 'focus' | 'minimize' | 'restore' | 'isMinimized' | 'isVisible' | 'isMaximized' | 'maximize' | 'getNormalBounds' | 'isDestroyed' | 'on'
+  'loadURL' | 'show' | 'hide' | 'focus' | 'minimize' | 'restore' | 'isMinimized' | 'isVisible' | 'isMaximized' | 'maximize' | 'getNormalBounds' | 'isDestroyed' | 'on' | 'once'
 > & {
   webContents: Pick<WebContents, 'setWindowOpenHandler' | 'on' | 'getURL'>;
 };
@@ -28,21 +28,32 @@ export interface WindowDeps {
   /** Without a tray icon a hidden window could not be found again, so closing minimizes instead. */
   hasTray: () => boolean;
   icon?: string;
+  /** The colour a new window is filled with before its page paints (the page's own background, not white). */
+  backgroundColor?: () => string;
+  /** Before the window shows (macOS: the Dock icon comes back first, so the window opens on a regular app). */
+  beforeShow?: () => Promise<void> | void;
+  /** After the window was hidden or closed (macOS: the Dock icon goes). */
+  afterHide?: () => void;
   setTimer?: (fn: () => void, ms: number) => { unref?: () => void } | number;
   clearTimer?: (t: unknown) => void;
 }
 
+/** How long a new window waits for its page to paint before it shows anyway (a page that never paints must not keep it hidden). */
+const PAINT_WAIT_MS = 3000;
+
 /** The options every Berth window is built with: a web page with no Node, no preload, sandboxed. */
-export function windowOptions(state: WindowState, icon?: string): BrowserWindowConstructorOptions {
+export function windowOptions(state: WindowState, icon?: string, backgroundColor?: string): BrowserWindowConstructorOptions {
   return {
     ...(state.x !== undefined && state.y !== undefined ? { x: state.x, y: state.y } : {}),
     width: state.width,
     height: state.height,
     minWidth: 480,
     minHeight: 360,
+    // Shown once its page has painted (ready-to-show), never blank.
     show: false,
     title: 'Berth',
     ...(icon ? { icon } : {}),
+    ...(backgroundColor ? { backgroundColor } : {}),
     webPreferences: {
       contextIsolation: true,
       sandbox: true,
@@ -63,6 +74,10 @@ export class DesktopWindow {
   private win: WindowLike | null = null;
   private serverUrl: string | null = null;
   private saveTimer: unknown = null;
+  /** Resolves once the current window's page first painted (or the wait ran out). */
+  private painted: Promise<void> = Promise.resolve();
+  /** Remembered maximized: applied when the window first shows, since maximize() shows a hidden window. */
+  private maximizeOnShow = false;
 
   constructor(private readonly deps: WindowDeps) {}
 
@@ -82,8 +97,14 @@ export class DesktopWindow {
       win.minimize();
       return;
     }
+    await this.painted;
+    if (win.isDestroyed()) return;
+    await this.deps.beforeShow?.();
     if (win.isMinimized()) win.restore();
-    win.show();
+    if (this.maximizeOnShow) {
+      this.maximizeOnShow = false;
+      win.maximize();
+    } else win.show();
     win.focus();
   }
 
@@ -98,6 +119,7 @@ export class DesktopWindow {
 
   hide(): void {
     if (this.win && !this.win.isDestroyed()) this.win.hide();
+    this.deps.afterHide?.();
   }
 
   private async signIn(serverUrl: string, token: string): Promise<void> {
@@ -123,19 +145,27 @@ export class DesktopWindow {
   private ensureWindow(): WindowLike {
     if (this.win && !this.win.isDestroyed()) return this.win;
     const state = loadWindowState(this.deps.stateDir, this.deps.displays());
-    const win = this.deps.createWindow(windowOptions(state, this.deps.icon));
-    if (state.maximized) win.maximize();
+    const win = this.deps.createWindow(windowOptions(state, this.deps.icon, this.deps.backgroundColor?.()));
+    this.maximizeOnShow = state.maximized;
     this.win = win;
+    this.painted = new Promise<void>((resolve) => {
+      win.once('ready-to-show', () => resolve());
+      const t = (this.deps.setTimer ?? setTimeout)(() => resolve(), PAINT_WAIT_MS);
+      if (typeof t === 'object' && t.unref) t.unref();
+    });
     this.route(win);
     win.on('close', (event: ElectronEvent) => {
       this.saveNow(win);
       if (this.deps.leaving()) return;
       event.preventDefault();
-      if (this.deps.hasTray()) win.hide();
-      else win.minimize();
+      if (this.deps.hasTray()) {
+        win.hide();
+        this.deps.afterHide?.();
+      } else win.minimize();
     });
     win.on('closed', () => {
       if (this.win === win) this.win = null;
+      this.deps.afterHide?.();
     });
     const later = () => this.saveSoon(win);
     win.on('resize', later);
@@ -180,7 +210,8 @@ export class DesktopWindow {
     if (win.isDestroyed()) return;
     const b = win.getNormalBounds();
     try {
-      saveWindowState(this.deps.stateDir, { ...b, maximized: win.isMaximized() });
+      // A window never shown yet keeps the maximized state it was given.
+      saveWindowState(this.deps.stateDir, { ...b, maximized: win.isMaximized() || this.maximizeOnShow });
     } catch (err) {
       this.deps.log.warn(`could not remember the window position: ${(err as Error).message}`);
     }

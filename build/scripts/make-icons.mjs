@@ -20,6 +20,9 @@ const sourceDir = path.join(buildDir, 'source');
 /** Linux hicolor sizes; electron-builder reads build/icons/<n>x<n>.png for AppImage and deb. */
 const LINUX_ICON_SIZES = [16, 24, 32, 48, 64, 128, 256, 512];
 
+/** Windows tray: the small-icon size at 100, 125, 150, 200, 250 and 300 % scaling, and 64 for 400 %. */
+const WINDOWS_TRAY_SIZES = [16, 20, 24, 32, 40, 48, 64];
+
 // Tray glyph colours. "light"/"dark" name the taskbar the icon sits on:
 // a light taskbar needs a dark glyph and the other way round.
 const TRAY_GLYPH_ON_LIGHT = '#1B1B1B';
@@ -69,6 +72,29 @@ async function appIcons() {
   png2icons.clearCache();
 }
 
+/**
+ * An ICO holding one PNG per size (PNG entries: Windows Vista and later).
+ * ICONDIR (reserved, type 1, count), one 16-byte ICONDIRENTRY per image, then the images.
+ */
+function icoOf(images) {
+  const header = Buffer.alloc(6 + 16 * images.length);
+  header.writeUInt16LE(0, 0);
+  header.writeUInt16LE(1, 2);
+  header.writeUInt16LE(images.length, 4);
+  let offset = header.length;
+  images.forEach(({ size, png }, i) => {
+    const at = 6 + i * 16;
+    header.writeUInt8(size >= 256 ? 0 : size, at);
+    header.writeUInt8(size >= 256 ? 0 : size, at + 1);
+    header.writeUInt16LE(1, at + 4); // colour planes
+    header.writeUInt16LE(32, at + 6); // bits per pixel
+    header.writeUInt32LE(png.length, at + 8);
+    header.writeUInt32LE(offset, at + 12);
+    offset += png.length;
+  });
+  return Buffer.concat([header, ...images.map((i) => i.png)]);
+}
+
 async function trayIcons() {
   const variants = [
     { source: 'tray.svg', state: '' },
@@ -82,6 +108,12 @@ async function trayIcons() {
       await output(path.join('tray', `tray${state}Template${density}.png`), await renderSvg(svg, scale, TEMPLATE_BLACK));
       await output(path.join('tray', `tray-light${suffix}${density}.png`), await renderSvg(svg, scale, TRAY_GLYPH_ON_LIGHT));
       await output(path.join('tray', `tray-dark${suffix}${density}.png`), await renderSvg(svg, scale, TRAY_GLYPH_ON_DARK));
+    }
+    // Windows: every size drawn from the SVG, so the notification area never scales a bitmap (the glyph is 16 px wide).
+    for (const [panel, color] of [['light', TRAY_GLYPH_ON_LIGHT], ['dark', TRAY_GLYPH_ON_DARK]]) {
+      const images = [];
+      for (const size of WINDOWS_TRAY_SIZES) images.push({ size, png: await renderSvg(svg, size / 16, color) });
+      await output(path.join('tray', `tray-${panel}${suffix}.ico`), icoOf(images));
     }
   }
 }

@@ -7,13 +7,19 @@
  *
  * BERTH_DESKTOP_EXECUTABLE runs the same tests against a packaged app
  * instead (the executable inside Berth.app, Berth.exe or the unpacked Linux
- * build): the CI workflow's macOS job does that with the app it built.
+ * build): the CI workflow's macOS job does that with the app it built. That
+ * app must be the test-only build (BERTH_E2E_BUILD=1): Playwright attaches
+ * through --inspect, which a release's fuses turn off.
+ *
+ * BERTH_DESKTOP_ARTIFACTS names a folder for the evidence of each test, pass
+ * or fail: a screenshot of every window, Berth's log and Electron's stderr
+ * (the CI jobs upload it).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { _electron as electron, type ElectronApplication } from 'playwright-core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ROOT, alive, freePort, health, readToken, tempDataDir, waitFor } from '../../test/helpers';
 import { canListen } from '../../main/startup';
 // @ts-ignore: a plain ES module without type declarations.
@@ -52,13 +58,35 @@ interface Running {
   dataDir: string;
   url: string;
   args: string[];
+  /** What Electron wrote to standard error so far. */
+  stderr: () => string;
 }
 
-const apps: ElectronApplication[] = [];
+const running: Running[] = [];
 const strays = new Set<number>();
+const artifacts = process.env.BERTH_DESKTOP_ARTIFACTS || null;
+let testName = 'test';
+beforeEach((ctx) => {
+  testName = ctx.task.name.replace(/[^\w.-]+/g, '-').slice(0, 80);
+});
+
+/** Keep what a person would look at to see why a test failed: the windows, Berth's log, Electron's stderr. */
+async function keepEvidence(r: Running, i: number): Promise<void> {
+  if (!artifacts) return;
+  const dir = path.join(artifacts, process.platform, `${testName}${i ? `-${i}` : ''}`);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'electron-stderr.txt'), r.stderr());
+  const log = path.join(r.dataDir, 'logs', 'berth.log');
+  if (fs.existsSync(log)) fs.copyFileSync(log, path.join(dir, 'berth.log'));
+  if (r.app.process().exitCode !== null) return;
+  const pages = r.app.windows();
+  for (const [n, page] of pages.entries()) await page.screenshot({ path: path.join(dir, `window-${n}.png`), timeout: 10_000 }).catch(() => undefined);
+}
 
 afterEach(async () => {
-  for (const app of apps.splice(0)) await app.close().catch(() => undefined);
+  const ended = running.splice(0);
+  for (const [i, r] of ended.entries()) await keepEvidence(r, i).catch(() => undefined);
+  for (const r of ended) await r.app.close().catch(() => undefined);
   // Successors started by Restart app are not Playwright's: stop them by pid.
   for (const pid of strays) {
     if (alive(pid)) process.kill(pid);
@@ -72,10 +100,23 @@ async function launch(o: { port?: number; dataDir?: string; extra?: string[] } =
   const dataDir = o.dataDir ?? tempDataDir('berth-e2e-desktop-');
   const args = [...(packaged ? [] : [ROOT]), ...SANDBOX, '--data-dir', dataDir, '--port', String(port), ...(o.extra ?? [])];
   const app = await electron.launch({ executablePath: electronPath!, args, env: cleanEnv(), timeout: 60_000 });
-  apps.push(app);
+  let stderr = '';
+  app.process().stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = `http://127.0.0.1:${port}`;
+  const r = { app, port, dataDir, url, args, stderr: () => stderr };
+  running.push(r);
   await waitFor(async () => (await health(port))?.state === 'serving', `the desktop app to serve ${url}`, 30_000);
-  return { app, port, dataDir, url, args };
+  return r;
+}
+
+/** The pid of the Electron main process itself: on Windows, app.process() is the cmd.exe Playwright starts it through. */
+function mainPid(app: ElectronApplication): Promise<number> {
+  return app.evaluate(() => process.pid);
+}
+
+/** Berth's UI window: the BrowserWindow showing the server (Windows also has a hidden window that hears session end). */
+function uiWindowVisible(app: ElectronApplication, url: string): Promise<boolean> {
+  return app.evaluate(({ BrowserWindow }, origin) => !!BrowserWindow.getAllWindows().find((w) => w.webContents.getURL().startsWith(origin))?.isVisible(), url);
 }
 
 /** Click an item of the app's own menu (the same items as the tray menu) in the main process. */
@@ -97,7 +138,7 @@ describe.skipIf(!electronPath)('the desktop app (Electron)', () => {
   it('starts, serves /health from its own process, and opens the signed-in window', async () => {
     const r = await launch();
     const h = await health(r.port);
-    expect(h).toMatchObject({ app: 'berth', state: 'serving', pid: r.app.process().pid });
+    expect(h).toMatchObject({ app: 'berth', state: 'serving', pid: await mainPid(r.app) });
     const page = await r.app.firstWindow();
     await waitFor(() => page.url().startsWith(r.url), 'the window to load the server URL');
     const session = await page.evaluate(async () => (await fetch('/api/session')).json());
@@ -138,12 +179,13 @@ describe.skipIf(!electronPath)('the desktop app (Electron)', () => {
     const r = await launch();
     const before = await health(r.port);
     await r.app.firstWindow();
-    await r.app.evaluate(({ BrowserWindow }) => BrowserWindow.getAllWindows()[0]!.hide());
+    await waitFor(() => uiWindowVisible(r.app, r.url), 'the window to show');
+    await r.app.evaluate(({ BrowserWindow }, origin) => BrowserWindow.getAllWindows().find((w) => w.webContents.getURL().startsWith(origin))!.hide(), r.url);
     const second = spawn(electronPath!, r.args, { env: cleanEnv(), stdio: 'ignore' });
     const code = await new Promise<number | null>((resolve) => second.once('exit', (c) => resolve(c)));
     expect(code).toBe(0);
     expect((await health(r.port))?.instance).toBe(before!.instance);
-    await waitFor(() => r.app.evaluate(({ BrowserWindow }) => BrowserWindow.getAllWindows()[0]!.isVisible()), 'the first window to show again');
+    await waitFor(() => uiWindowVisible(r.app, r.url), 'the first window to show again');
   });
 
   it('Restart server keeps the port (in-process, same instance)', async () => {
@@ -190,5 +232,63 @@ describe.skipIf(!electronPath)('the desktop app (Electron)', () => {
     const r = await launch();
     await r.app.close();
     expect(await canListen('127.0.0.1', r.port)).toBe(true);
+  });
+
+  it("Copy works in the window: the page may write the clipboard (Berth's own origin only)", async () => {
+    const r = await launch();
+    const page = await r.app.firstWindow();
+    await waitFor(() => page.url().startsWith(r.url), 'the window to load the server URL');
+    // Chromium writes the clipboard only for a focused document: focus it the way Playwright does, whatever the desktop's focus.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Emulation.setFocusEmulationEnabled', { enabled: true });
+    const text = `berth-e2e-${process.pid}-${Date.now()}`;
+    type Page = { navigator: { clipboard: { writeText(t: string): Promise<void> } } };
+    const outcome = await page.evaluate(
+      (t) => (globalThis as unknown as Page).navigator.clipboard.writeText(t).then(() => 'written', (err: Error) => `${err.name}: ${err.message}`),
+      text,
+    );
+    expect(outcome).toBe('written');
+    expect(await r.app.evaluate(({ clipboard }) => clipboard.readText())).toBe(text);
+  });
+
+  it('its menu: Quit on Cmd/Ctrl+Q; a packaged build has no Reload and no DevTools', async () => {
+    const r = await launch();
+    const menu = await r.app.evaluate(({ app, Menu }) => {
+      const items: { id: string; role: string; accelerator: string }[] = [];
+      const walk = (m: Electron.Menu | null) => {
+        for (const i of m?.items ?? []) {
+          items.push({ id: i.id ?? '', role: String(i.role ?? '').toLowerCase(), accelerator: String(i.accelerator ?? '') });
+          walk(i.submenu ?? null);
+        }
+      };
+      walk(Menu.getApplicationMenu());
+      return { packaged: app.isPackaged, items };
+    });
+    expect(menu.items.find((i) => i.id === 'quit')?.accelerator).toBe('CmdOrCtrl+Q');
+    const devtools = menu.items.filter((i) => ['reload', 'forcereload', 'toggledevtools'].includes(i.role)).map((i) => i.role);
+    if (menu.packaged) expect(devtools).toEqual([]);
+    if (process.platform === 'darwin') expect(menu.items.map((i) => i.role)).toEqual(expect.arrayContaining(['hide', 'hideothers', 'unhide']));
+  });
+
+  it.runIf(process.platform === 'win32')('Windows: started hidden at login, a hidden window still hears logoff and shutdown', async () => {
+    const r = await launch({ extra: ['--hidden'] });
+    const listening = await waitFor(
+      () => r.app.evaluate(({ BaseWindow }) => BaseWindow.getAllWindows().filter((w) => !w.isVisible() && w.listenerCount('session-end') > 0).length),
+      'a window listening for session-end',
+    );
+    expect(listening).toBe(1);
+  });
+
+  it.runIf(!!packaged)('a packaged build is no Node runtime: ELECTRON_RUN_AS_NODE=1 still starts Berth (the RunAsNode fuse is off)', async () => {
+    const port = await freePort();
+    const dataDir = tempDataDir('berth-e2e-fuses-');
+    const child = spawn(electronPath!, ['--data-dir', dataDir, '--port', String(port)], { env: { ...cleanEnv(), ELECTRON_RUN_AS_NODE: '1' }, stdio: 'ignore' });
+    const gone = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    const served = await Promise.race([waitFor(async () => (await health(port))?.state === 'serving', 'Berth to serve', 30_000), gone.then((c) => `exited ${c}`)]);
+    expect(served).toBe(true);
+    strays.add((await health(port))!.pid);
+    const res = await fetch(`http://127.0.0.1:${port}/api/stop`, { method: 'POST', headers: { Authorization: `Bearer ${readToken(dataDir)}` } });
+    expect(res.status).toBe(202);
+    expect(await gone).toBe(0);
   });
 });

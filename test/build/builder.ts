@@ -8,6 +8,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+// @ts-ignore: a plain ES module without type declarations.
+import { fuseWire } from '../fuse-wire.mjs';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 
@@ -37,6 +39,9 @@ interface BuilderUtil {
  * getConfig (the file, then what it extends) and validateConfiguration (app-builder-lib's
  * scheme.json through ajv, plus its checks for removed options) before every build.
  */
+/** app-builder-lib's config loader, for a child process that loads the configuration with its own environment. */
+export const configModulePath = requireFromAppBuilderLib.resolve('./out/util/config/config.js');
+
 export async function loadAndValidate(configPath: string): Promise<BuilderConfig> {
   const configModule = requireFromAppBuilderLib('./out/util/config/config.js') as ConfigModule;
   const config = await configModule.getConfig(repoRoot, configPath, null);
@@ -88,7 +93,8 @@ export function writeStandInElectron(dir: string): void {
   mkdirSync(path.join(dir, 'resources'), { recursive: true });
   mkdirSync(path.join(dir, 'locales'), { recursive: true });
   const executable = path.join(dir, 'electron');
-  writeFileSync(executable, '#!/bin/sh\necho "Stand-in for the Electron binary (test/build/package.test.ts); it cannot run Berth." >&2\nexit 1\n');
+  // After the last line, Electron's fuse wire: electron-builder flips Berth's electronFuses in it (test/fuse-wire.mjs).
+  writeFileSync(executable, Buffer.concat([Buffer.from('#!/bin/sh\necho "Stand-in for the Electron binary (test/build/package.test.ts); it cannot run Berth." >&2\nexit 1\n'), fuseWire()]));
   chmodSync(executable, 0o755);
   writeFileSync(path.join(dir, 'LICENSE'), "Stand-in for Electron's LICENSE file.\n");
   writeFileSync(path.join(dir, 'LICENSES.chromium.html'), "<!doctype html><p>Stand-in for Chromium's licenses.</p>\n");
@@ -115,3 +121,11 @@ export function runElectronBuilder(args: string[], env: NodeJS.ProcessEnv, cwd: 
     });
   });
 }
+
+export interface Fuses {
+  getCurrentFuseWire(file: string): Promise<Record<string, unknown>>;
+  FuseV1Options: Record<string, number>;
+}
+
+/** @electron/fuses, the copy electron-builder flips the fuses with. */
+export const fuses = requireFromAppBuilderLib('@electron/fuses') as Fuses;

@@ -4,10 +4,10 @@
 // here instead of a failing release.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { builderConfigFile, iconConverter, loadAndValidate, repoRoot, validate, type BuilderConfig } from './builder';
+import { builderConfigFile, configModulePath, iconConverter, loadAndValidate, repoRoot, validate, type BuilderConfig } from './builder';
 
 // The wrapper sets a default BERTH_UPDATE_URL in the process that loads it; put it back.
 const updateUrlBefore = process.env.BERTH_UPDATE_URL;
@@ -86,6 +86,33 @@ describe('electron-builder configuration', () => {
     expect(config.publish).toMatchObject({ provider: 'generic', url: '${env.BERTH_UPDATE_URL}', channel: 'latest' });
     expect(config.asar).toBe(true);
   });
+
+  it('turns off the fuses that make the app a Node runtime or a debug target, and turns on cookie encryption and asar integrity', () => {
+    // Electron's security checklist, item 19: ELECTRON_RUN_AS_NODE, NODE_OPTIONS and --inspect would
+    // let anyone run their own code with Berth's identity (its signature, its firewall rule, its login item).
+    expect(config.electronFuses).toEqual({
+      runAsNode: false,
+      enableNodeOptionsEnvironmentVariable: false,
+      enableNodeCliInspectArguments: false,
+      enableCookieEncryption: true,
+      enableEmbeddedAsarIntegrityValidation: true,
+      onlyLoadAppFromAsar: true,
+      grantFileProtocolExtraPrivileges: false,
+    });
+  });
+
+  it("removes Berth's launch-at-login Run value when it is uninstalled, and only then (an update runs the uninstaller too)", () => {
+    const include = path.join(repoRoot, config.nsis.include);
+    const nsh = readFileSync(include, 'utf8');
+    const macro = /!macro customUnInstall([\s\S]*?)!macroend/.exec(nsh)?.[1] ?? '';
+    // Electron names the value after the AppUserModelID (setLoginItemSettings' `name` default), which main/ sets to the appId.
+    const value = config.appId;
+    expect(macro).toMatch(/\$\{ifNot\} \$\{isUpdated\}[\s\S]*\$\{endIf\}/);
+    const guarded = /\$\{ifNot\} \$\{isUpdated\}([\s\S]*?)\$\{endIf\}/.exec(macro)![1]!;
+    expect(guarded).toContain(`DeleteRegValue HKCU "Software\\Microsoft\\Windows\\CurrentVersion\\Run" "${value}"`);
+    expect(guarded).toContain(`DeleteRegValue HKCU "Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\StartupApproved\\Run" "${value}"`);
+    expect(readFileSync(path.join(repoRoot, 'main', 'desktop.ts'), 'utf8')).toContain(`setAppUserModelId('${value}')`);
+  });
 });
 
 describe('electron-builder.config.js', () => {
@@ -97,6 +124,7 @@ describe('electron-builder.config.js', () => {
     const childEnv = { ...process.env };
     delete childEnv.BERTH_UPDATE_URL;
     delete childEnv.BERTH_ELECTRON_DIST;
+    delete childEnv.BERTH_E2E_BUILD;
     for (const [key, value] of Object.entries(env)) {
       if (value !== undefined) childEnv[key] = value;
     }
@@ -109,6 +137,25 @@ describe('electron-builder.config.js', () => {
 
   it('keeps an update URL from the environment', () => {
     expect(loadWrapper({ BERTH_UPDATE_URL: 'https://example.test/berth/' }).updateUrl).toBe('https://example.test/berth/');
+  });
+
+  it('BERTH_E2E_BUILD=1 builds the test-only app the desktop e2e suite drives: Playwright attaches through --inspect', () => {
+    expect(loadWrapper({}).config).not.toHaveProperty('electronFuses');
+    expect(loadWrapper({ BERTH_E2E_BUILD: '1' }).config.electronFuses).toEqual({ enableNodeCliInspectArguments: true });
+    // Merged with the yml as electron-builder merges them: only that fuse differs from a release.
+    const script =
+      `const { getConfig } = require(${JSON.stringify(configModulePath)});` +
+      `getConfig(${JSON.stringify(repoRoot)}, ${JSON.stringify(builderConfigFile)}, null).then((c) => process.stdout.write(JSON.stringify(c.electronFuses)));`;
+    const merged = JSON.parse(execFileSync(process.execPath, ['-e', script], { env: { ...process.env, BERTH_E2E_BUILD: '1' }, encoding: 'utf8', cwd: repoRoot }));
+    expect(merged).toEqual({
+      runAsNode: false,
+      enableNodeOptionsEnvironmentVariable: false,
+      enableNodeCliInspectArguments: true,
+      enableCookieEncryption: true,
+      enableEmbeddedAsarIntegrityValidation: true,
+      onlyLoadAppFromAsar: true,
+      grantFileProtocolExtraPrivileges: false,
+    });
   });
 
   it('adds electronDist only when BERTH_ELECTRON_DIST is set, as an absolute path', () => {

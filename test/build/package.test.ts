@@ -6,10 +6,11 @@
 // offline release build uses). It has the layout electron-builder handles for Linux: an
 // `electron` executable (here a shell script that only says it is a stand-in; electron-builder
 // renames it to `berth`), the LICENSE and LICENSES.chromium.html files it keeps, `version`,
-// `locales/` and `resources/`. electron-builder never runs or inspects the binary for a
-// Linux --dir build (it would patch it for electronFuses, which Berth does not set), so
-// everything this test checks (the app archive, the update config, the executable name) is
-// produced exactly as it would be from a real Electron.
+// `locales/` and `resources/`. electron-builder never runs the binary for a Linux --dir
+// build; it only flips its fuses (electronFuses), which @electron/fuses finds by their
+// sentinel, so the stand-in carries a fuse wire with Electron's defaults after its last
+// line (test/fuse-wire.mjs). Everything this test checks (the app archive, the update config, the executable
+// name, the fuses) is produced exactly as it would be from a real Electron.
 //
 // It packages the repo as it stands: `out/` must already be built (`npm test` runs
 // `npm run build` first). The output goes to a temporary directory, never the repo's dist/.
@@ -18,7 +19,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asar, builderConfigFile, electronBuilderProblem, repoRoot, runElectronBuilder, writeStandInElectron, yaml } from './builder';
+import { asar, builderConfigFile, electronBuilderProblem, fuses, repoRoot, runElectronBuilder, writeStandInElectron, yaml } from './builder';
 
 const UPDATE_URL = 'https://updates.example.test/berth/';
 
@@ -91,6 +92,21 @@ describe.skipIf(problem !== null)(`electron-builder --linux dir${problem ? ` (sk
     expect(existsSync(path.join(appOutDir, 'electron'))).toBe(false);
   });
 
+  it('flips the fuses: no ELECTRON_RUN_AS_NODE, NODE_OPTIONS or --inspect; encrypted cookies, asar integrity, the app only from app.asar', async () => {
+    const { getCurrentFuseWire, FuseV1Options } = fuses;
+    const wire = (await getCurrentFuseWire(path.join(appOutDir, 'berth'))) as Record<number, number>;
+    const on = (option: number) => String.fromCharCode(wire[option]!);
+    expect({
+      runAsNode: on(FuseV1Options.RunAsNode),
+      nodeOptions: on(FuseV1Options.EnableNodeOptionsEnvironmentVariable),
+      inspect: on(FuseV1Options.EnableNodeCliInspectArguments),
+      cookieEncryption: on(FuseV1Options.EnableCookieEncryption),
+      asarIntegrity: on(FuseV1Options.EnableEmbeddedAsarIntegrityValidation),
+      onlyFromAsar: on(FuseV1Options.OnlyLoadAppFromAsar),
+      fileProtocolPrivileges: on(FuseV1Options.GrantFileProtocolExtraPrivileges),
+    }).toEqual({ runAsNode: '0', nodeOptions: '0', inspect: '0', cookieEncryption: '1', asarIntegrity: '1', onlyFromAsar: '1', fileProtocolPrivileges: '0' });
+  });
+
   it('packs the entry point that package.json names', () => {
     const pkg = packagedJson();
     expect(pkg.name).toBe(repoPackage.name);
@@ -107,7 +123,8 @@ describe.skipIf(problem !== null)(`electron-builder --linux dir${problem ? ` (sk
   });
 
   it('packs the images main/ loads from build/ at runtime', () => {
-    const trayImages = readdirSync(path.join(repoRoot, 'build', 'tray')).filter((name) => name.endsWith('.png'));
+    const trayImages = readdirSync(path.join(repoRoot, 'build', 'tray')).filter((name) => name.endsWith('.png') || name.endsWith('.ico'));
+    expect(trayImages).toContain('tray-dark.ico');
     expect(trayImages).toContain('trayTemplate.png');
     for (const name of trayImages) expect(entries, name).toContain(`/build/tray/${name}`);
     expect(entries).toContain('/build/icon.png');

@@ -20,6 +20,12 @@ function buildChild(): Promise<void> {
   return built;
 }
 
+/** The built child script, for a test that starts it its own way (a stand-in AppImage). */
+export async function desktopChildScript(): Promise<string> {
+  await buildChild();
+  return SCRIPT;
+}
+
 export interface DesktopProcess {
   child: ChildProcess;
   pid: number;

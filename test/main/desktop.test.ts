@@ -9,65 +9,21 @@ import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type http from 'node:http';
 import type { ServerHost } from '../../app/lifecycle/host';
-import { startDesktop } from '../../main/desktop';
 import { canListen } from '../../main/startup';
 import { closeServer, foreignHttp, makeHost } from '../core/fixtures';
 import { ROOT, freePort, health, readToken, tempDataDir, waitFor } from '../helpers';
-import { LockRegistry, fakeElectron, type FakeElectron } from './fake-electron';
+import { LockRegistry } from './fake-electron';
 import { desktopChild } from './desktop-process';
+import { launch, statusItem, useLaunches } from './launch';
 
-interface Launched {
-  fe: FakeElectron;
-  started: Promise<void>;
-  dataDir: string;
-}
-
-const launched: Launched[] = [];
 const others: { stop(): Promise<void> }[] = [];
 const servers: http.Server[] = [];
 
+useLaunches();
 afterEach(async () => {
-  for (const l of launched.splice(0)) {
-    await l.started.catch(() => undefined);
-    const menu = l.fe.appMenu();
-    if (!l.fe.app.ended && menu?.item('quit')) {
-      menu.click('quit');
-      await waitFor(() => l.fe.app.ended, 'the app to end');
-    }
-  }
   for (const o of others.splice(0)) await o.stop().catch(() => undefined);
   for (const s of servers.splice(0)) await closeServer(s);
 });
-
-function launch(o: {
-  locks: LockRegistry;
-  dataDir: string;
-  port?: number;
-  args?: string[];
-  platform?: NodeJS.Platform;
-  answers?: number[];
-  env?: NodeJS.ProcessEnv;
-  argv?: string[];
-  /** Runs when the app asks whether Electron is ready, i.e. after the lock and before the server. */
-  onWhenReady?: (fe: FakeElectron) => void;
-}): Launched {
-  const argv = o.argv ?? ['/usr/lib/electron/electron', ROOT, ...(o.args ?? [])];
-  const fe = fakeElectron({ locks: o.locks, appPath: ROOT, argv, answers: o.answers });
-  if (o.onWhenReady) {
-    const ready = fe.app.whenReady.bind(fe.app);
-    fe.app.whenReady = () => {
-      o.onWhenReady!(fe);
-      return ready();
-    };
-  }
-  const env: NodeJS.ProcessEnv = { BERTH_DATA_DIR: o.dataDir, ...(o.port ? { BERTH_PORT: String(o.port) } : {}), ...o.env };
-  const started = startDesktop({ electron: fe.modules, autoUpdater: () => { throw new Error('not packaged'); }, argv, env, platform: o.platform ?? 'win32', processHandlers: false });
-  const l = { fe, started, dataDir: o.dataDir };
-  launched.push(l);
-  return l;
-}
-
-const statusItem = (fe: FakeElectron) => fe.appMenu()?.item('status')?.label;
 
 describe('the desktop shell, started for real with stand-in Electron objects', () => {
   it('takes the lock first, then serves, opens the signed-in window, and shows the tray', async () => {
@@ -87,11 +43,11 @@ describe('the desktop shell, started for real with stand-in Electron objects', (
     expect(fe.cookies).toEqual([{ url: `${url}/`, name: 'berth_token', value: readToken(dataDir), path: '/', httpOnly: true, sameSite: 'strict' }]);
     expect(fe.windows).toHaveLength(1);
     expect(fe.windows[0]!.loaded).toEqual([url]);
-    expect(fe.windows[0]!.visible).toBe(true);
+    await waitFor(() => fe.windows[0]!.isVisible(), 'the window to show once its page painted');
     expect(fe.windows[0]!.options.webPreferences).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false });
     expect(fe.trays).toHaveLength(1);
     expect(fe.trays[0]!.tooltip).toBe(`Berth 1.0.0: Serving — ${url}`);
-    expect(fe.trays[0]!.image).toBe(path.join(ROOT, 'build', 'tray', 'tray-dark.png'));
+    expect(fe.trays[0]!.image).toBe(path.join(ROOT, 'build', 'tray', 'tray-dark.ico'));
     expect(statusItem(fe)).toBe(`Serving on :${port}`);
     expect(fe.appMenu()!.item('updates')!.label).toBe('Updates are off in a development build (not packaged)');
     // Open in browser: the sign-in page in the data folder, never the token, reaches shell.openExternal; its link signs in once.
@@ -116,13 +72,15 @@ describe('the desktop shell, started for real with stand-in Electron objects', (
     const first = launch({ locks, dataDir, port });
     await first.started;
     const win = first.fe.windows[0]!;
+    await waitFor(() => win.isVisible(), 'the first window to show');
     win.hide();
     const second = launch({ locks, dataDir, port });
     await second.started;
     expect(second.fe.app.names()).not.toContain('whenReady');
+    await waitFor(() => second.fe.app.ended, 'the second launch to quit');
     expect(second.fe.app.ended).toBe('quit');
     expect(second.fe.windows).toHaveLength(0);
-    expect(win.visible).toBe(true);
+    await waitFor(() => win.isVisible(), 'the first window to show again');
     expect((await health(port))?.pid).toBe(process.pid);
     // A login-item launch of a second copy does not pop the window up.
     win.hide();
@@ -141,7 +99,7 @@ describe('the desktop shell, started for real with stand-in Electron objects', (
     });
     await started;
     expect(fe.windows).toHaveLength(1);
-    expect(fe.windows[0]!.visible).toBe(true);
+    await waitFor(() => fe.windows[0]!.isVisible(), 'the window to show once its page painted');
   });
 
   it('Restart server (tray) keeps the port and the instance; the menu follows the state', async () => {
@@ -229,8 +187,7 @@ describe('the desktop shell, started for real with stand-in Electron objects', (
     await started;
     fe.windows[0]!.refusesUnload = true;
     fe.trays[0]!.menu!.click('quit');
-    await waitFor(() => fe.app.calls.some((c) => c.call === 'quit'), 'the quit');
-    expect(fe.app.calls.find((c) => c.call === 'quit')!.arg).toBe('vetoed by a window');
+    await waitFor(() => fe.app.calls.some((c) => c.call === 'quit' && c.arg === 'vetoed by a window'), 'the window to veto the quit');
     expect(await canListen('127.0.0.1', port)).toBe(true);
     await waitFor(() => fe.app.ended, 'the fallback exit');
     expect(fe.app.ended).toBe('exit');
@@ -242,7 +199,7 @@ describe('the desktop shell, started for real with stand-in Electron objects', (
     const { fe, started } = launch({ locks: new LockRegistry(), dataDir: tempDataDir('berth-desktop-'), port, platform: 'darwin' });
     await started;
     fe.app.quit();
-    expect(fe.app.calls.at(-1)).toEqual({ call: 'quit', arg: 'prevented' });
+    expect(fe.app.calls.filter((c) => c.call === 'quit')).toEqual([{ call: 'quit', arg: 'prevented' }]);
     await waitFor(() => fe.app.ended, 'quit');
     expect(fe.app.calls.at(-1)).toEqual({ call: 'quit', arg: 'went' });
     expect(await canListen('127.0.0.1', port)).toBe(true);
@@ -263,6 +220,7 @@ describe('the desktop shell, started for real with stand-in Electron objects', (
     const link = /content="0;url=([^"]+)"/.exec(fs.readFileSync(path.join(dataDir, 'sign-in.html'), 'utf8'))![1]!;
     expect(link).not.toContain(readToken(dataDir));
     expect((await fetch(link, { redirect: 'manual' })).headers.get('set-cookie')).toMatch(/^berth_token=/);
+    await waitFor(() => fe.app.ended, 'this copy to quit');
     expect(fe.app.ended).toBe('quit');
     expect(fe.windows).toHaveLength(0);
     expect((await health(port))?.instance).toBe(headless.instance);
@@ -301,7 +259,7 @@ describe('the desktop shell, started for real with stand-in Electron objects', (
     const { fe, started } = launch({ locks: new LockRegistry(), dataDir: tempDataDir('berth-desktop-'), port, args: ['--hidden'] });
     await started;
     expect(fe.windows).toHaveLength(0);
-    fe.trays[0]!.emit('click');
+    fe.trays[0]!.leftClick();
     await waitFor(() => fe.windows[0]?.visible, 'the window to open from the tray');
   });
 
@@ -311,7 +269,7 @@ describe('the desktop shell, started for real with stand-in Electron objects', (
     const { fe, started } = launch({ locks: new LockRegistry(), dataDir, port });
     await started;
     fe.appMenu()!.click('launch-at-login');
-    expect(fe.app.calls.filter((c) => c.call === 'setLoginItemSettings').map((c) => c.arg)).toEqual([{ openAtLogin: true, args: ['--hidden'] }]);
+    expect(fe.app.calls.filter((c) => c.call === 'setLoginItemSettings').map((c) => c.arg)).toEqual([{ openAtLogin: true, args: ['--hidden'], enabled: true }]);
     expect(JSON.parse(fs.readFileSync(path.join(dataDir, 'settings.json'), 'utf8')).launchAtLogin).toBe(true);
     expect(fe.appMenu()!.item('launch-at-login')!.checked).toBe(true);
   });
@@ -347,6 +305,7 @@ describe('the desktop shell, started for real with stand-in Electron objects', (
     const { fe, started } = launch({ locks: new LockRegistry(), dataDir: tempDataDir('berth-desktop-'), env: { BERTH_PORT: 'eighty' } });
     await started;
     expect(fe.errorBoxes[0]).toBe('Berth cannot start: Port from BERTH_PORT must be a whole number: "eighty"');
+    await waitFor(() => fe.app.ended, 'the app to quit');
     expect(fe.app.ended).toBe('quit');
   });
 });

@@ -137,13 +137,17 @@ describe('desktop lifecycle: the one owner of quit, exit and relaunch', () => {
     expect(await canListen('127.0.0.1', port)).toBe(true);
   });
 
-  it('AppImage: the relaunch runs the image file, not the temporary mount', async () => {
+  it('AppImage with nothing serving: the image file is started again, from its own folder, not through Electron\'s relaunch', async () => {
     const port = await freePort();
     const rec = recordingApp(port);
-    const lifecycle = new DesktopLifecycle({ app: rec.app, log: memoryLogSink().root, args: ['--hidden'], execPath: '/home/u/Berth.AppImage', flushLogs: async () => undefined, setTimer: () => 0 });
+    const dir = tempDataDir('berth-appimage-');
+    const image = path.join(dir, 'Berth.AppImage');
+    fs.writeFileSync(image, '#!/bin/sh\nprintf "%s\\n" "$(pwd)" "$@" > "$(dirname "$0")/started"\n', { mode: 0o755 });
+    const lifecycle = new DesktopLifecycle({ app: rec.app, log: memoryLogSink().root, args: ['--hidden'], appImage: () => image, env: { PATH: process.env.PATH, APPDIR: '/tmp/.mount_X' }, flushLogs: async () => undefined, setTimer: () => 0 });
     await lifecycle.relaunch();
-    expect(rec.calls.find((c) => c.call === 'relaunch')!.arg).toMatchObject({ execPath: '/home/u/Berth.AppImage' });
-    expect(rec.names()).toEqual(['releaseLock', 'relaunch', 'exit']);
+    expect(rec.names()).toEqual(['releaseLock', 'exit']);
+    const started = await waitFor(() => fs.existsSync(path.join(dir, 'started')) && fs.readFileSync(path.join(dir, 'started'), 'utf8'), 'the image to start');
+    expect(started.trim().split('\n')).toEqual([dir, '--hidden']);
   });
 
   it('Restart app with nothing serving (after a port conflict) still relaunches', async () => {

@@ -2,10 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { LoginItemSettings, Settings } from 'electron';
 import { describe, expect, it } from 'vitest';
-import { createLoginItem, startedAtLogin, type LoginItemApp } from '../../main/login-item';
+import { LOGIN_AGENT, createLoginItem, startedAtLogin, type LoginItemApp } from '../../main/login-item';
 import { AUTOSTART_NAME, autostartFile, desktopEntry, execArg } from '../../main/login-item.linux';
 import { parseExec, retargetAutostart } from '../../app/autostart';
-import { tempDataDir } from '../helpers';
+import { ROOT, tempDataDir } from '../helpers';
+import { LockRegistry, fakeElectron, loginLaunchArgs, plistArguments } from './fake-electron';
 
 function recordingApp(openAtLogin = false, wasOpenedAtLogin = false) {
   const set: Settings[] = [];
@@ -102,23 +103,52 @@ describe('launch at login after an AppImage update renamed the app', () => {
 });
 
 describe('launch at login: Windows and macOS through Electron', () => {
-  it('Windows registers the Run entry with --hidden, and reads it back with the same arguments', () => {
-    const r = recordingApp();
-    const li = createLoginItem({ platform: 'win32', app: r.app, env: {}, command: [] });
+  const appFor = (platform: NodeJS.Platform) => fakeElectron({ locks: new LockRegistry(), appPath: ROOT, argv: ['C:\\Berth\\Berth.exe'], platform }).app;
+
+  it('Windows registers the Run value with --hidden, switched on in Task Manager too, and reads it back with the same arguments', () => {
+    const app = appFor('win32');
+    const li = createLoginItem({ platform: 'win32', app, env: {}, command: [] });
     expect(li.isEnabled()).toBe(false);
     li.setEnabled(true);
-    expect(r.set).toEqual([{ openAtLogin: true, args: ['--hidden'] }]);
+    expect(app.calls.filter((c) => c.call === 'setLoginItemSettings').map((c) => c.arg)).toEqual([{ openAtLogin: true, args: ['--hidden'], enabled: true }]);
+    expect(app.runValue).toMatchObject({ args: ['--hidden'], approved: true });
     expect(li.isEnabled()).toBe(true);
-    // getLoginItemSettings must be asked with the same args, or Windows reports another entry.
-    expect(r.asked.every((a) => JSON.stringify(a) === JSON.stringify({ args: ['--hidden'] }))).toBe(true);
+    expect(li.disabledByUser!()).toBe(false);
   });
 
-  it('macOS registers a plain login item (it takes no arguments)', () => {
-    const r = recordingApp();
-    const li = createLoginItem({ platform: 'darwin', app: r.app, env: {}, command: [] });
+  it('Windows: switched off in Task Manager, it is off (executableWillLaunchAtLogin), and known to be the person\'s choice', () => {
+    const app = appFor('win32');
+    const li = createLoginItem({ platform: 'win32', app, env: {}, command: [] });
+    li.setEnabled(true);
+    app.runValue!.approved = false;
+    expect(app.getLoginItemSettings({ args: ['--hidden'] }).openAtLogin).toBe(true);
+    expect(li.isEnabled()).toBe(false);
+    expect(li.disabledByUser!()).toBe(true);
+    li.setEnabled(false);
+    expect(app.runValue).toBeNull();
+    expect(li.disabledByUser!()).toBe(false);
+  });
+
+  it('macOS 13 and later: an SMAppService agent whose plist passes --hidden; a main-app item from before is taken away', () => {
+    const app = appFor('darwin');
+    app.setLoginItemSettings({ openAtLogin: true });
+    const li = createLoginItem({ platform: 'darwin', app, env: {}, command: [], darwinRelease: '23.4.0' });
+    expect(li.isEnabled()).toBe(false);
+    li.setEnabled(true);
+    expect(li.isEnabled()).toBe(true);
+    expect(app.getLoginItemSettings().openAtLogin).toBe(false);
+    expect(loginLaunchArgs(app, path.join(ROOT, 'build', 'LaunchAgents'))).toEqual(['--hidden']);
+    expect(plistArguments(fs.readFileSync(path.join(ROOT, 'build', 'LaunchAgents', LOGIN_AGENT), 'utf8'))[0]).toBe('Contents/MacOS/Berth');
+    li.setEnabled(false);
+    expect(li.isEnabled()).toBe(false);
+  });
+
+  it('macOS 12 and earlier: the plain login item (it takes no arguments; wasOpenedAtLogin still works there)', () => {
+    const app = appFor('darwin');
+    const li = createLoginItem({ platform: 'darwin', app, env: {}, command: [], darwinRelease: '21.6.0' });
     li.setEnabled(true);
     li.setEnabled(false);
-    expect(r.set).toEqual([{ openAtLogin: true }, { openAtLogin: false }]);
+    expect(app.calls.filter((c) => c.call === 'setLoginItemSettings').map((c) => c.arg)).toEqual([{ openAtLogin: true }, { openAtLogin: false }]);
   });
 
   it('elsewhere says it is not available', () => {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { memoryLogSink } from '../../app/log';
 import type { MenuItemConstructorOptions, Menu } from 'electron';
-import { DesktopTray, applicationTemplate } from '../../main/tray';
+import { DesktopTray } from '../../main/tray';
 import { darkPanel, menuEntries, statusLine, tooltip, trayIconName, type TrayAction, type TrayView } from '../../main/tray-model';
 import { ROOT } from '../helpers';
 import { FakeMenu, FakeTray, asTray } from './fakes';
@@ -63,7 +63,7 @@ describe('tray model', () => {
       enabled: false,
     });
     expect(byId(view({ update: { state: 'checking' } })).updates).toMatchObject({ label: 'Checking for updates…', enabled: false });
-    expect(byId(view({ update: { state: 'downloading', version: '2.0.0', percent: 7 } })).updates).toMatchObject({ label: 'Downloading v2.0.0: 7%', enabled: false });
+    expect(byId(view({ update: { state: 'downloading', version: '2.0.0', percent: 7 } })).updates).toMatchObject({ label: 'Downloading v2.0.0…', enabled: false });
     expect(byId(view({ update: { state: 'ready', version: '2.0.0' } })).updates).toMatchObject({ label: 'Restart to update to v2.0.0', enabled: true, action: 'install-update' });
     const err = byId(view({ update: { state: 'error', error: 'Could not reach the update server (https://u.test/): ENOTFOUND. Check your network. Berth 1.4.0 keeps running.' } }));
     expect(err['update-error']!.label).toBe('Update failed: Could not reach the update server (https://u.test/): ENOTFOUND.');
@@ -87,19 +87,30 @@ describe('tray model', () => {
     expect(tooltip(view({ host: { state: 'serving', url: `http://${'a'.repeat(200)}:1`, port: 1 } })).length).toBeLessThanOrEqual(127);
   });
 
-  it('picks an icon per platform, and every one it can pick exists in build/tray (with @2x)', () => {
+  it('picks an icon per platform, and every one it can pick exists in build/tray (PNGs with @2x)', () => {
     expect(trayIconName({ platform: 'darwin', darkPanel: true, updateReady: false })).toBe('trayTemplate.png');
     expect(trayIconName({ platform: 'darwin', darkPanel: false, updateReady: true })).toBe('trayUpdateTemplate.png');
-    expect(trayIconName({ platform: 'win32', darkPanel: true, updateReady: false })).toBe('tray-dark.png');
     expect(trayIconName({ platform: 'linux', darkPanel: false, updateReady: true })).toBe('tray-light-update.png');
     for (const platform of ['darwin', 'win32', 'linux'] as const) {
       for (const dark of [true, false]) {
         for (const updateReady of [true, false]) {
           const name = trayIconName({ platform, darkPanel: dark, updateReady });
           expect(fs.existsSync(path.join(ROOT, 'build', 'tray', name)), name).toBe(true);
-          expect(fs.existsSync(path.join(ROOT, 'build', 'tray', name.replace('.png', '@2x.png'))), name).toBe(true);
+          if (name.endsWith('.png')) expect(fs.existsSync(path.join(ROOT, 'build', 'tray', name.replace('.png', '@2x.png'))), name).toBe(true);
         }
       }
+    }
+  });
+
+  it('Windows: an ICO, with each size the notification area asks for at 100-200 % scaling drawn in it', () => {
+    expect(trayIconName({ platform: 'win32', darkPanel: true, updateReady: false })).toBe('tray-dark.ico');
+    expect(trayIconName({ platform: 'win32', darkPanel: false, updateReady: true })).toBe('tray-light-update.ico');
+    for (const name of ['tray-dark.ico', 'tray-light.ico', 'tray-dark-update.ico', 'tray-light-update.ico']) {
+      const ico = fs.readFileSync(path.join(ROOT, 'build', 'tray', name));
+      // ICONDIR: reserved 0, type 1 (icon), count; then 16-byte entries whose first byte is the width (0 = 256).
+      expect([ico.readUInt16LE(0), ico.readUInt16LE(2)], name).toEqual([0, 1]);
+      const sizes = Array.from({ length: ico.readUInt16LE(4) }, (_, i) => ico[6 + i * 16]!);
+      expect(sizes, name).toEqual([16, 20, 24, 32, 40, 48, 64]);
     }
   });
 
@@ -111,7 +122,7 @@ describe('tray model', () => {
   });
 });
 
-function trayWith(platform: NodeJS.Platform, dark = false, createTray?: (icon: string) => FakeTray) {
+function trayWith(platform: NodeJS.Platform, dark = false, createTray?: (icon: string) => FakeTray, packaged = false) {
   const trays: FakeTray[] = [];
   const appMenus: FakeMenu[] = [];
   const clicked: TrayAction[] = [];
@@ -123,13 +134,14 @@ function trayWith(platform: NodeJS.Platform, dark = false, createTray?: (icon: s
     platform,
     iconDir: '/icons',
     createTray: (icon) => {
-      const t = createTray ? createTray(icon) : new FakeTray(icon);
+      const t = createTray ? createTray(icon) : new FakeTray(icon, platform === 'win32' ? 'windows' : platform === 'darwin' ? 'macos' : 'kde');
       trays.push(t);
       return asTray(t);
     },
-    buildMenu: (template: MenuItemConstructorOptions[]) => new FakeMenu(template) as unknown as Menu,
+    buildMenu: (template: MenuItemConstructorOptions[]) => new FakeMenu(template, { platform, onRole: (r) => clicked.push(`role ${r}` as TrayAction) }) as unknown as Menu,
     setApplicationMenu: (m) => appMenus.push(m as unknown as FakeMenu),
     darkPanel: () => isDark,
+    packaged,
     actions,
     log: memoryLogSink().root,
   });
@@ -149,6 +161,7 @@ describe('tray controller', () => {
     // The same items in the app menu bar, under "Berth", with the standard menus after.
     const appMenu = t.appMenus[0]!;
     expect(appMenu.template.map((m) => m.label ?? m.role)).toEqual(['Berth', 'editMenu', 'viewMenu', 'windowMenu']);
+    expect(appMenu.template[0]!.submenu).toEqual(expect.arrayContaining([expect.objectContaining({ id: 'quit', accelerator: 'CmdOrCtrl+Q' })]));
     appMenu.click('restart-app');
     expect(t.clicked).toEqual(['restart-server', 'quit', 'restart-app']);
   });
@@ -163,8 +176,10 @@ describe('tray controller', () => {
     expect(fake.history.length).toBe(before);
     t.tray.render(view({ update: { state: 'downloading', version: '2.0.0', percent: 10 } }));
     expect(fake.history.slice(before)).toEqual(['menu', 'tooltip Berth 1.4.0: Update downloading 10% — http://127.0.0.1:8787']);
+    t.tray.render(view({ update: { state: 'downloading', version: '2.0.0', percent: 20 } }));
+    expect(fake.history.slice(before)).toEqual(['menu', 'tooltip Berth 1.4.0: Update downloading 10% — http://127.0.0.1:8787', 'tooltip Berth 1.4.0: Update downloading 20% — http://127.0.0.1:8787']);
     t.tray.render(view({ update: { state: 'ready', version: '2.0.0' } }));
-    expect(fake.image).toBe(path.join('/icons', 'tray-light-update.png'));
+    expect(fake.image).toBe(path.join('/icons', 'tray-light-update.ico'));
     expect(fake.menu!.item('updates')!.label).toBe('Restart to update to v2.0.0');
   });
 
@@ -173,14 +188,45 @@ describe('tray controller', () => {
     t.tray.create(serving);
     t.setDark(true);
     t.tray.render(serving);
-    expect(t.trays[0]!.image).toBe(path.join('/icons', 'tray-dark.png'));
+    expect(t.trays[0]!.image).toBe(path.join('/icons', 'tray-dark.ico'));
   });
 
   it('Windows: a left click on the icon opens the window', () => {
     const t = trayWith('win32');
     t.tray.create(serving);
-    t.trays[0]!.emit('click');
+    t.trays[0]!.leftClick();
     expect(t.clicked).toEqual(['open-window']);
+  });
+
+  it('Linux (KDE, XFCE): a left click is an activation, and opens the window; the menu is on the right click', () => {
+    const t = trayWith('linux');
+    t.tray.create(serving);
+    t.trays[0]!.leftClick();
+    expect(t.clicked).toEqual(['open-window']);
+    t.trays[0]!.rightClick();
+    expect(t.trays[0]!.openMenu).toBe(t.trays[0]!.menu);
+  });
+
+  it('macOS: a click opens the menu', () => {
+    const t = trayWith('darwin');
+    t.tray.create(serving);
+    t.trays[0]!.leftClick();
+    expect(t.trays[0]!.opened).toHaveLength(1);
+    expect(t.clicked).toEqual([]);
+  });
+
+  it('download progress leaves an open tray menu alone: the percentage is in the tooltip', () => {
+    const t = trayWith('win32');
+    t.tray.create(view({ update: { state: 'downloading', version: '2.0.0', percent: 1 } }));
+    const fake = t.trays[0]!;
+    fake.rightClick();
+    for (const percent of [10, 37, 64, 99]) t.tray.render(view({ update: { state: 'downloading', version: '2.0.0', percent } }));
+    expect(fake.history).not.toContain('open menu closed');
+    expect(fake.openMenu).not.toBeNull();
+    expect(fake.tooltip).toBe('Berth 1.4.0: Update downloading 99% — http://127.0.0.1:8787');
+    // A change that matters (the download finished) does rebuild it.
+    t.tray.render(view({ update: { state: 'ready', version: '2.0.0' } }));
+    expect(fake.menu!.item('updates')!.label).toBe('Restart to update to v2.0.0');
   });
 
   it('when the platform refuses a tray, the app menu still carries every item', () => {
@@ -195,7 +241,30 @@ describe('tray controller', () => {
     expect(t.clicked).toEqual(['open-window']);
   });
 
-  it('the application template wraps the items', () => {
-    expect(applicationTemplate([{ id: 'x', label: 'X' }])[0]).toEqual({ label: 'Berth', submenu: [{ id: 'x', label: 'X' }] });
+  it('the menu bar: Quit has its accelerator everywhere; macOS adds the app menu roles (Hide, Hide Others, Show All)', () => {
+    for (const platform of ['win32', 'linux', 'darwin'] as const) {
+      const t = trayWith(platform);
+      t.tray.create(serving);
+      const bar = t.appMenus.at(-1)!;
+      expect(bar.press('CmdOrCtrl+Q'), platform).toBe(true);
+      expect(t.clicked.at(-1), platform).toBe('quit');
+      if (platform === 'darwin') {
+        expect(bar.press('Command+H')).toBe(true);
+        expect(bar.roles()).toEqual(expect.arrayContaining(['hide', 'hideothers', 'unhide']));
+      }
+    }
+  });
+
+  it('a packaged build has no Reload and no DevTools; a development one keeps them', () => {
+    const devtools = (m: FakeMenu) => m.roles().filter((r) => ['reload', 'forcereload', 'toggledevtools'].includes(r));
+    for (const platform of ['win32', 'linux', 'darwin'] as const) {
+      const packaged = trayWith(platform, false, undefined, true);
+      packaged.tray.create(serving);
+      expect(devtools(packaged.appMenus.at(-1)!), platform).toEqual([]);
+      expect(packaged.appMenus.at(-1)!.press('CmdOrCtrl+R'), platform).toBe(false);
+      const dev = trayWith(platform);
+      dev.tray.create(serving);
+      expect(devtools(dev.appMenus.at(-1)!), platform).toEqual(['reload', 'forcereload', 'toggledevtools']);
+    }
   });
 });

@@ -24,6 +24,8 @@ function setup(over: Partial<WindowDeps> = {}) {
   const w = new DesktopWindow({
     createWindow: (options) => {
       const fw = new FakeWindow(options);
+      // Registered before the window's own listener: what the window looked like when its page first painted.
+      fw.on('ready-to-show', () => events.push(`ready-to-show (visible: ${fw.isVisible()})`));
       // Window calls and cookie writes land in one timeline, to check their order.
       const load = fw.loadURL.bind(fw);
       fw.loadURL = async (url: string) => {
@@ -72,11 +74,37 @@ describe('the desktop window', () => {
   it('sets the HttpOnly SameSite=Strict auth cookie for the server origin before loading it, then shows', async () => {
     const s = setup();
     await s.w.open('http://127.0.0.1:8790', 'tok_abcdefghijklmnopqrstuvwxyz0123456789');
-    expect(s.events).toEqual(['cookie http://127.0.0.1:8790/', 'load http://127.0.0.1:8790']);
+    expect(s.events).toEqual(['cookie http://127.0.0.1:8790/', 'load http://127.0.0.1:8790', 'ready-to-show (visible: false)']);
     expect(s.cookies[0]).toEqual({ url: 'http://127.0.0.1:8790/', name: 'berth_token', value: 'tok_abcdefghijklmnopqrstuvwxyz0123456789', path: '/', httpOnly: true, sameSite: 'strict' });
     expect(s.cookies[0]).not.toHaveProperty('expirationDate');
     expect(s.windows[0]!.calls.slice(-2)).toEqual(['show', 'focus']);
     expect(s.w.isOpen).toBe(true);
+  });
+
+  it('shows a new window only once its page has painted (ready-to-show): no white flash', async () => {
+    const s = setup();
+    await s.w.open('http://127.0.0.1:8790', 't');
+    const win = s.windows[0]!;
+    expect(s.events).toContain('ready-to-show (visible: false)');
+    expect(win.isVisible()).toBe(true);
+    expect(win.calls.indexOf('show')).toBeGreaterThan(win.calls.indexOf('load http://127.0.0.1:8790'));
+  });
+
+  it('a window remembered maximized comes back maximized, but never shows itself while hidden (maximize() shows a window)', async () => {
+    const dir = tempDataDir('berth-window-');
+    saveWindowState(dir, { x: 100, y: 100, width: 900, height: 700, maximized: true });
+    // In the background (started at login with no tray): minimized in the taskbar, not maximized on screen.
+    const bg = setup({ stateDir: dir });
+    await bg.w.open('http://127.0.0.1:8790', 't', { background: true });
+    expect(bg.windows[0]!.calls).not.toContain('maximize');
+    expect(bg.windows[0]!.isMinimized()).toBe(true);
+    // Opened for real: maximized when it shows, after its page painted.
+    const s = setup({ stateDir: dir });
+    await s.w.open('http://127.0.0.1:8790', 't');
+    const win = s.windows[0]!;
+    expect(s.events).toContain('ready-to-show (visible: false)');
+    expect(win.isMaximized()).toBe(true);
+    expect(win.isVisible()).toBe(true);
   });
 
   it('opening again reuses the window without reloading; a minimized window is restored', async () => {
