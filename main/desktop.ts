@@ -18,7 +18,7 @@ import { loadSettings, saveSettings } from '../app/settings/settings';
 import { parseDesktopArgs, relaunchArgs, type DesktopArgs } from './args';
 import type { ElectronModules } from './electron-modules';
 import { DesktopLifecycle, QUIT_DRAIN_DEADLINE } from './lifecycle';
-import { createLoginItem, startedAtLogin, type LoginItem } from './login-item';
+import { LOGIN_AGENT, createLoginItem, startedAtLogin, type LoginItem } from './login-item';
 import { Notifications } from './notifications';
 import { setPermissions } from './permissions';
 import { successorSwitches } from './sandbox';
@@ -40,6 +40,10 @@ export interface DesktopOptions {
   platform?: NodeJS.Platform;
   /** Log uncaught errors instead of Electron's crash dialog (default true; tests in a shared process say false). */
   processHandlers?: boolean;
+  /** macOS: the app bundle's Contents folder (default: the one the executable is in). */
+  macBundleContents?: string;
+  /** The kernel release (default os.release()): on macOS it says which login item API there is. */
+  osRelease?: string;
   /** The app this desktop app hosts (app/hosting): its name, id and version are the shell's. Absent: Berth's console. */
   app?: HostedApp;
 }
@@ -66,6 +70,9 @@ interface Basics {
   notifications: Notifications;
   /** Whether the window is open now, once there is one (a relaunch comes back --hidden only when it is not). */
   windowOpen: (() => boolean) | null;
+  /** macOS: Berth.app/Contents (Contents/MacOS/Berth is the executable). */
+  macBundleContents: string;
+  osRelease: string;
 }
 
 /**
@@ -200,7 +207,7 @@ function setupBasics(opts: DesktopOptions, env: NodeJS.ProcessEnv): Basics | { r
     process.on('uncaughtException', (err) => log.fatal({ err }, 'uncaught exception in the main process'));
     process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection in the main process'));
   }
-  return Object.assign(basics, { e: opts.electron, platform, env, args, successorOf, claimed, dataDir, logs, log, lifecycle, version, name, app: opts.app, autoUpdater: opts.autoUpdater, notifications: new Notifications(opts.electron) });
+  return Object.assign(basics, { e: opts.electron, platform, env, args, successorOf, claimed, dataDir, logs, log, lifecycle, version, name, app: opts.app, autoUpdater: opts.autoUpdater, notifications: new Notifications(opts.electron), macBundleContents: opts.macBundleContents ?? path.resolve(path.dirname(process.execPath), '..'), osRelease: opts.osRelease ?? os.release() });
 }
 
 /**
@@ -391,6 +398,8 @@ function setupLoginItem(b: Basics, config: ResolvedConfig): LoginItem {
     env: b.env,
     // Read when the entry is written: an AppImage update renames the file (APPIMAGE follows it).
     command: () => (app.isPackaged ? [b.env.APPIMAGE || process.execPath] : [process.execPath, app.getAppPath()]),
+    macAgent: b.platform === 'darwin' && fs.existsSync(path.join(b.macBundleContents, 'Library', 'LaunchAgents', LOGIN_AGENT)),
+    darwinRelease: b.osRelease,
   });
   // At start-up the OS's own switch wins: switched off in Task Manager or System Settings means off.
   if (config.settings.launchAtLogin && loginItem.supported && followUserSwitch(b, loginItem)) return loginItem;

@@ -36,6 +36,8 @@ export interface LoginItemContext {
   command: readonly string[] | (() => readonly string[]);
   /** macOS: the Darwin release (os.release()); 22 and later is macOS 13 and later. */
   darwinRelease?: string;
+  /** macOS: whether the app bundle carries the login agent (Contents/Library/LaunchAgents/LOGIN_AGENT); Berth's does, a hosted app's may not. */
+  macAgent?: boolean;
 }
 
 /** The one platform switch for launch at login. */
@@ -44,7 +46,7 @@ export function createLoginItem(ctx: LoginItemContext): LoginItem {
     case 'win32':
       return windowsLoginItem(ctx.app);
     case 'darwin':
-      return Number((ctx.darwinRelease ?? os.release()).split('.')[0]) >= 22 ? macAgentLoginItem(ctx.app) : electronLoginItem(ctx.app, {}, 'System Settings > General > Login Items');
+      return ctx.macAgent && Number((ctx.darwinRelease ?? os.release()).split('.')[0]) >= 22 ? macAgentLoginItem(ctx.app) : electronLoginItem(ctx.app, {}, 'System Settings > General > Login Items');
     case 'linux':
       return linuxLoginItem({ env: ctx.env, home: ctx.home, command: ctx.command });
     default:

@@ -101,17 +101,16 @@ describe('electron-builder configuration', () => {
     });
   });
 
-  it("removes Berth's launch-at-login Run value when it is uninstalled, and only then (an update runs the uninstaller too)", () => {
-    const include = path.join(repoRoot, config.nsis.include);
-    const nsh = readFileSync(include, 'utf8');
+  it("removes the launch-at-login Run value when the app is uninstalled, and only then (an update runs the uninstaller too)", () => {
+    // electron-builder's NsisTarget includes installer.nsh from the build resources when nsis.include is unset.
+    expect(config.nsis.include).toBeUndefined();
+    const nsh = readFileSync(path.join(repoRoot, config.directories.buildResources, 'installer.nsh'), 'utf8');
     const macro = /!macro customUnInstall([\s\S]*?)!macroend/.exec(nsh)?.[1] ?? '';
-    // Electron names the value after the AppUserModelID (setLoginItemSettings' `name` default), which main/ sets to the appId.
-    const value = config.appId;
-    expect(macro).toMatch(/\$\{ifNot\} \$\{isUpdated\}[\s\S]*\$\{endIf\}/);
-    const guarded = /\$\{ifNot\} \$\{isUpdated\}([\s\S]*?)\$\{endIf\}/.exec(macro)![1]!;
-    expect(guarded).toContain(`DeleteRegValue HKCU "Software\\Microsoft\\Windows\\CurrentVersion\\Run" "${value}"`);
-    expect(guarded).toContain(`DeleteRegValue HKCU "Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\StartupApproved\\Run" "${value}"`);
-    expect(readFileSync(path.join(repoRoot, 'main', 'desktop.ts'), 'utf8')).toContain(`setAppUserModelId('${value}')`);
+    const guarded = /\$\{ifNot\} \$\{isUpdated\}([\s\S]*?)\$\{endIf\}/.exec(macro)?.[1] ?? '';
+    // Electron names the value after the AppUserModelID (setLoginItemSettings' `name` default); main/ sets it to the appId, which is APP_ID here.
+    expect(guarded).toContain('DeleteRegValue HKCU "Software\\Microsoft\\Windows\\CurrentVersion\\Run" "${APP_ID}"');
+    expect(guarded).toContain('DeleteRegValue HKCU "Software\\Microsoft\\Windows\\CurrentVersion\\Explorer\\StartupApproved\\Run" "${APP_ID}"');
+    expect(readFileSync(path.join(repoRoot, 'main', 'desktop.ts'), 'utf8')).toContain(`setAppUserModelId(b.app?.id ?? '${config.appId}')`);
   });
 });
 

@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { LOGIN_AGENT } from '../../main/login-item';
 import { canListen } from '../../main/startup';
 import { ROOT, alive, freePort, health, tempDataDir, waitFor } from '../helpers';
 import { LockRegistry, loginLaunchArgs } from './fake-electron';
@@ -188,15 +189,20 @@ describe('macOS', () => {
     const port = await freePort();
     const dataDir = tempDataDir('berth-mac-');
     const locks = new LockRegistry();
-    const first = launch({ locks, dataDir, port, platform: 'darwin' });
+    // Berth.app/Contents as electron-builder packs it: the login agent in Library/LaunchAgents (mac.extraFiles).
+    const contents = tempDataDir('berth-mac-bundle-');
+    fs.mkdirSync(path.join(contents, 'Library', 'LaunchAgents'), { recursive: true });
+    fs.copyFileSync(path.join(ROOT, 'build', 'LaunchAgents', LOGIN_AGENT), path.join(contents, 'Library', 'LaunchAgents', LOGIN_AGENT));
+    const first = launch({ locks, dataDir, port, platform: 'darwin', macBundleContents: contents });
     await first.started;
     first.fe.appMenu()!.click('launch-at-login');
     expect(first.fe.appMenu()!.item('launch-at-login')!.checked).toBe(true);
     first.fe.appMenu()!.click('quit');
     await waitFor(() => first.fe.app.ended, 'the first app to quit');
     // At the next login, the registered item starts Berth (its plist lives in Berth.app/Contents/Library/LaunchAgents).
-    const args = loginLaunchArgs(first.fe.app, path.join(ROOT, 'build', 'LaunchAgents'));
-    const atLogin = launch({ locks, dataDir, port, platform: 'darwin', args });
+    const args = loginLaunchArgs(first.fe.app, path.join(contents, 'Library', 'LaunchAgents'));
+    expect(args).toEqual(['--hidden']);
+    const atLogin = launch({ locks, dataDir, port, platform: 'darwin', args, macBundleContents: contents });
     await atLogin.started;
     expect(atLogin.fe.windows.filter((w) => w.isVisible())).toHaveLength(0);
     expect(atLogin.fe.app.dock!.isVisible()).toBe(false);

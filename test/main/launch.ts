@@ -26,6 +26,8 @@ export interface LaunchOptions {
   execPath?: string;
   isPackaged?: boolean;
   trayHost?: FakeElectronOptions['trayHost'];
+  /** macOS: the app bundle's Contents folder (default: none, as for an unpackaged Electron). */
+  macBundleContents?: string;
   /** Runs when the app asks whether Electron is ready, i.e. after the lock and before the server. */
   onWhenReady?: (fe: FakeElectron) => void;
 }
@@ -67,6 +69,9 @@ export function launch(o: LaunchOptions): Launched {
     env,
     platform,
     processHandlers: false,
+    macBundleContents: o.macBundleContents ?? '/nonexistent/Berth.app/Contents',
+    // The stand-in app is macOS 13 or later where it is macOS (Darwin 22 and later).
+    osRelease: platform === 'darwin' ? '23.6.0' : undefined,
   });
   const l = { fe, started, dataDir: o.dataDir };
   launched.push(l);

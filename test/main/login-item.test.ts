@@ -132,7 +132,7 @@ describe('launch at login: Windows and macOS through Electron', () => {
   it('macOS 13 and later: an SMAppService agent whose plist passes --hidden; a main-app item from before is taken away', () => {
     const app = appFor('darwin');
     app.setLoginItemSettings({ openAtLogin: true });
-    const li = createLoginItem({ platform: 'darwin', app, env: {}, command: [], darwinRelease: '23.4.0' });
+    const li = createLoginItem({ platform: 'darwin', app, env: {}, command: [], darwinRelease: '23.4.0', macAgent: true });
     expect(li.isEnabled()).toBe(false);
     li.setEnabled(true);
     expect(li.isEnabled()).toBe(true);
@@ -143,12 +143,14 @@ describe('launch at login: Windows and macOS through Electron', () => {
     expect(li.isEnabled()).toBe(false);
   });
 
-  it('macOS 12 and earlier: the plain login item (it takes no arguments; wasOpenedAtLogin still works there)', () => {
-    const app = appFor('darwin');
-    const li = createLoginItem({ platform: 'darwin', app, env: {}, command: [], darwinRelease: '21.6.0' });
-    li.setEnabled(true);
-    li.setEnabled(false);
-    expect(app.calls.filter((c) => c.call === 'setLoginItemSettings').map((c) => c.arg)).toEqual([{ openAtLogin: true }, { openAtLogin: false }]);
+  it('macOS 12 and earlier, or an app without the agent in its bundle: the plain login item (no arguments; wasOpenedAtLogin works before 13)', () => {
+    for (const [darwinRelease, macAgent] of [['21.6.0', true], ['23.4.0', false]] as const) {
+      const app = appFor('darwin');
+      const li = createLoginItem({ platform: 'darwin', app, env: {}, command: [], darwinRelease, macAgent });
+      li.setEnabled(true);
+      li.setEnabled(false);
+      expect(app.calls.filter((c) => c.call === 'setLoginItemSettings').map((c) => c.arg)).toEqual([{ openAtLogin: true }, { openAtLogin: false }]);
+    }
   });
 
   it('elsewhere says it is not available', () => {
