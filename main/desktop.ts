@@ -508,13 +508,14 @@ async function setupServer(
     return;
   }
   ui.render();
-  // What a guardian did while no Berth ran (app/guardian): a notification, beside the history row and the console banner.
-  for (const r of berth.recovered) b.notifications.show('Berth', r.message);
   const open = (how: { background?: boolean }) => {
     if (host.state !== 'serving') return false;
     ui.window.open(host.url, ui.token, how).catch((err: Error) => b.log.warn(`could not open the window: ${err.message}`));
     return true;
   };
+  // What a guardian did while no Berth ran (app/guardian): a notification, beside the history row and the console banner
+  // the click opens (held, so a click minutes later still does).
+  for (const r of berth.recovered) b.notifications.show('Berth', r.message, () => open({}));
   const asked = ui.windowRequests.connect(open);
   const hidden = startedAtLogin({ platform: b.platform, hiddenArg: b.args.hidden, app: e.app });
   if (!hidden || asked) open({});

@@ -1,10 +1,8 @@
 /**
  * The desktop app as the next Berth after a guardian started it: the whole
- * shell (startDesktop) with the stand-in Electron objects, whose
- * notifications are recorded here, in a data folder where a real guardian
- * found no Berth serving.
+ * shell (startDesktop) with the faithful stand-in Electron, in a data
+ * folder where a real guardian found no Berth serving.
  */
-import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startGuardian } from '../../app/guardian/guardian';
 import { startDesktop } from '../../main/desktop';
@@ -28,26 +26,19 @@ describe('the desktop app, started after a guardian found no Berth serving', () 
     const g = await startGuardian({ dataDir, host: '127.0.0.1', port, fromVersion: '1.0.0', what: 'the update to 1.0.1', toVersion: '1.0.1', allowanceMs: 1000, relaunch: countingRelaunch(marker) });
     await waitFor(() => starts(marker) === 1 && gone(g.pid), 'the guardian to start the installed app');
 
-    // The installed app starts: the desktop shell, with notifications recorded.
-    const argv = ['/usr/lib/electron/electron', ROOT];
+    // The installed app starts hidden (as at login, or relaunched in the tray): the desktop shell with the faithful stand-in,
+    // whose notification centre holds a notification only weakly, as the OS does.
+    const argv = ['/usr/lib/electron/electron', ROOT, '--hidden'];
     const fe = fakeElectron({ locks: new LockRegistry(), appPath: ROOT, argv });
-    const shown: { title: string; body: string }[] = [];
-    fe.modules.Notification = class extends EventEmitter {
-      static isSupported() {
-        return true;
-      }
-      constructor(private readonly o: { title: string; body: string }) {
-        super();
-      }
-      show() {
-        shown.push({ title: this.o.title, body: this.o.body });
-      }
-    } as unknown as FakeElectron['modules']['Notification'];
     apps.push(fe);
     await startDesktop({ electron: fe.modules, autoUpdater: () => { throw new Error('not packaged'); }, argv, env: { BERTH_DATA_DIR: dataDir, BERTH_PORT: String(port) }, platform: 'win32', processHandlers: false });
 
     const sentence = 'The update to 1.0.1 failed (no Berth served within 1 s); Berth 1.0.0 is running.';
-    expect(shown).toEqual([{ title: 'Berth', body: sentence }]);
+    expect(fe.notifications.map((n) => ({ title: n.title, body: n.body }))).toEqual([{ title: 'Berth', body: sentence }]);
+    expect(fe.windows.filter((w) => w.isVisible())).toHaveLength(0);
+    // Clicked a while later (after a garbage collection), it still answers, and opens the console that shows the banner.
+    expect(await fe.clickNotification('Berth')).toBe(true);
+    await waitFor(() => fe.windows.some((w) => w.isVisible()), 'the window to open from the notification');
     const res = await fetch(`http://127.0.0.1:${port}/api/status`, { headers: { Authorization: `Bearer ${readToken(dataDir)}` } });
     const status = (await res.json()) as { history: { kind: string; detail?: string }[] };
     expect(status.history.filter((e) => e.kind === 'recovered').map((e) => e.detail)).toEqual([sentence]);
