@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { ChildServer } from '../app/hosting/child';
 import type { Logger } from '../app/log';
 import { packageRoot } from '../app/paths';
 import { writeSignInPage } from '../app/server/sign-in';
@@ -15,11 +16,15 @@ export interface TrayControllerDeps {
   e: ElectronModules;
   platform: NodeJS.Platform;
   env: NodeJS.ProcessEnv;
+  /** The name people see: Berth's, or the hosted app's. */
+  name: string;
   version: string;
   dataDir: string;
   token: string;
   logFile: string | null;
   host: () => ServerHost | null;
+  /** A hosted app's child server (one for the process's life), or null. */
+  appServer: ChildServer | null;
   updates: UpdateService;
   loginItem: LoginItem;
   lifecycle: DesktopLifecycle;
@@ -73,6 +78,7 @@ export class TrayController {
     if (!this.tray.create(this.view()) && !this.noTrayReason) this.noTrayReason = 'the system refused to create a tray icon';
     e.nativeTheme.on('updated', () => this.render());
     d.updates.on('change', () => this.render());
+    d.appServer?.on('change', () => this.render());
   }
 
   render(): void {
@@ -99,6 +105,9 @@ export class TrayController {
       },
       'restart-server': () => {
         d.host()?.restart().catch(fail('restart failed'));
+      },
+      'restart-app-server': () => {
+        d.appServer?.restart().catch(fail(`restarting ${d.name} failed`));
       },
       'restart-app': () => {
         d.lifecycle.relaunch().catch(fail('restart app failed'));
@@ -131,11 +140,13 @@ export class TrayController {
       login = { unavailable: 'could not be read' };
     }
     return {
+      name: d.name,
       version: d.version,
       host: h ? { state: h.state, url: h.url, port: h.port } : null,
       update: d.updates.status(),
       launchAtLogin: login,
       noTrayReason: this.noTrayReason,
+      appServer: d.appServer ? { state: d.appServer.state } : null,
     };
   }
 
@@ -144,8 +155,8 @@ export class TrayController {
     const s = d.host()?.status();
     await d.e.dialog.showMessageBox({
       type: 'info',
-      title: 'About Berth',
-      message: `Berth ${d.version}`,
+      title: `About ${d.name}`,
+      message: `${d.name} ${d.version}`,
       detail: [
         s ? `${s.state === 'serving' ? 'Serving' : s.state} on ${s.url} (pid ${s.pid})` : 'Not serving',
         `Data folder: ${d.dataDir}`,

@@ -3,10 +3,13 @@
  * file and the menu entries, computed from the host's and the updater's state.
  * Pure, so every state is tested without Electron; tray.ts only renders it.
  */
+import type { ChildState } from '../app/hosting/child';
 import type { HostState } from '../app/lifecycle/host';
 import type { UpdateStatus } from '../app/update/state';
 
 export interface TrayView {
+  /** The name people see: Berth's, or the hosted app's (app/hosting). Absent: Berth. */
+  name?: string;
   version: string;
   /** null before the first host exists. */
   host: { state: HostState; url: string; port: number } | null;
@@ -16,6 +19,8 @@ export interface TrayView {
   launchAtLogin: { enabled: boolean } | { unavailable: string };
   /** Set when there is no tray icon (Linux without a StatusNotifier host): shown in the app menu. */
   noTrayReason?: string | null;
+  /** A hosted app's own server, a child process behind Berth's port: restarted on its own. Absent: none. */
+  appServer?: { state: ChildState } | null;
 }
 
 export type TrayAction =
@@ -23,6 +28,7 @@ export type TrayAction =
   | 'open-browser'
   | 'copy-url'
   | 'restart-server'
+  | 'restart-app-server'
   | 'restart-app'
   | 'check-updates'
   | 'retry-download'
@@ -63,6 +69,11 @@ export function statusLine(view: TrayView, o: { forMenu?: boolean } = {}): strin
   const h = view.host;
   if (!h) return 'Starting';
   if (h.state !== 'serving') return HOST_STATUS[h.state];
+  const child = view.appServer?.state;
+  const name = displayName(view);
+  // The hosted app's server, when it is not answering, matters more than an update.
+  if (child === 'starting' || child === 'restarting') return `${name} starting`;
+  if (child === 'crashed') return `${name} stopped: restarting`;
   const u = view.update;
   if (u.state === 'downloading') return o.forMenu ? 'Update downloading' : `Update downloading ${Math.floor(u.percent ?? 0)}%`;
   if (u.state === 'stalled') return 'Update download stalled';
@@ -76,7 +87,7 @@ export function tooltip(view: TrayView): string {
   const line = statusLine(view);
   // Windows cuts tooltips at 127 characters; the URL matters more than the version.
   const where = h && (h.state === 'serving' || h.state === 'restarting') ? ` — ${h.url}` : '';
-  return `Berth ${view.version}: ${line.replace(/ on :\d+$/, '')}${where}`.slice(0, 127);
+  return `${displayName(view)} ${view.version}: ${line.replace(/ on :\d+$/, '')}${where}`.slice(0, 127);
 }
 
 function updateEntry(u: TrayView['update'], serving: boolean): MenuEntry {
@@ -107,8 +118,9 @@ export function menuEntries(view: TrayView): MenuEntry[] {
   const serving = view.host?.state === 'serving';
   const busy = !view.host || ['idle', 'starting', 'restarting', 'draining', 'relaunching'].includes(view.host.state);
   const login = view.launchAtLogin;
+  const name = displayName(view);
   const entries: MenuEntry[] = [
-    { id: 'open-window', type: 'normal', label: 'Open Berth', enabled: serving, action: 'open-window' },
+    { id: 'open-window', type: 'normal', label: `Open ${name}`, enabled: serving, action: 'open-window' },
     { id: 'open-browser', type: 'normal', label: 'Open in browser', enabled: serving, action: 'open-browser' },
     { id: 'copy-url', type: 'normal', label: 'Copy URL', enabled: serving, action: 'copy-url' },
     { id: 'sep-1', type: 'separator' },
@@ -117,6 +129,11 @@ export function menuEntries(view: TrayView): MenuEntry[] {
   if (view.noTrayReason) entries.push({ id: 'no-tray', type: 'normal', label: `No tray icon: ${view.noTrayReason}`, enabled: false });
   // The error text is long (it says what to do); the menu shows its first sentence.
   if (view.update.state === 'error') entries.push({ id: 'update-error', type: 'normal', label: `Update failed: ${firstSentence(view.update.error ?? 'see the log')}`, enabled: false });
+  // A hosted app's own server restarts alone; requests wait for it meanwhile (app/hosting/child.ts).
+  if (view.appServer) {
+    const canRestart = serving && (view.appServer.state === 'ready' || view.appServer.state === 'crashed');
+    entries.push({ id: 'restart-app-server', type: 'normal', label: `Restart ${name}`, enabled: canRestart, action: 'restart-app-server' });
+  }
   entries.push(
     { id: 'restart-server', type: 'normal', label: 'Restart server', enabled: serving, action: 'restart-server' },
     { id: 'restart-app', type: 'normal', label: 'Restart app', enabled: !busy, action: 'restart-app' },
@@ -126,9 +143,9 @@ export function menuEntries(view: TrayView): MenuEntry[] {
       ? { id: 'launch-at-login', type: 'checkbox', label: 'Launch at login', checked: login.enabled, enabled: true, action: 'toggle-login' }
       : { id: 'launch-at-login', type: 'checkbox', label: `Launch at login (${login.unavailable})`, checked: false, enabled: false },
     { id: 'show-logs', type: 'normal', label: 'Show logs', enabled: true, action: 'show-logs' },
-    { id: 'about', type: 'normal', label: 'About Berth', enabled: true, action: 'about' },
+    { id: 'about', type: 'normal', label: `About ${name}`, enabled: true, action: 'about' },
     { id: 'sep-3', type: 'separator' },
-    { id: 'quit', type: 'normal', label: 'Quit Berth', enabled: true, action: 'quit' },
+    { id: 'quit', type: 'normal', label: `Quit ${name}`, enabled: true, action: 'quit' },
   );
   return entries;
 }
@@ -159,6 +176,10 @@ export function darkPanel(ctx: { platform: NodeJS.Platform; shouldUseDarkColors:
   if (ctx.platform === 'win32') return ctx.systemUsesDark ?? ctx.shouldUseDarkColors;
   if (ctx.platform === 'linux' && /gnome|ubuntu/i.test(ctx.desktop ?? '')) return true;
   return ctx.shouldUseDarkColors;
+}
+
+export function displayName(view: Pick<TrayView, 'name'>): string {
+  return view.name ?? 'Berth';
 }
 
 function firstSentence(s: string): string {

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Menu, MenuItemConstructorOptions, Tray } from 'electron';
 import type { Logger } from '../app/log';
-import { menuEntries, tooltip, trayIconName, type MenuEntry, type TrayAction, type TrayView } from './tray-model';
+import { displayName, menuEntries, tooltip, trayIconName, type MenuEntry, type TrayAction, type TrayView } from './tray-model';
 
 /** The parts of Electron's Tray used here. */
 export type TrayLike = Pick<Tray, 'setImage' | 'setToolTip' | 'setContextMenu' | 'on' | 'destroy' | 'isDestroyed'>;
@@ -43,7 +43,7 @@ export function toTemplate(entries: MenuEntry[], actions: Record<TrayAction, () 
  * Cmd+Alt+H). A packaged build's View menu is zoom and full screen only:
  * Electron's viewMenu role brings Reload and DevTools (menu-item-roles.ts).
  */
-export function applicationTemplate(items: MenuItemConstructorOptions[], o: { platform: NodeJS.Platform; packaged: boolean }): MenuItemConstructorOptions[] {
+export function applicationTemplate(items: MenuItemConstructorOptions[], o: { platform: NodeJS.Platform; packaged: boolean; name?: string }): MenuItemConstructorOptions[] {
   // Our Quit, not the quit role: the same drain as the tray's, and the role has no accelerator on Windows.
   const withKeys = items.map((i) => (i.id === 'quit' ? { ...i, accelerator: 'CmdOrCtrl+Q' } : i));
   const quitAt = withKeys.findIndex((i) => i.id === 'quit');
@@ -52,7 +52,7 @@ export function applicationTemplate(items: MenuItemConstructorOptions[], o: { pl
   const view: MenuItemConstructorOptions = o.packaged
     ? { label: 'View', submenu: [{ role: 'resetZoom' }, { role: 'zoomIn' }, { role: 'zoomOut' }, { type: 'separator' }, { role: 'togglefullscreen' }] }
     : { role: 'viewMenu' };
-  return [{ label: 'Berth', submenu: appItems }, { role: 'editMenu' }, view, { role: 'windowMenu' }];
+  return [{ label: o.name ?? 'Berth', submenu: appItems }, { role: 'editMenu' }, view, { role: 'windowMenu' }];
 }
 
 /**
@@ -97,7 +97,7 @@ export class DesktopTray {
       this.lastMenu = key;
       const template = toTemplate(entries, this.deps.actions);
       if (this.exists) this.tray!.setContextMenu(this.deps.buildMenu(template));
-      this.deps.setApplicationMenu?.(this.deps.buildMenu(applicationTemplate(toTemplate(entries, this.deps.actions), { platform: this.deps.platform, packaged: !!this.deps.packaged })));
+      this.deps.setApplicationMenu?.(this.deps.buildMenu(applicationTemplate(toTemplate(entries, this.deps.actions), { platform: this.deps.platform, packaged: !!this.deps.packaged, name: displayName(view) })));
     }
     if (!this.exists) return;
     const icon = this.iconPath(view);

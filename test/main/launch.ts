@@ -4,6 +4,7 @@
  * files: `useLaunches()` registers the clean-up, `launch()` starts one app.
  */
 import { afterEach } from 'vitest';
+import type { HostedApp } from '../../app/hosting/definition';
 import { startDesktop } from '../../main/desktop';
 import { ROOT, waitFor } from '../helpers';
 import { fakeElectron, type FakeElectron, type FakeElectronOptions, type LockRegistry } from './fake-electron';
@@ -28,6 +29,8 @@ export interface LaunchOptions {
   trayHost?: FakeElectronOptions['trayHost'];
   /** macOS: the app bundle's Contents folder (default: none, as for an unpackaged Electron). */
   macBundleContents?: string;
+  /** An app Berth hosts (berth/desktop's startDesktopApp(app)); absent: Berth's console alone. */
+  app?: HostedApp;
   /** Runs when the app asks whether Electron is ready, i.e. after the lock and before the server. */
   onWhenReady?: (fe: FakeElectron) => void;
 }
@@ -69,6 +72,7 @@ export function launch(o: LaunchOptions): Launched {
     env,
     platform,
     processHandlers: false,
+    app: o.app,
     macBundleContents: o.macBundleContents ?? '/nonexistent/Berth.app/Contents',
     // The stand-in app is macOS 13 or later where it is macOS (Darwin 22 and later).
     osRelease: platform === 'darwin' ? '23.6.0' : undefined,

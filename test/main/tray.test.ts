@@ -35,6 +35,37 @@ describe('tray model', () => {
     ]);
   });
 
+  it("a hosted app's name is on every label, and its own server has a Restart item that follows the child's state", () => {
+    const hosted = view({ name: 'Bookmarks', version: '2.1.0', appServer: { state: 'ready' } });
+    const labels = menuEntries(hosted).filter((e) => e.type !== 'separator').map((e) => e.label);
+    expect(labels).toEqual([
+      'Open Bookmarks',
+      'Open in browser',
+      'Copy URL',
+      'Serving on :8787',
+      'Restart Bookmarks',
+      'Restart server',
+      'Restart app',
+      'Check for updates…',
+      'Launch at login',
+      'Show logs',
+      'About Bookmarks',
+      'Quit Bookmarks',
+    ]);
+    expect(tooltip(hosted)).toBe('Bookmarks 2.1.0: Serving — http://127.0.0.1:8787');
+    expect(byId(hosted)['restart-app-server']).toMatchObject({ enabled: true, action: 'restart-app-server' });
+    // While the child (re)starts, the item waits and the status says why requests are held; a crashed one can be restarted at once.
+    const restarting = view({ name: 'Bookmarks', appServer: { state: 'restarting' } });
+    expect(byId(restarting)['restart-app-server']!.enabled).toBe(false);
+    expect(statusLine(restarting)).toBe('Bookmarks starting');
+    const crashed = view({ name: 'Bookmarks', appServer: { state: 'crashed' } });
+    expect(byId(crashed)['restart-app-server']!.enabled).toBe(true);
+    expect(statusLine(crashed)).toBe('Bookmarks stopped: restarting');
+    // Not while Berth's own server is not serving; and an app in process (no child) has no such item.
+    expect(byId(view({ name: 'Bookmarks', appServer: { state: 'ready' }, host: { ...serving.host!, state: 'restarting' } }))['restart-app-server']!.enabled).toBe(false);
+    expect(byId(view({ name: 'Notes' }))['restart-app-server']).toBeUndefined();
+  });
+
   it('status line follows the host first, then the update', () => {
     expect(statusLine(view({ host: null }))).toBe('Starting');
     expect(statusLine(view({ host: { ...serving.host!, state: 'starting' } }))).toBe('Starting');
@@ -127,7 +158,7 @@ function trayWith(platform: NodeJS.Platform, dark = false, createTray?: (icon: s
   const appMenus: FakeMenu[] = [];
   const clicked: TrayAction[] = [];
   const actions = Object.fromEntries(
-    (['open-window', 'open-browser', 'copy-url', 'restart-server', 'restart-app', 'check-updates', 'install-update', 'toggle-login', 'show-logs', 'about', 'quit'] as TrayAction[]).map((a) => [a, () => clicked.push(a)]),
+    (['open-window', 'open-browser', 'copy-url', 'restart-server', 'restart-app-server', 'restart-app', 'check-updates', 'install-update', 'toggle-login', 'show-logs', 'about', 'quit'] as TrayAction[]).map((a) => [a, () => clicked.push(a)]),
   ) as unknown as Record<TrayAction, () => void>;
   let isDark = dark;
   const tray = new DesktopTray({
@@ -164,6 +195,15 @@ describe('tray controller', () => {
     expect(appMenu.template[0]!.submenu).toEqual(expect.arrayContaining([expect.objectContaining({ id: 'quit', accelerator: 'CmdOrCtrl+Q' })]));
     appMenu.click('restart-app');
     expect(t.clicked).toEqual(['restart-server', 'quit', 'restart-app']);
+  });
+
+  it("a hosted app's menu bar is under its own name, and its Restart item reaches the action", () => {
+    const t = trayWith('darwin');
+    t.tray.create(view({ name: 'Bookmarks', appServer: { state: 'ready' } }));
+    const bar = t.appMenus.at(-1)!;
+    expect(bar.template[0]!.label).toBe('Bookmarks');
+    bar.click('restart-app-server');
+    expect(t.clicked).toEqual(['restart-app-server']);
   });
 
   it('re-renders only what changed: host change events that change nothing do not rebuild the menu', () => {
