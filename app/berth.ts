@@ -92,6 +92,7 @@ export function createBerth(o: BerthOptions): Berth {
     relaunchPlan: o.relaunchPlan,
     site: runtime?.site(),
     appStatus: runtime ? () => runtime.status() : undefined,
+    appId: o.app?.id,
     onHandover: runtime ? (instance) => runtime.carry(instance) : undefined,
     // A relaunch waits for requests in flight (settings saves...), up to their bound, like an install.
     beforeRelaunch: () => updates.blockers.waitUntilClear({ onWaiting: (labels) => log.info(`relaunch waits for: ${labels.join(', ')}`) }),

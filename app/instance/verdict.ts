@@ -27,6 +27,8 @@ export interface BerthHealth {
   instance: string;
   state: 'serving' | 'draining';
   startedAt: string;
+  /** The hosted app's id (defineApp's `id`, such as dev.berth.notes); absent when Berth serves its console alone. */
+  appId?: string;
   /** Present for a while after Berth ran short of file descriptors (app/server/descriptors.ts). */
   descriptors?: { limit: number; shortAt: string; closedIdle: number; answeredOver: number };
 }
@@ -61,7 +63,8 @@ export function parseHealth(body: string): BerthHealth | null {
     d && typeof d.limit === 'number' && typeof d.closedIdle === 'number' && typeof d.answeredOver === 'number'
       ? { limit: d.limit, shortAt: visible(String(d.shortAt ?? ''), 64), closedIdle: d.closedIdle, answeredOver: d.answeredOver }
       : undefined;
-  return { app: 'berth', version: visible(h.version, 64), pid: h.pid, instance: visible(h.instance, 64), state: h.state, startedAt: visible(String(h.startedAt ?? ''), 64), ...(descriptors ? { descriptors } : {}) };
+  const appId = typeof h.appId === 'string' ? visible(h.appId, 128) : undefined;
+  return { app: 'berth', version: visible(h.version, 64), pid: h.pid, instance: visible(h.instance, 64), state: h.state, startedAt: visible(String(h.startedAt ?? ''), 64), ...(appId ? { appId } : {}), ...(descriptors ? { descriptors } : {}) };
 }
 
 export function classify(obs: Observation, ctx: { url: string; handoffFrom?: string | null }): Verdict {

@@ -71,6 +71,8 @@ export interface HostOptions {
   /** A hosted app: its part of each generation, and its status. */
   site?: HostedSite;
   appStatus?: () => HostedAppStatus;
+  /** The hosted app's id, named by /health (so a probe can tell which app a Berth on the port hosts). */
+  appId?: string;
   /** Called just before a relaunch starts the successor (a hosted app writes what it carries over). */
   onHandover?: (instance: string) => void;
   /** The predecessor this process replaces, proven by its note (successor-protocol.ts resolveHandoff). */
@@ -134,7 +136,7 @@ export class ServerHost extends EventEmitter<HostEvents> {
     this._port = opts.port;
     this.routes = opts.routes ?? [];
     this.generations = new Generations({
-      identity: () => ({ version: opts.version, pid: process.pid, instance: this.instance, startedAt: this.startedAt }),
+      identity: () => ({ version: opts.version, pid: process.pid, instance: this.instance, startedAt: this.startedAt, ...(opts.appId ? { appId: opts.appId } : {}) }),
       token: opts.token,
       logs: opts.logs,
       rendererDir: opts.rendererDir,

@@ -55,6 +55,12 @@ describe('parseHealth', () => {
     expect(parseHealth('not json')).toBeNull();
     expect(parseHealth('null')).toBeNull();
   });
+
+  it('keeps the hosted app\'s id when there is one', () => {
+    expect(parseHealth(health({ appId: 'dev.berth.notes' }))).toMatchObject({ appId: 'dev.berth.notes' });
+    expect(parseHealth(health())).not.toHaveProperty('appId');
+    expect(parseHealth(health({ appId: 7 }))).not.toHaveProperty('appId');
+  });
 });
 
 describe('probe addresses', () => {

@@ -52,7 +52,7 @@ describe('a child server behind Berth', () => {
     const withToken = await rawRequest(`${b.url}/?token=${encodeURIComponent(b.token)}`, { headers: { Accept: 'text/html' } });
     expect([withToken.status, withToken.headers.location]).toEqual([303, '/']);
 
-    expect((await (await fetch(`${b.url}/health`)).json()).app).toBe('berth');
+    expect(await (await fetch(`${b.url}/health`)).json()).toMatchObject({ app: 'berth', appId: 'dev.berth.bookmarks' });
     const status = await (await fetch(`${b.url}/api/status`, { headers: b.auth })).json();
     expect(status.hosted).toMatchObject({ id: 'dev.berth.bookmarks', name: 'Bookmarks', state: 'ready' });
     const consolePage = await rawRequest(`${b.url}/berth/`);
