@@ -50,3 +50,34 @@ export async function restartGapsAndControl(port, auth, poller, restarts) {
   }
   return { restartGaps, controlGaps };
 }
+
+/**
+ * `restarts` restart windows, each right after a control window of the same
+ * shape: the two series see the same load, which comes and goes on a shared machine.
+ */
+export async function interleavedGaps(port, auth, poller, restarts) {
+  const controlGaps = [];
+  const restartGaps = [];
+  const lastAt = async () => (await requestRetrying(port, 'GET', '/api/status', auth)).json().history.at(-1)?.at;
+  for (let i = 0; i < restarts; i++) {
+    await lastAt();
+    await poller.begin();
+    await lastAt();
+    await lastAt();
+    await sleep(3);
+    controlGaps.push(await poller.end());
+
+    const before = await lastAt();
+    await poller.begin();
+    const res = await requestRetrying(port, 'POST', '/api/restart', auth);
+    if (res.status !== 202) throw new Error(`restart refused: ${res.status}`);
+    for (;;) {
+      const last = (await requestRetrying(port, 'GET', '/api/status', auth)).json().history.at(-1);
+      if (last && last.kind === 'restart' && last.at !== before) break;
+      await sleep(1);
+    }
+    await sleep(3); // let the poller land a few answers after the swap
+    restartGaps.push(await poller.end());
+  }
+  return { restartGaps, controlGaps };
+}
