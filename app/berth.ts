@@ -8,7 +8,7 @@
 import { BerthError, ExitCode } from './errors';
 import { announceServing, releaseGuardians, takeGuardianReports, type GuardianReport } from './guardian/guardian';
 import { coreApi, type EventFeed } from './lifecycle/api';
-import { resolveHandoff, tellPredecessor, type Handoff, type ProvenHandoff } from './lifecycle/successor-protocol';
+import { relaunchInProgress, type ProvenHandoff, type Succession } from './lifecycle/successor-protocol';
 import { ServerHost, type HostOptions } from './lifecycle/host';
 import { installPlan, type InstallHooks, type InstallStep, type RelaunchPlan } from './lifecycle/plans';
 import type { HostedApp } from './hosting/definition';
@@ -21,9 +21,9 @@ import type { UpdateHooks, UpdateService } from './update/service';
 
 /** The host's own options pass straight through; the rest is what only the composition decides. */
 export interface BerthOptions
-  extends Pick<HostOptions, 'host' | 'port' | 'dataDir' | 'version' | 'token' | 'logs' | 'rendererDir' | 'drainDeadline' | 'handoffDeadline' | 'probeTimeout' | 'firstProbeAt'> {
-  /** Who this process says it replaces (command line or environment); proven against the note in the data directory. */
-  claimedHandoff?: Handoff | null;
+  extends Pick<HostOptions, 'host' | 'port' | 'dataDir' | 'version' | 'token' | 'logs' | 'rendererDir' | 'drainDeadline' | 'handoffDeadline' | 'probeTimeout' | 'firstProbeAt' | 'confirmWindow' | 'answerMs'> {
+  /** Whether this process is the successor of a relaunch here (successor-protocol.ts resolveSuccession, decided once); default: a fresh start. */
+  succession?: Succession;
   /** A listening socket handed over by the predecessor (`--listen-fd`). */
   inheritedFd?: number | null;
   /** Builds the update service around the hooks that hand the port over. */
@@ -61,7 +61,10 @@ export interface Berth {
 
 export function createBerth(o: BerthOptions): Berth {
   const log = o.logs.root.child({ scope: 'berth' });
-  const { proven, unproven } = resolveHandoff(o.claimedHandoff ?? null, o.dataDir);
+  const succession: Succession = o.succession ?? { kind: 'fresh', unproven: null };
+  if (succession.kind === 'bystander') throw relaunchInProgress(succession.note);
+  const proven = succession.kind === 'successor' ? succession.handoff : null;
+  const unproven = succession.kind === 'fresh' ? succession.unproven : null;
   if (unproven) log.warn(`--handoff names instance ${unproven.instance} (pid ${unproven.pid}), but no handoff note from it is in ${o.dataDir}: starting as a new Berth`);
   if (o.inheritedFd != null && !proven) throw new BerthError('A listening socket was handed over (--listen-fd) without a handoff note from the predecessor; refusing to use it.', ExitCode.usage);
 
@@ -70,10 +73,13 @@ export function createBerth(o: BerthOptions): Berth {
   const updates = o.updates({
     // A handover that fails after the installer started (a new version that crashes) is a failed install too.
     handOver: (step: InstallStep) =>
-      host.relaunch(installPlan(step, o.installHooks)).catch((err: unknown) => {
-        o.installHooks?.failed?.(err);
-        throw err;
-      }),
+      host.relaunch(installPlan(step, o.installHooks)).then(
+        () => undefined,
+        (err: unknown) => {
+          o.installHooks?.failed?.(err);
+          throw err;
+        },
+      ),
   });
   host = new ServerHost({
     host: proven?.host ?? o.host,
@@ -89,6 +95,8 @@ export function createBerth(o: BerthOptions): Berth {
     handoffDeadline: o.handoffDeadline,
     probeTimeout: o.probeTimeout,
     firstProbeAt: o.firstProbeAt,
+    confirmWindow: o.confirmWindow,
+    answerMs: o.answerMs,
     relaunchPlan: o.relaunchPlan,
     site: runtime?.site(),
     appStatus: runtime ? () => runtime.status() : undefined,
@@ -140,6 +148,7 @@ export function createBerth(o: BerthOptions): Berth {
     recovered,
     async start() {
       await runtime?.prepare(proven?.instance ?? null);
+      // A predecessor that started us hears from the host when it serves (on its channel).
       await host.start();
       // A guardian found no Berth serving, and started this one (or one before it): say what happened.
       for (const r of takeGuardianReports(o.dataDir, o.version)) {
@@ -149,8 +158,6 @@ export function createBerth(o: BerthOptions): Berth {
       }
       // Requests wait for the child while it starts (they are held, not refused).
       void runtime?.start().catch((err: Error) => log.error(`${o.app!.name} could not be started: ${err.message}`));
-      // A predecessor that handed us its socket waits for this before it stops accepting.
-      if (o.inheritedFd != null) tellPredecessor({ berth: 'serving', instance: host.instance, pid: process.pid }, () => process.disconnect?.());
       updates.start();
     },
   };

@@ -6,7 +6,7 @@ import type { UpdaterClass } from '../app/update/formats/index';
 import { createBerth, type Berth } from '../app/berth';
 import { resolveConfig, resolveDataDir, type ResolvedConfig } from '../app/config';
 import { BerthError } from '../app/errors';
-import { whomDoIReplace, type Handoff } from '../app/lifecycle/successor-protocol';
+import { resolveSuccession, whomDoIReplace, type Handoff, type Succession } from '../app/lifecycle/successor-protocol';
 import type { HostedApp } from '../app/hosting/definition';
 import { createLogSink, type LogSink, type Logger } from '../app/log';
 import { appVersion, packageRoot, rendererDir } from '../app/paths';
@@ -284,6 +284,18 @@ function setupConfig(b: Basics): ResolvedConfig | null {
   }
 }
 
+/**
+ * Whether this launch is a relaunch's successor. Another process's relaunch
+ * in the same data folder is left alone: this launch starts as a new Berth,
+ * which finds the running one and shows it.
+ */
+function successionOf(b: Basics): Succession {
+  const s = resolveSuccession(b.claimed, b.dataDir);
+  if (s.kind !== 'bystander') return s;
+  b.log.info(`a relaunch of pid ${s.note.pid} is in progress in this data folder; starting as a new Berth`);
+  return { kind: 'fresh', unproven: null };
+}
+
 /** The Berth, composed like `berth serve`; what differs is Electron's updater, its relaunch, and the lifecycle owner's install hooks. */
 function setupBerth(b: Basics, config: ResolvedConfig, token: string, hooks: { render: () => void; syncLoginItem: (on: boolean) => void }): Berth {
   const { e } = b;
@@ -295,7 +307,7 @@ function setupBerth(b: Basics, config: ResolvedConfig, token: string, hooks: { r
     token,
     logs: b.logs,
     rendererDir: rendererDir(),
-    claimedHandoff: b.claimed,
+    succession: successionOf(b),
     drainDeadline: QUIT_DRAIN_DEADLINE,
     updates: (updateHooks) =>
       createDesktopUpdates({

@@ -8,7 +8,7 @@ import { ensureToken } from '../server/token';
 import { probePort } from '../instance/probe';
 import { createBerth } from '../berth';
 import { CONFIRM_MS, guardHandover } from '../guardian/guardian';
-import { readHandoffNote, type Handoff } from '../lifecycle/successor-protocol';
+import { readHandoffNote, resolveSuccession, type Handoff, type Succession } from '../lifecycle/successor-protocol';
 import { headlessRelaunchPlan } from '../lifecycle/plans';
 import { installSignalHandlers } from '../lifecycle/signals';
 import { exposureWarning, type Exposure } from '../server/exposure';
@@ -23,8 +23,8 @@ import type { Context } from './find';
  * where this copy can update itself, at its first check after serving.
  */
 export interface ServeOptions {
-  /** Who this process says it replaces (flags, environment); createBerth proves it against the note. */
-  claimed: Handoff | null;
+  /** Whether this process is a relaunch's successor (resolveSuccession, decided once in serve.ts). */
+  succession: Succession;
   /** A listening socket handed over by the predecessor (`--listen-fd`). */
   inheritedFd: number | null;
   exposure: Exposure;
@@ -39,7 +39,7 @@ export interface ServeOptions {
 
 export async function serveHost(ctx: Context, o: ServeOptions): Promise<number> {
   const { config, flags, out } = ctx;
-  let claimed = o.claimed;
+  let succession = o.succession;
   // Human-readable lines go to stderr in every mode; --json keeps stdout for machine output.
   // Until it serves, the console shows only warnings and errors: a start that fails prints its error
   // alone, one that succeeds prints the line below. Everything is in the log file either way.
@@ -53,7 +53,10 @@ export async function serveHost(ctx: Context, o: ServeOptions): Promise<number> 
   for (const w of config.warnings) log.warn(w);
   const token = ensureToken(config.dataDir);
   if (token.warning) log.warn(token.warning);
-  if (flags.replace) claimed = await askToHandOver(config, token.token, log);
+  if (flags.replace) {
+    const claimed = await askToHandOver(config, token.token, log);
+    if (claimed) succession = resolveSuccession(claimed, config.dataDir);
+  }
 
   const exit = async (code: number) => {
     await logs.close();
@@ -69,7 +72,7 @@ export async function serveHost(ctx: Context, o: ServeOptions): Promise<number> 
     token: token.token,
     logs,
     rendererDir: rendererDir(),
-    claimedHandoff: claimed,
+    succession,
     inheritedFd: o.inheritedFd,
     drainDeadline: o.drainDeadline,
     handoffDeadline: o.handoffDeadline,

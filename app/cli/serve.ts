@@ -4,7 +4,7 @@ import { ExitCode } from '../errors';
 import { refusalFor } from '../instance/claim';
 import { probePort } from '../instance/probe';
 import { BerthError } from '../errors';
-import { readHandoffNote, whomDoIReplace } from '../lifecycle/successor-protocol';
+import { relaunchInProgress, resolveSuccession, whomDoIReplace } from '../lifecycle/successor-protocol';
 import { checkListenHost } from '../server/exposure';
 import { millis } from './args';
 import { berthCommand, type Context } from './find';
@@ -19,10 +19,17 @@ export async function serve(ctx: Context): Promise<number> {
   const { config, flags } = ctx;
   // electron-updater's AppImage install runs the new file once with this set, and waits for it.
   if (process.env.APPIMAGE_EXIT_AFTER_INSTALL === 'true') return ExitCode.ok;
-  // Who we replace, if anyone (createBerth checks the note's proof).
+  // Who we replace, if anyone, and whether we are the one its predecessor is waiting for.
   const { claimed, inheritedFd, problem } = whomDoIReplace({ handoff: flags.handoff, handoffPid: flags['handoff-pid'], host: config.host, port: config.port, listenFd: flags['listen-fd'] });
   if (problem) throw new BerthError(problem, ExitCode.usage);
-  const successor = !!claimed || !!readHandoffNote(config.dataDir);
+  const succession = resolveSuccession(claimed, config.dataDir);
+  // Someone else's relaunch is under way here: leave it alone (exit 3), whatever the flags.
+  if (succession.kind === 'bystander') {
+    const refusal = relaunchInProgress(succession.note);
+    recordRefusal(config.dataDir, `a relaunch is in progress -> exit: ${refusal.message}`);
+    throw refusal;
+  }
+  const successor = succession.kind === 'successor';
   // A name must stand for this machine only, and a network address is said out loud once serving.
   const exposure = await checkListenHost(config.host);
   const probeTimeout = millis(flags['probe-timeout'], 'probe-timeout', 1);
@@ -46,6 +53,8 @@ export async function serve(ctx: Context): Promise<number> {
   }
   if (refusal) {
     for (const w of config.warnings) ctx.out.warn(w);
+    const unproven = succession.kind === 'fresh' ? succession.unproven : null;
+    if (unproven) ctx.out.warn(`--handoff names instance ${unproven.instance} (pid ${unproven.pid}), but no handoff note from it is in ${config.dataDir}: starting as a new Berth`);
     recordRefusal(config.dataDir, `probe ${first!.address}:${first!.port}: ${first!.verdict} -> exit: ${refusal.message}`);
     throw refusal;
   }
@@ -56,7 +65,7 @@ export async function serve(ctx: Context): Promise<number> {
     ctx.hooks?.serving?.();
     useMemorySparingly();
   };
-  return serveHost(ctx, { claimed, inheritedFd, exposure, firstProbeAt: first ? firstProbeAt : undefined, onServing, ...timeouts });
+  return serveHost(ctx, { succession, inheritedFd, exposure, firstProbeAt: first ? firstProbeAt : undefined, onServing, ...timeouts });
 }
 
 /**

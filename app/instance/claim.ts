@@ -16,12 +16,12 @@ export interface ClaimOptions {
   /** Close what `listen` opened (used when the self-check fails). */
   unlisten: () => Promise<void>;
   /**
-   * The predecessor we were launched to replace, proven by the handoff note
-   * (lifecycle/successor-protocol.ts): only it is told to let go (the probe carries
-   * `proof`), and only its pid may ever be terminated. An unproven claim is
-   * not passed here at all.
+   * The predecessor we were launched to replace, proven (lifecycle/successor-protocol.ts):
+   * only it is told to let go (the probe carries `proof`, for a successor it did not
+   * start itself; its own hears on its channel), and only its pid may ever be
+   * terminated. An unproven claim is not passed here at all.
    */
-  handoff?: { instance: string; pid: number; proof: string; stillHandingOver?: () => boolean } | null;
+  handoff?: { instance: string; pid: number; proof?: string; ready?: () => void; stillHandingOver?: () => boolean } | null;
   probeTimeout?: number;
   /** How long to wait for a predecessor or a silent holder to free the port (default 10 s). */
   handoffDeadline?: number;
@@ -76,6 +76,8 @@ export async function claimPort(opts: ClaimOptions): Promise<ClaimResult> {
   };
 
   let verdict = await probe();
+  // Loaded and ready to bind: a successor on its predecessor's channel says so now (the others' first probe carried the proof).
+  opts.handoff?.ready?.();
   let reprobed = false;
   for (;;) {
     const where = `${opts.host}:${opts.port}`;

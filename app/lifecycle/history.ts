@@ -26,10 +26,10 @@ export class History {
    * Carry on a predecessor's history (from its handoff note), with the
    * relaunch that made us completed by what we measured.
    */
-  continueFrom(note: { history: HistoryEntry[]; closedAt: number | null; version: string; pid: number }, listenedAt: number, pid: number, version: string, how: string): void {
+  continueFrom(note: { history: HistoryEntry[]; closedAt: number | null; version: string; pid: number }, listenedAt: number, pid: number, version: string, how: string): HistoryEntry {
     const change = note.version && note.version !== version ? `updated ${note.version} -> ${version}, ` : '';
     this.entries.push(...note.history.filter((h) => !(h.kind === 'relaunch' && h.downtimeMs === null && !h.failed)));
-    this.add({
+    return this.add({
       kind: 'relaunch',
       at: new Date(listenedAt).toISOString(),
       downtimeMs: note.closedAt === null ? 0 : Math.max(0, Math.round((listenedAt - note.closedAt) * 100) / 100),

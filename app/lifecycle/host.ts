@@ -8,11 +8,12 @@ import type { ApiRoutes, HostedSite } from '../server/web';
 import { listenerOf } from '../server/exposure';
 import { descriptors } from '../server/descriptors';
 import { Generations, retire } from './generations';
+import { ANSWER_MS, CONFIRM_WINDOW_MS, runHandover, type HandoverHost, type HandoverOutcome } from './handover-engine';
 import { checkHandoffProof, handoffProof, readHandoffNote, removeHandoffNote, type ProvenHandoff } from './successor-protocol';
-import { runRelaunch } from './handover-engine';
 import { History, type HistoryEntry } from './history';
 import { Listener } from './listener';
 import type { RelaunchPlan } from './plans';
+import { within } from '../timeout';
 import { canMove, type HostState } from './states';
 
 export type { HostState } from './states';
@@ -86,6 +87,9 @@ export interface HostOptions {
   firstProbeAt?: number;
   /** How long in-flight requests get to finish once a drain begins (default 1 s). */
   drainDeadline?: number;
+  /** How long a successor must serve before this process lets go for good, and answer at its end (handover-engine.ts; shorter in tests). */
+  confirmWindow?: number;
+  answerMs?: number;
   /** The plan `relaunch()` uses when it is given none (the API's Restart app). */
   relaunchPlan?: () => RelaunchPlan;
   /**
@@ -126,6 +130,14 @@ export class ServerHost extends EventEmitter<HostEvents> {
   private intended: { host: string; port: number } | null = null;
   /** While a relaunch waits for its successor's proof: the secret it handed out, and who to tell. */
   private awaitingProof: { secret: string; proven: () => void } | null = null;
+  /** Lifecycle operations wait for this before they run: a successor's predecessor confirming the handover. */
+  private gate: Promise<unknown> = Promise.resolve();
+  /** The relaunch under way or waiting its turn, which another request to relaunch joins. */
+  private relaunching: Promise<HistoryEntry> | null = null;
+  /** Set once this process has handed over: the relaunch that replaced it, for what is asked of it afterwards. */
+  private replacedBy: HistoryEntry | null = null;
+  /** A stop asked while a relaunch was under way: passed on to the successor if it takes over. */
+  private stopAsked = false;
 
   constructor(readonly opts: HostOptions) {
     super();
@@ -222,7 +234,7 @@ export class ServerHost extends EventEmitter<HostEvents> {
 
   /** One lifecycle operation at a time: a restart asked during a relaunch waits its turn. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.pending.then(fn, fn);
+    const run = this.pending.then(() => this.gate).then(fn, fn);
     this.pending = run.catch(() => undefined);
     return run;
   }
@@ -252,8 +264,9 @@ export class ServerHost extends EventEmitter<HostEvents> {
           ? {
               instance: handoff.instance,
               pid: handoff.pid,
-              proof: handoffProof(handoff.instance, handoff.secret),
-              stillHandingOver: () => readHandoffNote(this.opts.dataDir)?.secret === handoff.secret,
+              proof: handoff.secret ? handoffProof(handoff.instance, handoff.secret) : undefined,
+              ready: handoff.channel ? () => handoff.channel!.say({ berth: 'ready' }) : undefined,
+              stillHandingOver: () => readHandoffNote(this.opts.dataDir)?.id === handoff.note.id,
             }
           : null,
         probeTimeout: this.opts.probeTimeout,
@@ -305,14 +318,36 @@ export class ServerHost extends EventEmitter<HostEvents> {
       // Relaunched: carry on the predecessor's history (its note now says when it closed, if it did).
       const note = handoff ? (readHandoffNote(this.opts.dataDir) ?? handoff.note) : null;
       if (handoff && note && note.instance === handoff.instance) {
-        this.history.continueFrom(note, this.listener.listenedAt, process.pid, this.opts.version, this.opts.inheritedFd != null ? 'socket handed over' : 'port closed and bound again');
-        removeHandoffNote(this.opts.dataDir, handoff.instance);
+        const entry = this.history.continueFrom(note, this.listener.listenedAt, process.pid, this.opts.version, this.opts.inheritedFd != null ? 'socket handed over' : 'port closed and bound again');
         this.emit('change', this.status());
+        this.awaitConfirmation(handoff, entry);
       } else {
         this.record({ kind: 'start', downtimeMs: null });
       }
       this.log.info(`serving on ${this.url} (version ${this.opts.version}, pid ${process.pid}, instance ${this.instance})`);
     });
+  }
+
+  /**
+   * Tell the predecessor we serve, and hold every lifecycle operation (a
+   * relaunch, a stop, a move) until it confirms the handover: until then it
+   * may still take the port back. The note stays until then too, so another
+   * start here knows a relaunch is in progress. Bounded: a predecessor that
+   * stops answering does not hold us forever.
+   */
+  private awaitConfirmation(handoff: ProvenHandoff, entry: HistoryEntry): void {
+    const channel = handoff.channel;
+    const done = () => removeHandoffNote(this.opts.dataDir, handoff.instance);
+    if (!channel) return done();
+    channel.say({ berth: 'serving', instance: this.instance, pid: process.pid, entry });
+    const bound = (this.opts.confirmWindow ?? CONFIRM_WINDOW_MS) + (this.opts.answerMs ?? ANSWER_MS) + (this.opts.handoffDeadline ?? 10_000);
+    this.gate = within(channel.confirmed, bound, () => this.log.warn(`the predecessor (pid ${handoff.pid}) did not confirm the handover within ${bound} ms; going on`))
+      .then(() => {
+        done();
+        this.log.info(`the predecessor (pid ${handoff.pid}) has let go; the port is ours alone`);
+        if (channel.stopAsked) void this.stopAndExit(0);
+      })
+      .catch(() => undefined);
   }
 
   /** Serve on a socket our predecessor handed over: it is ours by construction, but it must be where we were told. */
@@ -332,6 +367,8 @@ export class ServerHost extends EventEmitter<HostEvents> {
 
   /** Stop serving: drain with the deadline. The process owner decides whether to exit. */
   stop(opts: { drainDeadline?: number } = {}): Promise<void> {
+    // Asked during a relaunch: if the successor takes over, it is the one to stop.
+    if (this._state === 'relaunching' || this.relaunching) this.stopAsked = true;
     return this.serial(async () => {
       const listener = this.listener;
       if (!listener || (this._state !== 'serving' && this._state !== 'conflict')) {
@@ -371,7 +408,10 @@ export class ServerHost extends EventEmitter<HostEvents> {
    * one finishes what it took.
    */
   restart(): Promise<HistoryEntry> {
+    if (this.replacedBy) return Promise.resolve(this.replacedBy);
     return this.serial(async () => {
+      // A relaunch that ran first replaced the whole process: more than a restart.
+      if (this.replacedBy) return this.replacedBy;
       const listener = this.listener;
       if (!listener || this._state !== 'serving') throw new BerthError(`cannot restart while ${this._state}`, ExitCode.unexpected);
       this.setState('restarting');
@@ -394,11 +434,17 @@ export class ServerHost extends EventEmitter<HostEvents> {
 
   /**
    * Replace the process, following `plan` (plans.ts; the default is the one
-   * this host was given). Never zero servers: if the successor does not serve,
-   * this process serves again, or never stopped (handover-engine.ts).
+   * this host was given), and resolve with the relaunch as the successor
+   * recorded it. Never zero servers: if the successor does not serve, this
+   * process serves again, or never stopped (handover-engine.ts), and this
+   * rejects with a BerthError that says why (details.entry). A relaunch asked
+   * while another is under way, or after this process was replaced, joins it.
    */
-  relaunch(plan?: RelaunchPlan): Promise<void> {
-    return this.serial(async () => {
+  relaunch(plan?: RelaunchPlan): Promise<HistoryEntry> {
+    if (!plan && this.replacedBy) return Promise.resolve(this.replacedBy);
+    if (!plan && this.relaunching) return this.relaunching;
+    const run = this.serial(async () => {
+      if (!plan && this.replacedBy) return this.replacedBy;
       const p = plan ?? this.opts.relaunchPlan?.();
       if (!p) throw new BerthError('This Berth cannot relaunch itself (no relaunch plan configured).', ExitCode.unexpected);
       if (!this.listener || this._state !== 'serving') throw new BerthError(`cannot relaunch while ${this._state}`, ExitCode.unexpected);
@@ -409,8 +455,79 @@ export class ServerHost extends EventEmitter<HostEvents> {
       } catch (err) {
         this.log.error(`what the app carries to the next process could not be written: ${(err as Error).message}`);
       }
-      await runRelaunch(this, p);
+      this.setState('relaunching');
+      this.log.info(`relaunching (${p.label})`);
+      return this.apply(await runHandover(this.handoverHost(this.listener), p));
     });
+    if (!plan) {
+      this.relaunching = run;
+      const clear = () => {
+        if (this.relaunching === run) this.relaunching = null;
+      };
+      run.then(clear, clear);
+    }
+    return run;
+  }
+
+  /** The five things the handover engine needs of a host (handover-engine.ts), for this relaunch. */
+  private handoverHost(listener: Listener): HandoverHost {
+    const o = this.opts;
+    return {
+      self: {
+        instance: this.instance,
+        version: o.version,
+        dataDir: o.dataDir,
+        host: this._host,
+        port: this._port,
+        url: this.url,
+        relaunchAddress: this.relaunchAddress,
+        history: this.history.recent(50),
+        handoffDeadline: o.handoffDeadline,
+        confirmWindow: o.confirmWindow,
+        answerMs: o.answerMs,
+        stopAsked: () => this.stopAsked,
+      },
+      listener,
+      log: this.log,
+      expectProof: (secret) => this.expectProof(secret),
+      serveAgain: (kept) => this.serveAgain(kept),
+      drain: (l, how) => this.drainListener(l, how),
+    };
+  }
+
+  /** What the engine came back with, applied: our state, our history, and the process owner told to exit once drained. */
+  private apply(outcome: HandoverOutcome): HistoryEntry {
+    if (outcome.kind === 'handed-over') {
+      this.listener = null;
+      const entry: HistoryEntry = { at: new Date().toISOString(), ...outcome.entry };
+      this.replacedBy = entry;
+      this.setState('stopped');
+      void outcome.drained
+        .then(() => this.settled())
+        .then(() => this.emit('exit', 0));
+      return entry;
+    }
+    if (outcome.kind === 'kept') {
+      this.listener = outcome.listener;
+      this.setState('serving');
+      const entry = this.record({ kind: 'relaunch', downtimeMs: null, failed: outcome.failure });
+      const how = outcome.again ? `serves ${this.url} again` : `keeps serving ${this.url}`;
+      this.log.error(`relaunch failed: ${outcome.failure}; ${outcome.again ? 'serving again on' : 'still serving'} ${this.url}`);
+      throw new BerthError(`Relaunch failed: ${outcome.failure}. Berth pid ${process.pid} ${how}.`, ExitCode.unexpected, { failed: outcome.failure, entry });
+    }
+    this.listener = null;
+    this.setState('conflict');
+    const entry = this.record({ kind: 'relaunch', downtimeMs: null, failed: outcome.failure });
+    this.log.error(`relaunch failed: ${outcome.failure}`);
+    throw new BerthError(`Relaunch failed: ${outcome.failure}`, outcome.error.exitCode, { failed: outcome.failure, entry });
+  }
+
+  /** After a successor failed: go on serving on the listener we kept (with a new generation), or claim the port again. */
+  private async serveAgain(kept: Listener | null): Promise<Listener> {
+    if (!kept) return this.claimListener(this._host, this._port);
+    const old = kept.resume(await this.generations.build(this._host));
+    void this.track(retire(old, this.opts.drainDeadline ?? 1000));
+    return kept;
   }
 
   /** Resolves when a probe carries the proof for `secret` (the successor is ready to bind). */
@@ -425,13 +542,6 @@ export class ServerHost extends EventEmitter<HostEvents> {
         if (this.awaitingProof === entry) this.awaitingProof = null;
       },
     };
-  }
-
-  /** The listener goes (a relaunch closes or hands it over): the host no longer serves on it. */
-  release(): Listener | null {
-    const l = this.listener;
-    this.listener = null;
-    return l;
   }
 
   /** Wait for every drain still running (before the process exits). */

@@ -132,16 +132,35 @@ export class Listener {
   }
 
   /**
-   * Drain: /health says draining (the app asks `draining`), responses carry
-   * Connection: close, event streams end, the socket stops accepting, idle
-   * keep-alive connections close after a short grace (a request may already
-   * be on its way on one), and whatever is left is destroyed at the deadline.
+   * Wind down without closing: /health says draining (the app asks
+   * `draining`), responses carry Connection: close and event streams end.
+   * The socket still accepts, and what it accepts is answered the same way,
+   * so clients move to whoever else accepts on the same socket (a successor
+   * it was handed to) as they reconnect. `resume` undoes it; `drain`
+   * finishes it.
    */
-  async drain(deadline: number, idleGraceMs = IDLE_GRACE_MS): Promise<{ destroyed: number }> {
+  windDown(): void {
+    if (this._draining) return;
     this._draining = true;
     for (const res of this.unanswered) if (!res.headersSent) res.setHeader('Connection', 'close');
     this.unanswered.clear();
     this.current.retire();
+  }
+
+  /** Serve normally again, with `app` (a new generation: the one that wound down was retired). */
+  resume(app: WebApp): WebApp {
+    this._draining = false;
+    return this.swap(app);
+  }
+
+  /**
+   * Drain: wind down (if not already), stop accepting, close idle keep-alive
+   * connections after a short grace (a request may already be on its way on
+   * one), and wait for the rest; whatever is still open at the deadline is
+   * destroyed.
+   */
+  async drain(deadline: number, idleGraceMs = IDLE_GRACE_MS): Promise<{ destroyed: number }> {
+    this.windDown();
     await this.unlisten();
     const server = this.server;
     const connectionsGone = this.sockets.size === 0 ? Promise.resolve() : new Promise<void>((r) => this.emptied.push(r));

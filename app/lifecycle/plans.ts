@@ -4,8 +4,9 @@
  * happens to the listening socket (ARCHITECTURE.md, "Handover: one engine,
  * four plans"). An in-place restart needs no plan: it is `host.restart()`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { HANDOFF_ENV, encodeHandoffEnv, freshArgs, isSuccessorMessage, listenFdArgs, successorArgs, type Handoff } from './successor-protocol';
+import type { ChildProcess } from 'node:child_process';
+import { startSuccessor, type SuccessorProcess } from './successor-process';
+import { HANDOFF_ENV, encodeHandoffEnv, freshArgs, listenFdArgs, successorArgs, type Handoff } from './successor-protocol';
 
 /** A process that has really started (its `spawn` event fired). */
 export interface Started {
@@ -17,38 +18,61 @@ export interface Started {
   kill(): void;
 }
 
-/** A successor that inherited our listening socket, and says on its IPC channel when it serves on it (`{ berth: 'serving' }`). */
-export interface SocketSuccessor extends Started {
-  serving: Promise<void>;
+/** What every plan may have. */
+interface PlanBase {
+  label: string;
+  /** Restart blockers were already waited for (an update install waits for them itself, with its own bound). */
+  blockersCleared?: boolean;
+  /** Work done while this process still serves, before anything closes (a package install that asks for a password). */
+  prepare?: () => Promise<void>;
+  /**
+   * Called just before this process lets go of the port while its successor
+   * has yet to serve (close and rebind, after exit): the place to start a
+   * watcher that outlives this process. A rejection keeps this process
+   * serving, like any other failure before the port is let go.
+   */
+  beforeLettingGo?: (h: Handoff) => Promise<void>;
 }
 
-export type RelaunchPlan =
-  /**
-   * The successor runs beside us, started by us or by an updater.
-   * `socket`: where we can, it inherits the listening socket (`start` gets its
-   * descriptor; the successor reports `serving` on its IPC channel), and the
-   * port never closes. `probe`, or a socket we cannot pass: we keep serving
-   * until it proves with the handoff probe that it is ready, then close, and
-   * it binds.
-   */
-  | {
-      kind: 'beside';
-      handover: 'socket' | 'probe';
-      startedBy: 'berth' | 'updater' | 'newcomer';
-      label: string;
-      /** Restart blockers were already waited for (an update install waits for them itself, with its own bound). */
-      blockersCleared?: boolean;
-      prepare?: () => Promise<void>;
-      start(h: Handoff, fd: number | null): Promise<Started | SocketSuccessor>;
-    }
-  /**
-   * The successor starts after this process exits (Electron's app.relaunch,
-   * an installer that waits for us). `start` resolves once that is certain:
-   * the relaunch is registered, or the installer's process has started.
-   * `prepare` runs first, while we still serve (a package install that asks
-   * for a password).
-   */
-  | { kind: 'after-exit'; startedBy: 'electron' | 'installer'; label: string; blockersCleared?: boolean; prepare?: () => Promise<void>; start(h: Handoff): Promise<Started | void> };
+/**
+ * The successor is our own child, started from a worker thread
+ * (successor-process.ts) with an IPC channel: that channel is its proof,
+ * and how it says `ready` and `serving`. `socket`: where we can, it inherits
+ * the listening socket (`start` gets its descriptor) and the port never
+ * closes. `probe`, or a socket we cannot pass: we keep serving until it says
+ * it is ready, then close, and it binds.
+ */
+export interface OwnSuccessorPlan extends PlanBase {
+  kind: 'beside';
+  startedBy: 'berth';
+  handover: 'socket' | 'probe';
+  start(h: Handoff, fd: number | null): SuccessorProcess;
+}
+
+/**
+ * Someone else starts the successor beside us (an updater, or a `berth
+ * serve --replace` already running): it proves itself with the note's
+ * secret in its handoff probe; we close, and it binds.
+ */
+export interface NoteSuccessorPlan extends PlanBase {
+  kind: 'beside';
+  startedBy: 'updater' | 'newcomer';
+  handover: 'probe';
+  start(h: Handoff): Promise<Started>;
+}
+
+/**
+ * The successor starts after this process exits (Electron's app.relaunch,
+ * an installer that waits for us). `start` resolves once that is certain:
+ * the relaunch is registered, or the installer's process has started.
+ */
+export interface AfterExitPlan extends PlanBase {
+  kind: 'after-exit';
+  startedBy: 'electron' | 'installer';
+  start(h: Handoff): Promise<Started | void>;
+}
+
+export type RelaunchPlan = OwnSuccessorPlan | NoteSuccessorPlan | AfterExitPlan;
 
 /**
  * One update install (app/update builds it from electron-updater): which
@@ -133,7 +157,7 @@ export function installPlan(step: InstallStep, hooks: InstallHooks = {}): Relaun
       blockersCleared: true,
       prepare: step.prepare,
       start: async (h) => (await start(h)) ?? { exited: new Promise<number | null>(() => undefined), kill: () => undefined },
-    };
+    } satisfies NoteSuccessorPlan;
   }
   return { kind: 'after-exit', startedBy: 'installer', label: 'update: the new version starts after this one exits', blockersCleared: true, prepare: step.prepare, start };
 }
@@ -159,59 +183,40 @@ export interface HeadlessPlanOptions {
   handover?: 'socket' | 'probe';
   /**
    * Close and rebind: called as the successor starts, with how to start this
-   * Berth afresh (app/guardian watches the port once we have gone); the
-   * start waits for it. It never rejects.
+   * Berth afresh (app/guardian watches the port once we have gone); this
+   * process waits for it before it lets go of the port. It never rejects.
    */
   guard?: (h: Handoff, relaunch: { command: string; args: string[] }) => Promise<unknown>;
 }
 
 /**
- * `berth restart --app`: a new `berth serve` beside us. On Linux and macOS it
- * inherits the listening socket (stdio[3]) and reports on an IPC channel;
- * Windows cannot listen on an inherited descriptor, so there it probes for
- * the handoff and binds when we close.
+ * `berth restart --app`: a new `berth serve` beside us, started from a worker
+ * thread with an IPC channel. On Linux and macOS it inherits the listening
+ * socket (stdio[3]); Windows cannot listen on an inherited descriptor, so
+ * there it says when it is ready, we close, and it binds.
  */
-export function headlessRelaunchPlan(opts: HeadlessPlanOptions = {}): RelaunchPlan {
+export function headlessRelaunchPlan(opts: HeadlessPlanOptions = {}): OwnSuccessorPlan {
   const argv = opts.argv ?? process.argv;
   const execArgv = opts.execArgv ?? process.execArgv;
   const platform = opts.platform ?? process.platform;
   const command = (h: Handoff, extra: string[] = []) => [...execArgv, argv[1]!, ...successorArgs(argv.slice(2), h, extra)];
   const handover = opts.handover ?? (platform === 'win32' ? 'probe' : 'socket');
+  let guarding: Promise<unknown> | undefined;
   return {
     kind: 'beside',
     // Windows cannot listen on an inherited descriptor.
     handover: platform === 'win32' ? 'probe' : handover,
     startedBy: 'berth',
     label: handover === 'socket' ? 'a new process takes over the listening socket' : 'a new process binds when this one closes',
-    async start(h, fd) {
-      if (fd === null) {
-        // The guardian starts while the successor loads (PowerShell takes a moment); both run before anything closes.
-        const guarding = opts.guard?.(h, { command: process.execPath, args: [...execArgv, argv[1]!, ...freshArgs(argv.slice(2), h)] });
-        const child = spawn(process.execPath, command(h), { detached: true, stdio: ['ignore', 'inherit', 'inherit'], windowsHide: true });
-        const s = await started(child);
-        child.unref();
-        await guarding;
-        return s;
-      }
-      // stdio[3] is INHERITED_FD, the descriptor `--listen-fd` names.
-      const child = spawn(process.execPath, command(h, listenFdArgs()), { detached: true, stdio: ['ignore', 'inherit', 'inherit', fd, 'ipc'], windowsHide: true });
-      const s = await started(child);
-      const serving = new Promise<void>((resolve, reject) => {
-        child.on('message', (m: unknown) => {
-          if (isSuccessorMessage(m)) resolve();
-        });
-        void s.exited.then((code) => reject(new Error(`the new process exited with code ${code} before serving`)));
-      });
-      // Neither end keeps the other alive once it serves.
-      void serving.then(
-        () => {
-          if (child.connected) child.disconnect();
-          child.unref();
-        },
-        () => undefined,
-      );
-      return { ...s, serving };
+    start(h, fd) {
+      // Close and rebind: the guardian starts while the successor loads (PowerShell takes a moment).
+      if (fd === null) guarding = opts.guard?.(h, { command: process.execPath, args: [...execArgv, argv[1]!, ...freshArgs(argv.slice(2), h)] });
+      // stdio[3] is INHERITED_FD, the descriptor `--listen-fd` names; the channel comes after it.
+      const stdio: ('ignore' | 'inherit' | 'ipc' | number)[] = fd === null ? ['ignore', 'inherit', 'inherit', 'ipc'] : ['ignore', 'inherit', 'inherit', fd, 'ipc'];
+      return startSuccessor(process.execPath, command(h, fd === null ? [] : listenFdArgs()), { detached: true, stdio, windowsHide: true });
     },
+    // ... and runs before anything closes.
+    beforeLettingGo: async () => void (await guarding),
   };
 }
 
@@ -220,7 +225,7 @@ export function headlessRelaunchPlan(opts: HeadlessPlanOptions = {}): RelaunchPl
  * port through the API, so there is nothing to start; it waits for the note,
  * and proves itself with the handoff probe like any other.
  */
-export function replacementPlan(): RelaunchPlan {
+export function replacementPlan(): NoteSuccessorPlan {
   return {
     kind: 'beside',
     handover: 'probe',

@@ -19,7 +19,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readOwnFile } from '../files/read';
 import { writeFileAtomic } from '../files/write';
-import { HANDOFF_HEADER } from '../instance/probe';
+import { BerthError, ExitCode } from '../errors';
+import { HANDOFF_HEADER, urlFor } from '../instance/probe';
+import { isRunning } from '../processes';
 import type { HistoryEntry } from './history';
 
 export { HANDOFF_HEADER };
@@ -33,10 +35,25 @@ export interface Handoff {
   port: number;
 }
 
-/** The note: the handoff, its secret, and the predecessor's history, which would otherwise end with it. */
+/**
+ * The note: the handoff, how the successor proves itself, and the
+ * predecessor's history, which would otherwise end with it. It is also how
+ * any other start in this data directory learns that a relaunch is in
+ * progress (a bystander: exit 3).
+ */
 export interface HandoffNote extends Handoff {
-  v: 1;
-  secret: string;
+  v: 2;
+  /** This handoff, among others in the same data directory (public). */
+  id: string;
+  /**
+   * `channel`: the predecessor started the successor itself and talks to it
+   * on its IPC channel; the note holds no secret and no one can claim it.
+   * `note`: someone else starts it (an installer, Electron's relaunch, a
+   * `berth serve --replace`); the note holds the secret, and the first start
+   * that names this predecessor (or, once it has exited, any start) claims it.
+   */
+  proof: 'channel' | 'note';
+  secret: string | null;
   version: string;
   writtenAt: number;
   /** Wall-clock ms when the predecessor closed its listener; null while it still listens (or handed its socket over). */
@@ -46,12 +63,17 @@ export interface HandoffNote extends Handoff {
 
 /** A handoff whose note was found and matched: this process is the real successor. */
 export interface ProvenHandoff extends Handoff {
-  secret: string;
   note: HandoffNote;
+  /** The note's secret, for the handoff probe's proof; null for a successor on a channel, which needs none. */
+  secret: string | null;
+  /** The channel to the predecessor that started us; null when someone else did (or it is gone). */
+  channel: PredecessorChannel | null;
 }
 
 export const HANDOFF_ENV = 'BERTH_HANDOFF';
 export const HANDOFF_NOTE_FILE = 'handoff.json';
+/** Who claimed a `note`-proof handoff: the first start to create it (exclusively). */
+export const HANDOFF_CLAIM_FILE = 'handoff-claim.json';
 /** A note older than this is from a relaunch that never finished: ignored, and removed. */
 export const NOTE_MAX_AGE_MS = 10 * 60_000;
 const NOTE_MAX_BYTES = 256 * 1024;
@@ -77,6 +99,10 @@ export function validHandoff(h: Partial<Handoff> | null | undefined): boolean {
 
 export function newSecret(): string {
   return crypto.randomBytes(32).toString('base64url');
+}
+
+export function newNoteId(): string {
+  return crypto.randomBytes(9).toString('base64url');
 }
 
 // --- command line: --handoff=<instance> --handoff-pid=<pid>, with --host/--port set to the handoff's address,
@@ -184,15 +210,19 @@ export function readHandoffNote(dataDir: string, now = Date.now()): HandoffNote 
   } catch {
     return null;
   }
-  if (n.v !== 1 || !validHandoff(n) || typeof n.secret !== 'string' || n.secret.length < 32 || typeof n.writtenAt !== 'number') return null;
+  const proof = n.proof === 'channel' || n.proof === 'note' ? n.proof : null;
+  const secretOk = proof === 'channel' ? n.secret === null || n.secret === undefined : typeof n.secret === 'string' && n.secret.length >= 32;
+  if (n.v !== 2 || !proof || !secretOk || !validHandoff(n) || typeof n.id !== 'string' || !INSTANCE.test(n.id) || typeof n.writtenAt !== 'number') return null;
   if (now - n.writtenAt > NOTE_MAX_AGE_MS || n.writtenAt - now > 60_000) return null;
   return {
-    v: 1,
+    v: 2,
     instance: n.instance!,
     pid: n.pid!,
     host: n.host!,
     port: n.port!,
-    secret: n.secret,
+    id: n.id,
+    proof,
+    secret: proof === 'note' ? n.secret! : null,
     version: String(n.version ?? ''),
     writtenAt: n.writtenAt,
     closedAt: typeof n.closedAt === 'number' ? n.closedAt : null,
@@ -203,20 +233,89 @@ export function readHandoffNote(dataDir: string, now = Date.now()): HandoffNote 
 export function removeHandoffNote(dataDir: string, instance?: string): void {
   if (instance !== undefined && readHandoffNote(dataDir)?.instance !== instance) return;
   fs.rmSync(notePath(dataDir), { force: true });
+  fs.rmSync(path.join(dataDir, HANDOFF_CLAIM_FILE), { force: true });
 }
 
 /**
- * Who this process replaces, if anyone, and whether it can prove it. The
- * command line wins, then the environment; with neither (an installer's
- * clean start) the note alone names the predecessor. A claimed handoff
- * without a matching note is unproven: it gets no special treatment.
+ * Claim a `note`-proof handoff, exactly once: the claim file is created
+ * exclusively, so of two starts only one gets it. A claim by a process that
+ * has since exited, or for an earlier note, is stale and taken over.
  */
-export function resolveHandoff(claimed: Handoff | null, dataDir: string): { proven: ProvenHandoff | null; unproven: Handoff | null } {
+export function claimHandoffNote(dataDir: string, note: HandoffNote): boolean {
+  const file = path.join(dataDir, HANDOFF_CLAIM_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, JSON.stringify({ id: note.id, pid: process.pid }), { flag: 'wx', mode: 0o600 });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return false;
+    }
+    const got = readOwnFile(file, { maxBytes: 1024, secret: true });
+    let claim: { id?: unknown; pid?: unknown } = {};
+    try {
+      claim = got.state === 'read' ? (JSON.parse(got.text) as typeof claim) : {};
+    } catch {
+      // unreadable: stale
+    }
+    const live = claim.id === note.id && typeof claim.pid === 'number' && claim.pid !== process.pid && isRunning(claim.pid);
+    if (live) return false;
+    fs.rmSync(file, { force: true });
+  }
+  return false;
+}
+
+/** What a start is, given what it was told and the note in its data directory. */
+export type Succession =
+  /** No relaunch concerns it: a start like any other (`unproven`: it named a predecessor that left no note for it). */
+  | { kind: 'fresh'; unproven: Handoff | null }
+  /** The real successor. */
+  | { kind: 'successor'; handoff: ProvenHandoff }
+  /** Another process's relaunch is in progress here: it is not ours to join (exit 3), and we signal no one. */
+  | { kind: 'bystander'; note: HandoffNote };
+
+/**
+ * Whether this start is the successor of a relaunch in its data directory,
+ * a bystander to one, or neither. Decided once per process (a `note` claim
+ * is taken here). The note is a channel, not an identity:
+ * - a `channel` note belongs to the process its predecessor started: the one
+ *   whose parent it is and that holds the IPC channel it opened;
+ * - a `note` note is claimed once, by a start that names the predecessor, or,
+ *   once the predecessor has exited (an installer's clean start), by any;
+ * - while the predecessor lives, every other start is a bystander;
+ * - once it is gone, its note is no obstacle to anyone.
+ */
+export function resolveSuccession(claimed: Handoff | null, dataDir: string): Succession {
   const note = readHandoffNote(dataDir);
-  if (!note) return { proven: null, unproven: claimed };
-  if (claimed && (claimed.instance !== note.instance || claimed.pid !== note.pid)) return { proven: null, unproven: claimed };
+  if (!note) return { kind: 'fresh', unproven: claimed };
+  const names = !claimed || (claimed.instance === note.instance && claimed.pid === note.pid);
+  const predecessorLives = note.pid !== process.pid && isRunning(note.pid);
   const h: Handoff = claimed ?? { instance: note.instance, pid: note.pid, host: note.host, port: note.port };
-  return { proven: { ...h, secret: note.secret, note }, unproven: null };
+  const successor = (secret: string | null, channel: PredecessorChannel | null): Succession => ({ kind: 'successor', handoff: { ...h, note, secret, channel } });
+  if (note.proof === 'channel') {
+    const channel = claimed && names ? PredecessorChannel.open(claimed) : null;
+    if (channel) return successor(null, channel);
+    if (predecessorLives) return { kind: 'bystander', note };
+    // Started by a predecessor that has since gone: nothing of it is left to ask or to end.
+    return claimed && names ? successor(null, null) : { kind: 'fresh', unproven: claimed };
+  }
+  const mayClaim = claimed ? names : !predecessorLives;
+  if (mayClaim && claimHandoffNote(dataDir, note)) return successor(note.secret, null);
+  if (predecessorLives) return { kind: 'bystander', note };
+  return { kind: 'fresh', unproven: claimed && !names ? claimed : null };
+}
+
+/**
+ * The refusal a bystander gets: another process's relaunch is under way
+ * here. Exit 3, like any start that finds Berth already running; it signals
+ * no one.
+ */
+export function relaunchInProgress(note: HandoffNote): BerthError {
+  const where = urlFor(note.host, note.port);
+  return new BerthError(
+    `A relaunch of Berth ${note.version} on ${where} is in progress (pid ${note.pid} is handing over to a new process), so this start leaves it alone. Try again in a moment.`,
+    ExitCode.alreadyRunning,
+    { running: { pid: note.pid, instance: note.instance, url: where }, relaunching: true },
+  );
 }
 
 // --- the probe's proof: the X-Berth-Handoff header carries <instance> <hmac>, never the secret itself.
@@ -235,18 +334,65 @@ export function checkHandoffProof(value: string, instance: string, secret: strin
 // --- the IPC channel a predecessor opens to a successor it starts itself.
 
 /** What a successor says to its predecessor. */
-export type SuccessorMessage = { berth: 'serving'; instance: string; pid: number };
+export type SuccessorMessage =
+  /** Close and rebind: loaded, about to bind; let go of the port. */
+  | { berth: 'ready' }
+  /** Serving (on the socket handed over, or on the port it bound), with the relaunch as it recorded it. */
+  | { berth: 'serving'; instance: string; pid: number; entry?: HistoryEntry }
+  | { berth: 'pong'; n: number };
+
+/** What a predecessor says to its successor. */
+export type PredecessorMessage =
+  /** Still answering? (the confirmation window) */
+  | { berth: 'ping'; n: number }
+  /** The window is over: the predecessor leaves, and the port is the successor's alone (`stop`: a stop was asked of it meanwhile, which is the successor's now). */
+  | { berth: 'confirmed'; stop?: boolean };
 
 export function isSuccessorMessage(m: unknown): m is SuccessorMessage {
-  const v = m as Partial<SuccessorMessage> | null;
-  return typeof v === 'object' && v !== null && v.berth === 'serving' && typeof v.instance === 'string' && typeof v.pid === 'number';
+  const v = m as { berth?: unknown; instance?: unknown; pid?: unknown; n?: unknown } | null;
+  if (typeof v !== 'object' || v === null) return false;
+  if (v.berth === 'ready') return true;
+  if (v.berth === 'pong') return typeof v.n === 'number';
+  return v.berth === 'serving' && typeof v.instance === 'string' && typeof v.pid === 'number';
 }
 
-/** Say `msg` to the predecessor, if it started us with a channel; false when there is none. */
-export function tellPredecessor(msg: SuccessorMessage, sent?: () => void): boolean {
-  if (typeof process.send !== 'function' || !process.connected) return false;
-  process.send(msg, () => sent?.());
-  return true;
+function isPredecessorMessage(m: unknown): m is PredecessorMessage {
+  const v = m as { berth?: unknown; n?: unknown } | null;
+  return typeof v === 'object' && v !== null && ((v.berth === 'ping' && typeof v.n === 'number') || v.berth === 'confirmed');
+}
+
+/** The successor's end of the channel its predecessor opened. */
+export class PredecessorChannel {
+  /** Resolves when the predecessor confirms the handover, or is gone (its channel closed). */
+  readonly confirmed: Promise<void>;
+  /** The predecessor was asked to stop while it handed over: now that is ours to do. */
+  stopAsked = false;
+
+  /** The channel to the process that started us, if that process is the predecessor named in `h`. */
+  static open(h: Handoff): PredecessorChannel | null {
+    if (typeof process.send !== 'function' || !process.connected || process.ppid !== h.pid) return null;
+    return new PredecessorChannel();
+  }
+
+  private constructor() {
+    let confirm!: () => void;
+    this.confirmed = new Promise<void>((r) => (confirm = r));
+    const onMessage = (m: unknown) => {
+      if (!isPredecessorMessage(m)) return;
+      if (m.berth === 'ping') return this.say({ berth: 'pong', n: m.n });
+      this.stopAsked = m.stop === true;
+      confirm();
+    };
+    process.on('message', onMessage);
+    process.once('disconnect', () => {
+      process.off('message', onMessage);
+      confirm();
+    });
+  }
+
+  say(m: SuccessorMessage): void {
+    if (process.connected) process.send!(m, () => undefined);
+  }
 }
 
 // --- whom do I replace.

@@ -36,10 +36,14 @@ async function serveHuman(port, dataDir, extra = [], opts = {}) {
   return p;
 }
 
-/** The handoff note a relaunching Berth leaves in its data directory (the built app's own writer). */
+/**
+ * The handoff note a relaunching Berth leaves in its data directory for a
+ * successor it does not start itself (an installer's): the built app's own
+ * writer.
+ */
 function leaveNoteFor(dataDir, handoff) {
-  const { writeHandoffNote, newSecret } = createRequire(import.meta.url)(path.join(LIB, '..', '..', 'out', 'app', 'lifecycle', 'successor-protocol.js'));
-  writeHandoffNote(dataDir, { v: 1, ...handoff, secret: newSecret(), version: '', writtenAt: Date.now(), closedAt: null, history: [] });
+  const { writeHandoffNote, newSecret, newNoteId } = createRequire(import.meta.url)(path.join(LIB, '..', '..', 'out', 'app', 'lifecycle', 'successor-protocol.js'));
+  writeHandoffNote(dataDir, { v: 2, ...handoff, id: newNoteId(), proof: 'note', secret: newSecret(), version: '', writtenAt: Date.now(), closedAt: null, history: [] });
 }
 
 /** Exit code (or signal) of a process, waiting at most `ms`. */
@@ -67,7 +71,11 @@ export async function killMidDrain() {
     await sleep(200);
     const accepted = await api(port, token, 'POST', '/api/relaunch');
     // The listener closes first; from then on the predecessor is draining.
-    await waitFor(async () => (await health(port, '127.0.0.1', 300))?.pid !== a.pid, 'the predecessor to close its listener', 10_000, 2);
+    // A successor answers (a probe that timed out is no answer: on a busy machine the successor may not have started yet).
+    await waitFor(async () => {
+      const h = await health(port, '127.0.0.1', 300);
+      return h && h.pid !== a.pid;
+    }, 'the successor to answer', 20_000, 2);
     // Past the idle grace: the predecessor is alive only because the unfinished request holds its drain.
     await sleep(300);
     const aliveMidDrain = alive(a.pid);

@@ -18,7 +18,7 @@ describe('berth restart, again and again, under load', () => {
     const server = await startServe(port, dir);
     procs.push(server);
     // Browsers' worth of keep-alive clients and clients on fresh connections, in their own process.
-    const load = spawn(process.execPath, [path.join(ROOT, 'test/update/fixtures/load.mjs'), '--port', String(port), '--token', readToken(dir), '--keepalive', '4', '--fresh', '1'], {
+    const load = spawn(process.execPath, [path.join(ROOT, 'test/update/fixtures/load.mjs'), '--port', String(port), `--token=${readToken(dir)}`, '--keepalive', '4', '--fresh', '1'], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     let loadOut = '';

@@ -146,7 +146,7 @@ describe('berth relaunch', () => {
       const log = fs.readFileSync(path.join(dir, 'logs', 'berth.log'), 'utf8');
       expect(log).not.toContain('EADDRINUSE');
       if (handover === 'socket') {
-        expect(log.match(/the new process serves on the socket; draining/g)).toHaveLength(20);
+        expect(log.match(/the new process \(pid \d+\) serves on the socket; confirming for 2 s/g)).toHaveLength(20);
         expect(log.match(/-> serve on the socket it handed over/g)).toHaveLength(20);
       } else {
         expect(log.match(/the new process is ready; closing the listener so it can bind/g)).toHaveLength(20);
@@ -154,7 +154,8 @@ describe('berth relaunch', () => {
         // let go of the port only then, not while the successor was still loading.
         expect(log.match(/probe 127\.0\.0\.1:\d+: predecessor \(Berth [^)]* \(serving\)\) -> wait for the port/g)).toHaveLength(20);
       }
-    });
+      // Each old process stays until its successor has served through the confirmation window: a long loop.
+    }, 300_000);
   }
 });
 

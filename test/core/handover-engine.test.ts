@@ -15,6 +15,7 @@ import { BerthError } from '../../app/errors';
 import { HANDOFF_HEADER, probePort } from '../../app/instance/probe';
 import { handoffProof, readHandoffNote, HANDOFF_NOTE_FILE } from '../../app/lifecycle/successor-protocol';
 import { started, type RelaunchPlan, type Started } from '../../app/lifecycle/plans';
+import { startSuccessor, type SuccessorProcess } from '../../app/lifecycle/successor-process';
 import { memoryLogSink } from '../../app/log';
 import { rendererDir } from '../../app/paths';
 import { ensureToken } from '../../app/server/token';
@@ -45,6 +46,13 @@ function spawned(command: string, args: string[] = []): Promise<Started> {
 
 const never = new Promise<number | null>(() => undefined);
 
+/** Our own successor, as headlessRelaunchPlan starts one: from a worker thread, with a channel. */
+function own(command: string, args: string[] = []): SuccessorProcess {
+  const s = startSuccessor(command, args, { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+  cleanups.push(() => s.kill());
+  return s;
+}
+
 /** What a client sees: whether the port answered as this instance at every probe while `during` ran. */
 async function watchWhile(port: number, instance: string, during: Promise<unknown>): Promise<{ probes: number; other: string[] }> {
   let done = false;
@@ -65,33 +73,36 @@ describe('never zero servers: a successor that does not serve leaves the predece
   const cases: { name: string; plan: (port: number) => RelaunchPlan; failure: RegExp; deadline?: number }[] = [
     {
       name: 'beside (socket): the new process cannot be spawned',
-      plan: () => ({ kind: 'beside', handover: 'socket', startedBy: 'berth', label: 't', start: () => spawned('/nonexistent/berth') }),
+      plan: () => ({ kind: 'beside', handover: 'socket', startedBy: 'berth', label: 't', start: () => own('/nonexistent/berth') }),
       failure: /the new process could not start \(spawn \/nonexistent\/berth ENOENT\)/,
     },
     {
       name: 'beside (socket): the new process crashes before serving',
-      plan: () => ({
-        kind: 'beside',
-        handover: 'socket',
-        startedBy: 'berth',
-        label: 't',
-        start: async () => {
-          const s = await spawned(process.execPath, ['-e', 'process.exit(1)']);
-          return { ...s, serving: s.exited.then((code) => Promise.reject(new Error(`the new process exited with code ${code} before serving`))) };
-        },
-      }),
+      plan: () => ({ kind: 'beside', handover: 'socket', startedBy: 'berth', label: 't', start: () => own(process.execPath, ['-e', 'process.exit(1)']) }),
       failure: /the new process exited with code 1 before serving/,
     },
     {
+      name: 'beside (socket): the new process never serves',
+      plan: () => ({ kind: 'beside', handover: 'socket', startedBy: 'berth', label: 't', start: () => own(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']) }),
+      // On a busy machine the start itself may take the whole deadline: either way it never served.
+      failure: /the new process did not (start|serve) within 3 s/,
+      deadline: 3000,
+    },
+    {
       name: 'beside (probe): the new process crashes before it is ready',
-      plan: () => ({ kind: 'beside', handover: 'probe', startedBy: 'berth', label: 't', start: () => spawned(process.execPath, ['-e', 'process.exit(3)']) }),
+      plan: () => ({ kind: 'beside', handover: 'probe', startedBy: 'berth', label: 't', start: () => own(process.execPath, ['-e', 'process.exit(3)']) }),
       failure: /the new process exited with code 3 before it was ready/,
     },
     {
       name: 'beside (probe): the new process never gets ready',
-      plan: () => ({ kind: 'beside', handover: 'probe', startedBy: 'berth', label: 't', start: () => spawned(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']) }),
+      plan: () => ({ kind: 'beside', handover: 'probe', startedBy: 'berth', label: 't', start: () => own(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']) }),
       failure: /the new process was not ready within 1\.5 s/,
       deadline: 1500,
+    },
+    {
+      name: 'beside (probe, an updater): the new process crashes before it is ready',
+      plan: () => ({ kind: 'beside', handover: 'probe', startedBy: 'updater', label: 't', start: () => spawned(process.execPath, ['-e', 'process.exit(3)']) }),
+      failure: /the new process exited with code 3 before it was ready/,
     },
     {
       name: 'after exit: the installer cannot be started',
@@ -122,7 +133,7 @@ describe('never zero servers: a successor that does not serve leaves the predece
         (e: unknown) => e,
       );
       expect(err).toBeInstanceOf(BerthError);
-      expect((err as Error).message).toMatch(c.failure);
+      expect((err as Error).message, String(err)).toMatch(c.failure);
       expect((err as Error).message).toContain(`Berth pid ${process.pid} keeps serving http://127.0.0.1:${s.port}`);
       // The port answered as this instance at every look, before, during and after.
       expect((await seen).other).toEqual([]);
@@ -141,7 +152,7 @@ describe('never zero servers: a successor that does not serve leaves the predece
     const plan: RelaunchPlan = {
       kind: 'beside',
       handover: 'probe',
-      startedBy: 'berth',
+      startedBy: 'updater',
       label: 't',
       start: async (h) => {
         // A successor that says it is ready, then binds another port.
@@ -180,7 +191,7 @@ describe('a port stolen between close and rebind', () => {
       relaunchPlan: () => ({
         kind: 'beside',
         handover: 'probe',
-        startedBy: 'berth',
+        startedBy: 'updater',
         label: 't',
         start: async (h) => {
           // It proves itself; then another program binds the port the moment Berth lets go of it.
@@ -242,7 +253,7 @@ describe('only the real successor', () => {
     const s = await serving();
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
     cleanups.push(() => child.kill('SIGKILL'));
-    const relaunch = s.host.relaunch({ kind: 'beside', handover: 'probe', startedBy: 'berth', label: 't', start: () => started(child) });
+    const relaunch = s.host.relaunch({ kind: 'beside', handover: 'probe', startedBy: 'updater', label: 't', start: () => started(child) });
     await waitFor(() => fs.existsSync(path.join(s.dataDir, HANDOFF_NOTE_FILE)), 'the note');
     // What anyone can send: the public instance id, a made-up proof, a proof made with another secret.
     for (const value of [s.host.instance, `${s.host.instance} AAAA`, handoffProof(s.host.instance, 'x'.repeat(43))]) {

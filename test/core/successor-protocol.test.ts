@@ -3,9 +3,10 @@
  * note in the data directory), and the proof that only the real successor
  * can make.
  */
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   HANDOFF_ENV,
   HANDOFF_NOTE_FILE,
@@ -16,7 +17,9 @@ import {
   handoffProof,
   newSecret,
   readHandoffNote,
-  resolveHandoff,
+  HANDOFF_CLAIM_FILE,
+  newNoteId,
+  resolveSuccession,
   successorArgs,
   takeHandoffEnv,
   whomDoIReplace,
@@ -31,8 +34,13 @@ import { tempDataDir } from '../helpers';
 const h: Handoff = { instance: '-Ab_9xYz', pid: 4242, host: '::1', port: 9000 };
 
 function note(over: Partial<HandoffNote> = {}): HandoffNote {
-  return { v: 1, ...h, secret: newSecret(), version: '1.0.0', writtenAt: Date.now(), closedAt: null, history: [], ...over };
+  return { v: 2, ...h, id: newNoteId(), proof: 'note', secret: newSecret(), version: '1.0.0', writtenAt: Date.now(), closedAt: null, history: [], ...over };
 }
+
+/** A pid that is alive for the whole file (a predecessor that lives), and one that has exited (one that is gone). */
+const living = spawn('sleep', ['600'], { stdio: 'ignore' });
+afterAll(() => void living.kill('SIGKILL'));
+const gonePid = spawnSync('true').pid!;
 
 describe('the handoff on the command line', () => {
   it('round-trips through successorArgs and both parsers, an instance id starting with a dash included', () => {
@@ -104,18 +112,45 @@ describe('the note and the proof', () => {
     expect(checkHandoffProof(proof, h.instance, null)).toBe(false);
   });
 
-  it('a claim is proven only by a matching note in the same data directory', () => {
+  it('a note-proof handoff is claimed once, by a start that names its predecessor (or by any, once the predecessor is gone)', () => {
     const dir = tempDataDir();
-    expect(resolveHandoff(h, dir)).toEqual({ proven: null, unproven: h });
-    const n = note();
+    const p: Handoff = { ...h, pid: living.pid! };
+    expect(resolveSuccession(p, dir)).toEqual({ kind: 'fresh', unproven: p });
+    const n = note({ pid: p.pid });
     writeHandoffNote(dir, n);
-    expect(resolveHandoff(h, dir).proven).toMatchObject({ ...h, secret: n.secret });
-    // Another instance or pid than the note's: unproven.
-    expect(resolveHandoff({ ...h, pid: 1 }, dir)).toEqual({ proven: null, unproven: { ...h, pid: 1 } });
-    // No claim at all (an installer's clean start): the note alone names the predecessor.
-    expect(resolveHandoff(null, dir).proven).toMatchObject(h);
+    // Naming another instance or pid, or no one, while the predecessor lives: a bystander.
+    expect(resolveSuccession({ ...p, pid: gonePid }, dir)).toMatchObject({ kind: 'bystander', note: { id: n.id } });
+    expect(resolveSuccession(null, dir)).toMatchObject({ kind: 'bystander' });
+    // The one that names it claims it, with the secret for its proof.
+    expect(resolveSuccession(p, dir)).toMatchObject({ kind: 'successor', handoff: { ...p, secret: n.secret, channel: null } });
+    // Claimed by another live process: no second claim.
+    fs.writeFileSync(path.join(dir, HANDOFF_CLAIM_FILE), JSON.stringify({ id: n.id, pid: living.pid }), { mode: 0o600 });
+    expect(resolveSuccession(p, dir)).toMatchObject({ kind: 'bystander' });
+    // A claim by a process that has exited is stale.
+    fs.writeFileSync(path.join(dir, HANDOFF_CLAIM_FILE), JSON.stringify({ id: n.id, pid: gonePid }), { mode: 0o600 });
+    expect(resolveSuccession(p, dir)).toMatchObject({ kind: 'successor' });
     // Another data directory knows nothing of it.
-    expect(resolveHandoff(h, tempDataDir()).proven).toBeNull();
+    expect(resolveSuccession(p, tempDataDir())).toEqual({ kind: 'fresh', unproven: p });
+  });
+
+  it('an installer that starts the new version with a clean environment: the note alone, once the predecessor has exited', () => {
+    const dir = tempDataDir();
+    writeHandoffNote(dir, note({ pid: gonePid }));
+    expect(resolveSuccession(null, dir)).toMatchObject({ kind: 'successor', handoff: { instance: h.instance, pid: gonePid, host: h.host, port: h.port } });
+  });
+
+  it('a channel-proof handoff belongs to the child its predecessor started: anyone else is a bystander while it lives', () => {
+    const dir = tempDataDir();
+    const n = note({ pid: living.pid!, proof: 'channel', secret: null });
+    writeHandoffNote(dir, n);
+    expect(readHandoffNote(dir)).toEqual(n);
+    // Naming it exactly is not enough without its channel (this process is not its child).
+    expect(resolveSuccession({ ...h, pid: living.pid! }, dir)).toMatchObject({ kind: 'bystander' });
+    expect(resolveSuccession(null, dir)).toMatchObject({ kind: 'bystander' });
+    // Once it is gone, its note is no obstacle: a plain start is fresh; a child it started carries on.
+    writeHandoffNote(dir, { ...n, pid: gonePid });
+    expect(resolveSuccession(null, dir)).toEqual({ kind: 'fresh', unproven: null });
+    expect(resolveSuccession({ ...h, pid: gonePid }, dir)).toMatchObject({ kind: 'successor', handoff: { secret: null, channel: null } });
   });
 
   it('an old, malformed, oversized, foreign-readable or linked note is not used', () => {
