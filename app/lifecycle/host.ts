@@ -76,7 +76,7 @@ export interface HostOptions {
   appId?: string;
   /** Called just before a relaunch starts the successor (a hosted app writes what it carries over). */
   onHandover?: (instance: string) => void;
-  /** The predecessor this process replaces, proven by its note (successor-protocol.ts resolveHandoff). */
+  /** The predecessor this process replaces, proven (successor-protocol.ts resolveSuccession). */
   handoff?: ProvenHandoff | null;
   /** A listening socket handed over by the predecessor (`--listen-fd`): serve on it instead of binding. */
   inheritedFd?: number | null;

@@ -399,7 +399,7 @@ export class PredecessorChannel {
 
 /** What a starting Berth was told about its predecessor, before anything is proven. */
 export interface Replaces {
-  /** The Berth it says it replaces (command line, else environment); proven later against the note (resolveHandoff). */
+  /** The Berth it says it replaces (command line, else environment); proven later (resolveSuccession). */
   claimed: Handoff | null;
   /** A listening socket handed over (`--listen-fd`). */
   inheritedFd: number | null;
@@ -411,7 +411,7 @@ export interface Replaces {
  * Who this process replaces, as it was told: the command line wins (a
  * relaunch passes --handoff with --host/--port), then the environment (an
  * installer that keeps it); with neither, an installer's clean start, the
- * note alone may name the predecessor (resolveHandoff). The environment
+ * note alone may name the predecessor (resolveSuccession). The environment
  * variable is read and removed, so it is not inherited further.
  */
 export function whomDoIReplace(given: { handoff?: string | null; handoffPid?: string | number | null; host?: string; port?: string | number; listenFd?: string }, env: NodeJS.ProcessEnv = process.env): Replaces {
