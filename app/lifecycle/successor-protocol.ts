@@ -280,7 +280,8 @@ export type Succession =
  * - a `channel` note belongs to the process its predecessor started: the one
  *   whose parent it is and that holds the IPC channel it opened;
  * - a `note` note is claimed once, by a start that names the predecessor, or,
- *   once the predecessor has exited (an installer's clean start), by any;
+ *   once the predecessor has let go of the port or exited (an installer's
+ *   clean start), by any;
  * - while the predecessor lives, every other start is a bystander;
  * - once it is gone, its note is no obstacle to anyone.
  */
@@ -298,7 +299,8 @@ export function resolveSuccession(claimed: Handoff | null, dataDir: string): Suc
     // Started by a predecessor that has since gone: nothing of it is left to ask or to end.
     return claimed && names ? successor(null, null) : { kind: 'fresh', unproven: claimed };
   }
-  const mayClaim = claimed ? names : !predecessorLives;
+  // A start that names no one may claim it once the predecessor has let go of the port (it exits next) or exited.
+  const mayClaim = claimed ? names : !predecessorLives || note.closedAt !== null;
   if (mayClaim && claimHandoffNote(dataDir, note)) return successor(note.secret, null);
   if (predecessorLives) return { kind: 'bystander', note };
   return { kind: 'fresh', unproven: claimed && !names ? claimed : null };

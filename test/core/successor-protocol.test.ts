@@ -133,10 +133,13 @@ describe('the note and the proof', () => {
     expect(resolveSuccession(p, tempDataDir())).toEqual({ kind: 'fresh', unproven: p });
   });
 
-  it('an installer that starts the new version with a clean environment: the note alone, once the predecessor has exited', () => {
+  it('an installer that starts the new version with a clean environment: the note alone, once the predecessor has let go of the port or exited', () => {
     const dir = tempDataDir();
     writeHandoffNote(dir, note({ pid: gonePid }));
     expect(resolveSuccession(null, dir)).toMatchObject({ kind: 'successor', handoff: { instance: h.instance, pid: gonePid, host: h.host, port: h.port } });
+    const closing = tempDataDir();
+    writeHandoffNote(closing, note({ pid: living.pid!, closedAt: Date.now() }));
+    expect(resolveSuccession(null, closing)).toMatchObject({ kind: 'successor', handoff: { pid: living.pid } });
   });
 
   it('a channel-proof handoff belongs to the child its predecessor started: anyone else is a bystander while it lives', () => {
