@@ -74,8 +74,8 @@ export interface HandoverHost {
   readonly log: { info(m: string): void; warn(m: string): void; error(m: string): void };
   /** Resolves when a handoff probe carries the proof made with `secret`. */
   expectProof(secret: string): { proven: Promise<void>; cancel(): void };
-  /** Serve again after a successor failed: on `kept` (still listening) with a new generation, or on the port claimed afresh. Throws BerthError when it is not ours to take. */
-  serveAgain(kept: Listener | null): Promise<Listener>;
+  /** Serve again after a successor failed: on the socket it had (`fd`, a copy kept for this), or on the port claimed afresh. Throws BerthError when it is not ours to take. */
+  serveAgain(fd: number | null): Promise<Listener>;
   /** Drain a listener this process no longer serves on (tracked, so a stop waits for it). */
   drain(listener: Listener, opts?: { unhurried?: boolean }): Promise<void>;
 }
@@ -191,7 +191,12 @@ class Run {
     return fd !== null ? this.socket(s, words) : this.ownProbe(s, words, plan);
   }
 
-  /** Socket handed over: the port never closes, and this process keeps its descriptor until the window is over. */
+  /**
+   * Socket handed over: the port never closes. Once the successor serves,
+   * this process stops accepting, but holds a copy of the socket it sent
+   * back until the window is over: if the successor fails, this process
+   * serves on that socket again, with what is queued on it.
+   */
   private async socket(s: SuccessorProcess, words: Words): Promise<HandoverOutcome> {
     const serving = await words.said('serving');
     if (typeof serving === 'string') {
@@ -199,21 +204,30 @@ class Run {
       s.release();
       return this.kept(serving);
     }
+    const old = this.listener;
+    old.windDown();
+    await old.unlisten();
     this.host.log.info(`the new process (pid ${serving.pid}) serves on the socket; confirming for ${seconds(this.window)}`);
-    // Answer with Connection: close from now on, so clients move over as they reconnect; the socket still accepts here.
-    this.listener.windDown();
-    const failure = await this.confirm(s, words, null);
+    // Only the successor accepts now, so the port says whether it answers.
+    const failure = await this.confirm(s, words, serving.instance);
     if (failure) {
       s.kill();
-      s.release();
-      this.host.log.error(`${failure}; serving on the socket again`);
-      try {
-        return { kind: 'kept', failure, listener: await this.host.serveAgain(this.listener), again: false };
-      } finally {
-        removeHandoffNote(this.host.self.dataDir, this.host.self.instance);
+      const fd = words.socketFd;
+      if (fd === null) s.release();
+      else s.keepSocket();
+      this.host.log.error(`${failure}; serving ${fd === null ? 'again' : 'on the socket again'}`);
+      const drained = this.host.drain(old, { unhurried: true });
+      if (fd !== null) {
+        try {
+          removeHandoffNote(this.host.self.dataDir, this.host.self.instance);
+          return { kind: 'kept', failure, listener: await this.host.serveAgain(fd), again: false };
+        } catch (err) {
+          this.host.log.error(`could not serve on the socket the new process had (${message(err)}); claiming the port again`);
+        }
       }
+      return this.again(failure, drained);
     }
-    const drained = this.host.drain(this.listener, { unhurried: true });
+    const drained = this.host.drain(old, { unhurried: true });
     s.send({ berth: 'confirmed', stop: this.host.self.stopAsked?.() ?? false });
     s.release();
     return { kind: 'handed-over', entry: serving.entry ?? relaunchEntry(serving.pid, 'socket handed over'), drained };
@@ -412,6 +426,8 @@ class Run {
 /** The successor's channel, read as a sequence of words: `serving`, `ready`, and the answers to pings. */
 class Words {
   private readonly heard: SuccessorMessage[] = [];
+  /** The descriptor of a socket it sent with a message (its copy of the one it was handed), kept on the worker thread. */
+  socketFd: number | null = null;
   private readonly waiting = new Set<() => void>();
   private pings = 0;
   /** Starting, getting ready and serving share one deadline, counted from the start. */
@@ -422,7 +438,8 @@ class Words {
     private readonly deadline: number,
   ) {
     this.until = performance.now() + deadline;
-    s.onMessage((m) => {
+    s.onMessage((m, fd) => {
+      if (fd !== null) this.socketFd = fd;
       this.heard.push(m);
       for (const fn of [...this.waiting]) fn();
     });

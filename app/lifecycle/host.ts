@@ -339,7 +339,9 @@ export class ServerHost extends EventEmitter<HostEvents> {
     const channel = handoff.channel;
     const done = () => removeHandoffNote(this.opts.dataDir, handoff.instance);
     if (!channel) return done();
-    channel.say({ berth: 'serving', instance: this.instance, pid: process.pid, entry });
+    // With the socket it handed us goes a copy back: until it confirms, the predecessor can serve on it again.
+    const socket = this.opts.inheritedFd != null ? (this.listener?.handle ?? undefined) : undefined;
+    channel.say({ berth: 'serving', instance: this.instance, pid: process.pid, entry }, socket);
     const bound = (this.opts.confirmWindow ?? CONFIRM_WINDOW_MS) + (this.opts.answerMs ?? ANSWER_MS) + (this.opts.handoffDeadline ?? 10_000);
     this.gate = within(channel.confirmed, bound, () => this.log.warn(`the predecessor (pid ${handoff.pid}) did not confirm the handover within ${bound} ms; going on`))
       .then(() => {
@@ -490,7 +492,7 @@ export class ServerHost extends EventEmitter<HostEvents> {
       listener,
       log: this.log,
       expectProof: (secret) => this.expectProof(secret),
-      serveAgain: (kept) => this.serveAgain(kept),
+      serveAgain: (fd) => this.serveAgain(fd),
       drain: (l, how) => this.drainListener(l, how),
     };
   }
@@ -522,12 +524,12 @@ export class ServerHost extends EventEmitter<HostEvents> {
     throw new BerthError(`Relaunch failed: ${outcome.failure}`, outcome.error.exitCode, { failed: outcome.failure, entry });
   }
 
-  /** After a successor failed: go on serving on the listener we kept (with a new generation), or claim the port again. */
-  private async serveAgain(kept: Listener | null): Promise<Listener> {
-    if (!kept) return this.claimListener(this._host, this._port);
-    const old = kept.resume(await this.generations.build(this._host));
-    void this.track(retire(old, this.opts.drainDeadline ?? 1000));
-    return kept;
+  /** After a successor failed: serve on the socket it had (its descriptor `fd`), or claim the port again. */
+  private async serveAgain(fd: number | null): Promise<Listener> {
+    if (fd === null) return this.claimListener(this._host, this._port);
+    const listener = new Listener(await this.generations.build(this._host));
+    await listener.listen({ fd });
+    return listener;
   }
 
   /** Resolves when a probe carries the proof for `secret` (the successor is ready to bind). */

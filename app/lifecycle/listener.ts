@@ -89,6 +89,10 @@ export class Listener {
     const fd = (this.server as unknown as { _handle?: { fd?: number } })._handle?.fd;
     return typeof fd === 'number' && fd >= 0 ? fd : null;
   }
+  /** The listening socket's handle, to send on an IPC channel (the receiver gets a copy of the socket). */
+  get handle(): object | null {
+    return (this.server as unknown as { _handle?: object | null })._handle ?? null;
+  }
   connectionCount(): number {
     return this.sockets.size;
   }
@@ -132,12 +136,9 @@ export class Listener {
   }
 
   /**
-   * Wind down without closing: /health says draining (the app asks
-   * `draining`), responses carry Connection: close and event streams end.
-   * The socket still accepts, and what it accepts is answered the same way,
-   * so clients move to whoever else accepts on the same socket (a successor
-   * it was handed to) as they reconnect. `resume` undoes it; `drain`
-   * finishes it.
+   * Wind down: /health says draining (the app asks `draining`), responses
+   * carry Connection: close and event streams end, so clients move to
+   * whoever accepts on the port as they reconnect. `drain` finishes it.
    */
   windDown(): void {
     if (this._draining) return;
@@ -145,12 +146,6 @@ export class Listener {
     for (const res of this.unanswered) if (!res.headersSent) res.setHeader('Connection', 'close');
     this.unanswered.clear();
     this.current.retire();
-  }
-
-  /** Serve normally again, with `app` (a new generation: the one that wound down was retired). */
-  resume(app: WebApp): WebApp {
-    this._draining = false;
-    return this.swap(app);
   }
 
   /**

@@ -22,14 +22,25 @@ export interface SuccessorProcess {
   exited: Promise<number | null>;
   /** How it ended, in words ("exited with code 1", "was ended by SIGKILL"), once it has. */
   readonly ended: string | null;
-  /** What it says on its channel, in order. */
-  onMessage(fn: (m: SuccessorMessage) => void): void;
+  /**
+   * What it says on its channel, in order. A listening socket sent with a
+   * message (the one it was handed) is kept on the worker thread, a copy of
+   * our own, and `fd` is its descriptor.
+   */
+  onMessage(fn: (m: SuccessorMessage, fd: number | null) => void): void;
   /** Say something on its channel (nothing happens without one). */
   send(m: PredecessorMessage): void;
   /** SIGKILL it, or the fork of ours that never reached its exec. */
   kill(): void;
-  /** Let it go: close the channel and stop watching it (it runs on by itself). */
+  /** Let it go: close the channel and any socket it sent, and stop watching it (it runs on by itself). */
   release(): void;
+  /**
+   * Keep the socket it sent, for this process to serve on again (its
+   * descriptor), and let go of the rest. The worker thread that holds it
+   * stays, idle, until this process exits: a thread that ends closes its
+   * handles, and this one's descriptor is now also ours.
+   */
+  keepSocket(): void;
 }
 
 // Plain CommonJS run on the worker: no import of this bundle, so it works wherever the bundle is.
@@ -37,14 +48,24 @@ const WORKER = `
 const { spawn } = require('node:child_process');
 const { parentPort, workerData } = require('node:worker_threads');
 let child = null;
-parentPort.on('message', (cmd) => {
-  if (!child) return;
-  if (cmd.t === 'send' && child.connected) child.send(cmd.m, () => undefined);
-  else if (cmd.t === 'kill') child.kill('SIGKILL');
-  else if (cmd.t === 'release') {
+const held = [];
+let keeping = null;
+const letGo = () => {
+  if (child) {
     if (child.connected) child.disconnect();
     child.unref();
-    parentPort.close();
+  }
+  parentPort.close();
+};
+parentPort.on('message', (cmd) => {
+  if (cmd.t === 'send' && child && child.connected) child.send(cmd.m, () => undefined);
+  else if (cmd.t === 'kill' && child) child.kill('SIGKILL');
+  else if (cmd.t === 'release') {
+    for (const h of held.splice(0)) h.close();
+    letGo();
+  } else if (cmd.t === 'keep') {
+    keeping = setInterval(() => undefined, 2 ** 30);
+    letGo();
   }
 });
 try {
@@ -56,15 +77,19 @@ try {
 if (child) {
   child.once('error', (err) => parentPort.postMessage({ t: 'error', message: err.message }));
   child.once('spawn', () => parentPort.postMessage({ t: 'spawned', pid: child.pid }));
-  child.on('message', (m) => parentPort.postMessage({ t: 'message', m }));
+  child.on('message', (m, handle) => {
+    if (handle) held.push(handle);
+    parentPort.postMessage({ t: 'message', m, fd: handle && typeof handle.fd === 'number' && handle.fd >= 0 ? handle.fd : null });
+  });
   child.once('exit', (code, signal) => {
     parentPort.postMessage({ t: 'exit', code: code ?? (signal ? 128 : null), signal });
-    parentPort.close();
+    // A socket it sent stays until this process says whether it serves on it again.
+    if (!held.length) parentPort.close();
   });
 }
 `;
 
-type FromWorker = { t: 'spawned'; pid: number } | { t: 'error'; message: string } | { t: 'message'; m: unknown } | { t: 'exit'; code: number | null; signal: string | null };
+type FromWorker = { t: 'spawned'; pid: number } | { t: 'error'; message: string } | { t: 'message'; m: unknown; fd: number | null } | { t: 'exit'; code: number | null; signal: string | null };
 
 export function startSuccessor(command: string, args: readonly string[], options: Pick<SpawnOptions, 'detached' | 'windowsHide' | 'env'> & { stdio: (number | 'ignore' | 'inherit' | 'ipc')[] }): SuccessorProcess {
   const worker = new Worker(WORKER, { eval: true, workerData: { command, args, options }, stdout: false, stderr: false });
@@ -73,7 +98,7 @@ export function startSuccessor(command: string, args: readonly string[], options
   let pid: number | null = null;
   let done = false;
   let ended: string | null = null;
-  const listeners: ((m: SuccessorMessage) => void)[] = [];
+  const listeners: ((m: SuccessorMessage, fd: number | null) => void)[] = [];
   let resolveStarted!: (pid: number) => void;
   let rejectStarted!: (err: Error) => void;
   const started = new Promise<number>((res, rej) => ((resolveStarted = res), (rejectStarted = rej)));
@@ -88,7 +113,7 @@ export function startSuccessor(command: string, args: readonly string[], options
       rejectStarted(new Error(msg.message));
       if (pid === null) resolveExited(null);
     } else if (msg.t === 'message') {
-      if (isSuccessorMessage(msg.m)) for (const fn of listeners) fn(msg.m);
+      if (isSuccessorMessage(msg.m)) for (const fn of listeners) fn(msg.m, msg.fd);
     } else if (msg.t === 'exit') {
       done = true;
       ended = msg.signal ? `was ended by ${msg.signal}` : `exited with code ${msg.code}`;
@@ -127,6 +152,10 @@ export function startSuccessor(command: string, args: readonly string[], options
     release() {
       done = true;
       worker.postMessage({ t: 'release' });
+    },
+    keepSocket() {
+      done = true;
+      worker.postMessage({ t: 'keep' });
     },
   };
 }

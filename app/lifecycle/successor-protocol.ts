@@ -392,8 +392,11 @@ export class PredecessorChannel {
     });
   }
 
-  say(m: SuccessorMessage): void {
-    if (process.connected) process.send!(m, () => undefined);
+  /** Say `m`; `socket` (a listening handle) goes with it, a copy for the predecessor to keep. */
+  say(m: SuccessorMessage, socket?: object): void {
+    if (!process.connected) return;
+    if (socket) process.send!(m, socket as never, () => undefined);
+    else process.send!(m, () => undefined);
   }
 }
 
