@@ -152,7 +152,8 @@ export class DesktopLifecycle {
     return {
       kind: 'beside',
       handover: 'probe',
-      startedBy: 'berth',
+      // No channel to it: it proves itself with the handoff note, like an update's.
+      startedBy: 'appimage',
       label: 'the AppImage starts again, beside this process',
       start: async (handoff: Handoff): Promise<Started> => {
         const args = [...(this.opts.switches?.() ?? []), ...successorArgs(this.baseArgs(), handoff)];

@@ -50,13 +50,14 @@ export interface OwnSuccessorPlan extends PlanBase {
 }
 
 /**
- * Someone else starts the successor beside us (an updater, or a `berth
- * serve --replace` already running): it proves itself with the note's
- * secret in its handoff probe; we close, and it binds.
+ * A successor with no channel to us starts beside us (an updater's, a `berth
+ * serve --replace` already running, or the desktop's AppImage started again
+ * from outside its mount): it proves itself with the note's secret in its
+ * handoff probe; we close, and it binds.
  */
 export interface NoteSuccessorPlan extends PlanBase {
   kind: 'beside';
-  startedBy: 'updater' | 'newcomer';
+  startedBy: 'updater' | 'newcomer' | 'appimage';
   handover: 'probe';
   start(h: Handoff): Promise<Started>;
 }
