@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { ApiRoutes, RouteContext } from '../server/web';
 import { levelValue, type Level, type LogSink } from '../log';
 import { BerthError } from '../errors';
+import { Fanout, type EventSource } from '../server/fanout';
 import { loadSettings, rememberRemoteChoice, saveSettings, validateSettings, type Settings } from '../settings/settings';
 import { checkAddress, type AddressCheck } from './address-check';
 import type { HostStatus, ServerHost } from './host';
@@ -11,10 +12,12 @@ import { startCommand } from './start-command';
 
 /**
  * Something that pushes named events into the one /api/events stream (the
- * update state, or your own): called once per connected page with a send
- * function; sends its current state at once and returns its unsubscribe.
+ * update state, or your own): called with a send function, it sends its
+ * current state at once and returns its unsubscribe. It is subscribed once
+ * for all connected pages (app/server/fanout.ts), and briefly once more for
+ * each page that joins later, to give that page the current state.
  */
-export type EventFeed = (send: (event: string, data: unknown) => void) => () => void;
+export type EventFeed = EventSource;
 
 export interface CoreApiDeps {
   host: ServerHost;
@@ -217,6 +220,18 @@ const eventRoutes: RouteGroup =
   (deps) =>
   (api, { requireToken, onDrain }) => {
     const { host, logs } = deps;
+    const minLevel = levelValue('info');
+    const status: EventSource = (send) => {
+      const on = () => send('status', statusOf(deps));
+      on();
+      host.on('change', on);
+      return () => host.off('change', on);
+    };
+    const log: EventSource = (send) =>
+      logs.ring.subscribe((e) => {
+        if (levelValue(e.level) >= minLevel) send('log', e);
+      });
+    const pages = new Fanout(() => [status, log, ...(deps.feeds ?? [])], onDrain);
     api.get('/events', { preHandler: requireToken }, async (req, reply) => {
       const res = reply.raw;
       reply.hijack();
@@ -230,29 +245,18 @@ const eventRoutes: RouteGroup =
       const send = (event: string, data: unknown) => {
         if (!res.writableEnded) sseWrite(res, event, data);
       };
-      send('status', statusOf(deps));
-      const minLevel = levelValue('info');
-      const onChange = () => send('status', statusOf(deps));
-      const offLog = logs.ring.subscribe((e) => {
-        if (levelValue(e.level) >= minLevel) send('log', e);
-      });
-      host.on('change', onChange);
-      const offFeeds = (deps.feeds ?? []).map((feed) => feed(send));
       const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-      let ended = false;
-      const end = () => {
-        if (ended) return;
-        ended = true;
+      const leave = pages.add({
+        send,
+        close: () => {
+          clearInterval(heartbeat);
+          send('draining', { instance: host.instance });
+          res.end();
+        },
+      });
+      req.raw.once('close', () => {
         clearInterval(heartbeat);
-        host.off('change', onChange);
-        offLog();
-        for (const off of offFeeds) off();
-      };
-      req.raw.once('close', end);
-      onDrain(() => {
-        send('draining', { instance: host.instance });
-        end();
-        res.end();
+        leave();
       });
     });
   };
