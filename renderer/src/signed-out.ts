@@ -1,7 +1,7 @@
 /**
  * What a tab that is not signed in sees: how to open Berth properly, instead
- * of an error. Berth signs in a tab it opens itself (the token travels once
- * in the address and becomes an HttpOnly cookie), or one whose person types
+ * of an error. Berth signs in a tab it opens itself (a one-time ticket
+ * travels in the address and becomes an HttpOnly cookie), or one whose person types
  * the token in, as Jupyter's sign-in page does (POST /api/session sets the
  * same cookie).
  */
