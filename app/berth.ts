@@ -16,6 +16,7 @@ import { hostedAppRoutes } from './hosting/routes';
 import { HostedRuntime } from './hosting/runtime';
 import type { ApiRoutes } from './server/web';
 import type { Settings } from './settings/settings';
+import { recordWhileServing } from './runtime/while-serving';
 import { apiRequestBlockers, updateApi, updateEvents } from './update/api';
 import type { UpdateHooks, UpdateService } from './update/service';
 
@@ -114,6 +115,9 @@ export function createBerth(o: BerthOptions): Berth {
     runtime.child?.on('change', () => host.emit('change', host.status()));
   }
   for (const r of o.routes ?? []) host.addRoutes(r);
+
+  // runtime.json and this user's list of running Berths: how `berth status --data-dir` and `berth list` find it.
+  recordWhileServing(host, { dataDir: o.dataDir, desktop: !!process.versions.electron, log });
 
   host.on('exit', (code) => {
     updates.stop();

@@ -30,7 +30,17 @@ export async function run(argv: string[], hooks: RunHooks = {}): Promise<number>
       out.result(version, { version });
       return ExitCode.ok;
     }
-    const ctx: Context = { config: await configFor(command, flags, hooks), flags, out, probeTimeout: millis(flags['probe-timeout'], 'probe-timeout', 1), hooks };
+    if (command === 'list') {
+      const given = (['host', 'port', 'data-dir'] as const).find((f) => flags[f] !== undefined);
+      if (given) throw new BerthError(`'berth list' shows every Berth of this user; it takes no --${given}. Run 'berth list --help' for its options.`, ExitCode.usage);
+      const ctx: Context = { config: null as unknown as ResolvedConfig, flags, out, hooks };
+      return await load(command)(ctx);
+    }
+    let config = await configFor(command, flags, hooks);
+    // The commands that talk to a running Berth look where it really is (its runtime file, this user's list).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded with the command that needs it
+    if (command !== 'serve') config = (require('./cli/find') as typeof import('./cli/find')).locate(config);
+    const ctx: Context = { config, flags, out, probeTimeout: millis(flags['probe-timeout'], 'probe-timeout', 1), hooks };
     if (command !== 'serve') for (const w of ctx.config.warnings) out.warn(w);
     return await load(command)(ctx);
   } catch (err) {
@@ -86,6 +96,8 @@ function load(command: Command): (ctx: Context) => Promise<number> {
       return (require('./cli/restart') as typeof import('./cli/restart')).restart;
     case 'open':
       return (require('./cli/open') as typeof import('./cli/open')).open;
+    case 'list':
+      return (require('./cli/list') as typeof import('./cli/list')).list;
   }
 }
 /* eslint-enable @typescript-eslint/no-require-imports */

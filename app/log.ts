@@ -4,6 +4,7 @@ import pino from 'pino';
 import type * as RotatingFileStream from 'rotating-file-stream' with { 'resolution-mode': 'import' };
 import { currentRunner, factsOf, judgeEntry } from './files/trust';
 import { visible } from './terminal-text';
+import { makeFolders } from './files/folder';
 
 // rotating-file-stream ships CommonJS too, but its types are declared for ESM only.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -121,7 +122,7 @@ export function createLogSink(opts: LogOptions): LogSink {
   if (opts.dir) {
     try {
       // 0700 for the logs folder and for a data directory created on the way (the first thing a start creates).
-      fs.mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+      makeFolders(opts.dir);
       fs.accessSync(opts.dir, fs.constants.W_OK);
       const refused = logPlaceProblem(opts.dir, problems);
       if (refused) throw Object.assign(new Error(refused), { code: 'untrusted' });

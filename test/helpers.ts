@@ -8,6 +8,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { berthCommandLine } from '../app/berth-command';
 
 export const ROOT = path.resolve(__dirname, '..');
 export const BERTH_BIN = path.join(ROOT, 'bin', 'berth.js');
@@ -89,11 +90,40 @@ export interface BerthProcess {
   exited: Promise<number | string>;
 }
 
-/** Start `node bin/berth.js <args>` with a clean environment (no BERTH_* from the developer's shell). */
-export function runBerth(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): BerthProcess {
+let runtimeDir: string | undefined;
+/**
+ * Where the Berths this test process starts list themselves (BERTH_RUNTIME_DIR),
+ * one folder per test process, so that no test (and no other checkout's tests
+ * on the same machine) sees another's Berths in `berth list`.
+ */
+export function testRuntimeDir(): string {
+  if (!runtimeDir) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-running-'));
+    runtimeDir = dir;
+    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  }
+  return runtimeDir;
+}
+
+/** The environment a `berth` started by a test gets: this one without BERTH_* from the developer's shell, plus `extra`. */
+export function berthEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('BERTH_')) delete env[k];
-  const child = spawn(process.execPath, [BERTH_BIN, ...args], { env: { ...env, ...opts.env }, cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  return { ...env, BERTH_RUNTIME_DIR: testRuntimeDir(), ...extra };
+}
+
+/**
+ * How the `berth` that runBerth starts names itself in the commands it prints:
+ * `node bin/berth.js` in this checkout (or `berth`, where that name on PATH is
+ * this checkout, as after `npm link`).
+ */
+export function berthProgram(): string {
+  return berthCommandLine([], { script: BERTH_BIN, env: berthEnv(), platform: process.platform, cwd: ROOT });
+}
+
+/** Start `node bin/berth.js <args>` with a clean environment (no BERTH_* from the developer's shell). */
+export function runBerth(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): BerthProcess {
+  const child = spawn(process.execPath, [BERTH_BIN, ...args], { env: berthEnv(opts.env), cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));

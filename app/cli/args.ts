@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { berthCommandLine } from '../berth-command';
 import { BerthError, ExitCode } from '../errors';
 
 /**
@@ -6,7 +7,7 @@ import { BerthError, ExitCode } from '../errors';
  * the parser and the help text read, so the help lists every option there is.
  */
 
-export const COMMANDS = ['serve', 'status', 'stop', 'restart', 'open'] as const;
+export const COMMANDS = ['serve', 'status', 'stop', 'restart', 'open', 'list'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface OptionSpec {
@@ -51,11 +52,13 @@ export interface CommandLine {
   flags: Flags;
 }
 
-const HELP = (command?: Command) => (command ? `Run 'berth ${command} --help' for its options.` : "Run 'berth --help' for the commands.");
+/** Where to read more, as a command that runs here (`node bin/berth.js serve --help` in a source checkout). */
+const HELP = (command?: Command) => (command ? `Run '${berthCommandLine([command, '--help'])}' for its options.` : `Run '${berthCommandLine(['--help'])}' for the commands.`);
 
 /** Parse the arguments; every mistake is one sentence (exit 2) that points at the right help. */
 export function parseCommandLine(argv: readonly string[]): CommandLine {
   const options = OPTIONS as Record<string, OptionSpec>;
+  argv = joinNegativeValues(argv, options);
   // A lenient pass first, to know the command even when an option is wrong (and so which help to point at).
   const words = parseArgs({ args: [...argv], allowPositionals: true, strict: false, options }).positionals;
   const asksHelp = words[0] === 'help';
@@ -86,6 +89,25 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   return { command, flags: values as Flags };
 }
 
+/**
+ * `--probe-timeout -5`: a value that looks like a negative number is the
+ * option's value (parseArgs would take it for an option of its own), so the
+ * check of the value can say what is wrong with it.
+ */
+function joinNegativeValues(argv: readonly string[], options: Record<string, OptionSpec>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    const name = a.startsWith('--') ? a.slice(2) : null;
+    if (name && options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
 function isCommand(s: string): s is Command {
   return (COMMANDS as readonly string[]).includes(s);
 }
@@ -101,8 +123,10 @@ function parseError(err: Error & { code?: string }, command?: Command): string {
       return `Unknown option '${option}'${guess ? ` (did you mean '--${guess}'?)` : ''}. ${HELP(command)}`;
     }
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      // "Option '--port <value>' argument missing" or "Option '--json' does not take an argument"
-      return /argument missing/.test(m) ? `Option ${option} needs a value. ${HELP(command)}` : `Option ${option} takes no value. ${HELP(command)}`;
+      // "Option '--port <value>' argument missing", "Option '--port' argument is ambiguous" (followed by
+      // another option) or "Option '--json' does not take an argument"
+      if (/does not take an argument/.test(m)) return `Option ${option} takes no value. ${HELP(command)}`;
+      return `Option ${option} needs a value. ${HELP(command)}`;
     default:
       return `${m.replace(/\. To specify.*$/s, '').replace(/\.?$/, '.')} ${HELP(command)}`;
   }

@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { addressFlags, berthCommandLine } from '../berth-command';
 import type { ResolvedConfig } from '../config';
+import { listRecords, readRuntimeFile } from '../runtime/record';
 import { BerthError, ExitCode } from '../errors';
-import { probePort, type ProbeResult } from '../instance/probe';
+import { probeAddresses, probePort, type ProbeResult } from '../instance/probe';
 import type { HostedApp } from '../hosting/definition';
 import type { Flags } from './args';
 import type { Output } from './output';
@@ -55,26 +57,32 @@ export async function look(ctx: Context, timeout = ctx.probeTimeout): Promise<Pr
   return p;
 }
 
-/**
- * A `berth` command line for the same Berth this one looked for: with the
- * address and data directory the user typed (what came from the environment
- * or the settings file is found again the same way).
- */
-export function berthCommand(flags: Flags, command: string, ...extra: string[]): string {
-  const args = ['berth', command, ...extra];
-  if (flags.host !== undefined) args.push('--host', flags.host);
-  if (flags.port !== undefined) args.push('--port', flags.port);
-  if (flags['data-dir'] !== undefined) args.push('--data-dir', flags['data-dir']);
-  return args.map(shellWord).join(' ');
+/** A `berth` command line, as it runs here, for the same Berth this one looked for: `node bin/berth.js open --port 9000`. */
+export function berthCommand(config: Pick<ResolvedConfig, 'host' | 'port' | 'dataDir'>, command: string, ...extra: string[]): string {
+  return berthCommandLine([command, ...extra, ...addressFlags(config)]);
 }
 
-function shellWord(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+/**
+ * Where the command should look. Given only a data folder (no --host or
+ * --port, nor BERTH_HOST or BERTH_PORT), the Berth of that folder says where
+ * it serves in its runtime file, which beats the settings (it may have been
+ * started with --port). Given only an address, this user's list of running
+ * Berths says which data folder (and so which token) the Berth there uses.
+ */
+export function locate(config: ResolvedConfig): ResolvedConfig {
+  const addressGiven = config.sources.host === 'flag' || config.sources.host === 'env' || config.sources.port === 'flag' || config.sources.port === 'env';
+  if (!addressGiven) {
+    const rec = readRuntimeFile(config.dataDir);
+    return rec ? { ...config, host: rec.host, port: rec.port } : config;
+  }
+  if (config.sources.dataDir !== 'default') return config;
+  const there = listRecords().filter((r) => r.port === config.port && (r.host === config.host || probeAddresses(r.host)[0] === probeAddresses(config.host)[0]));
+  return there.length === 1 && there[0]!.dataDir !== config.dataDir ? { ...config, dataDir: there[0]!.dataDir } : config;
 }
 
 /** The error for a probe that found no Berth: not running (exit 1) or another program on the port (exit 4). */
 export function notBerth(ctx: Context, p: ProbeResult): BerthError {
-  if (p.verdict === 'free') return new BerthError(`Berth is not running on ${where(p)}. Start it with: ${berthCommand(ctx.flags, 'serve')}`, ExitCode.unexpected, { running: false });
+  if (p.verdict === 'free') return new BerthError(`Berth is not running on ${where(p)}. Start it with: ${berthCommand(ctx.config, 'serve')}`, ExitCode.unexpected, { running: false });
   const what = p.verdict === 'foreign' || p.verdict === 'silent' ? p.what : 'something else';
   return new BerthError(`Port ${p.port} is in use by ${what}, not by Berth.`, ExitCode.portTaken, { running: false, foreign: what });
 }

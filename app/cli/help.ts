@@ -1,3 +1,4 @@
+import { berthCommandLine } from '../berth-command';
 import { COMMANDS, OPTIONS, type Command, type OptionSpec } from './args';
 
 const ABOUT: Record<Command, { summary: string; usage: string; text: string; exits: string }> = {
@@ -35,6 +36,14 @@ const ABOUT: Record<Command, { summary: string; usage: string; text: string; exi
     text: 'Opens the web UI of the Berth on the address, signed in with the token from the data directory.',
     exits: '0 opened (or printed the address to open), 1 Berth is not running, 2 no token (another --data-dir?)',
   },
+  list: {
+    summary: "List this user's running Berths",
+    usage: 'berth list [--json]',
+    text:
+      'Shows every Berth this user runs (berth serve and the desktop app), with its address,\n' +
+      'process id, version and data folder. Set BERTH_RUNTIME_DIR to keep a separate list.',
+    exits: '0 listed (also when none is running), 2 bad usage',
+  },
 };
 
 const EXIT_CODES = `Exit codes: 0 ok, 1 unexpected error, 2 bad usage or config,
@@ -52,7 +61,7 @@ function optionLines(filter: (spec: OptionSpec) => boolean): string[] {
 export function generalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.length));
   return [
-    'Usage: berth <command> [options]',
+    `Usage: ${berthCommandLine([])} <command> [options]`,
     '',
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.padEnd(width)}  ${ABOUT[c].summary}`),
@@ -60,7 +69,7 @@ export function generalHelp(): string {
     'Options for every command:',
     ...optionLines((spec) => !spec.commands),
     '',
-    "Run 'berth <command> --help' for all the options of a command.",
+    `Run '${berthCommandLine([])} <command> --help' for all the options of a command.`,
     '',
     EXIT_CODES,
   ].join('\n');
@@ -70,7 +79,7 @@ export function generalHelp(): string {
 export function commandHelp(command: Command): string {
   const about = ABOUT[command];
   return [
-    `Usage: ${about.usage}`,
+    `Usage: ${about.usage.replace(/^berth /, `${berthCommandLine([])} `)}`,
     '',
     `${about.summary}.`,
     about.text,

@@ -30,3 +30,13 @@ export function sentence(text: string): string {
   const t = text.trim();
   return t && t[0]!.toUpperCase() + t.slice(1);
 }
+
+/** A moment in this computer's time zone, with its offset: "2026-11-29 11:00:00 +01:00". Anything unreadable is shown as given. */
+export function localTime(when: string | number | Date): string {
+  const d = new Date(when);
+  if (Number.isNaN(d.getTime())) return String(when);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const offset = -d.getTimezoneOffset();
+  const zone = `${offset < 0 ? '-' : '+'}${pad(Math.floor(Math.abs(offset) / 60))}:${pad(Math.abs(offset) % 60)}`;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${zone}`;
+}

@@ -14,7 +14,7 @@ import { installSignalHandlers } from '../lifecycle/signals';
 import { exposureWarning, type Exposure } from '../server/exposure';
 import { headlessUpdates } from '../update/headless';
 import { NoAnswer, request } from './api';
-import type { Context } from './find';
+import { berthCommand, type Context } from './find';
 
 /**
  * `berth serve` once the first look found nothing in the way: the server,
@@ -107,7 +107,7 @@ export async function serveHost(ctx: Context, o: ServeOptions): Promise<number> 
   serving = true;
   if (o.exposure.exposed) log.warn(exposureWarning(config, o.exposure));
   const where = s.exposed ? `${s.listenAddress}, open to other machines (on this one: ${s.url})` : s.url;
-  out.result(`Berth ${s.version} is serving on ${where} (pid ${s.pid}). Open it signed in with: berth open`, {
+  out.result(`Berth ${s.version} is serving on ${where} (pid ${s.pid}). Open it signed in with: ${berthCommand({ host: s.host, port: s.port, dataDir: config.dataDir }, 'open')}`, {
     event: 'serving',
     url: s.url,
     listenAddress: s.listenAddress,

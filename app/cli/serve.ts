@@ -6,8 +6,10 @@ import { probePort } from '../instance/probe';
 import { BerthError } from '../errors';
 import { relaunchInProgress, resolveSuccession, whomDoIReplace } from '../lifecycle/successor-protocol';
 import { checkListenHost } from '../server/exposure';
+import { checkDataFolder } from '../files/folder';
 import { millis } from './args';
-import { berthCommand, type Context } from './find';
+import type { Context } from './find';
+import { withCommands } from './hints';
 
 /**
  * `berth serve`, up to the decision to serve: a running Berth or another
@@ -19,6 +21,8 @@ export async function serve(ctx: Context): Promise<number> {
   const { config, flags } = ctx;
   // electron-updater's AppImage install runs the new file once with this set, and waits for it.
   if (process.env.APPIMAGE_EXIT_AFTER_INSTALL === 'true') return ExitCode.ok;
+  // Before anything is read or made there: a path that cannot be a data folder ends the start at once, named.
+  checkDataFolder(config.dataDir, config.sources.dataDir === 'env' ? 'BERTH_DATA_DIR' : '--data-dir');
   // Who we replace, if anyone, and whether we are the one its predecessor is waiting for.
   const { claimed, inheritedFd, problem } = whomDoIReplace({ handoff: flags.handoff, handoffPid: flags['handoff-pid'], host: config.host, port: config.port, listenFd: flags['listen-fd'] });
   if (problem) throw new BerthError(problem, ExitCode.usage);
@@ -45,18 +49,12 @@ export async function serve(ctx: Context): Promise<number> {
   const firstProbeAt = performance.now();
   const first = flags.replace || successor ? null : await probePort(config.host, config.port, { timeout: probeTimeout });
   const refusal = first ? refusalFor(first) : null;
-  if (refusal && first?.verdict === 'duplicate') {
-    // The commands it suggests must reach the same Berth: with the address and data directory typed here.
-    const r = first.running;
-    const cmd = (name: string, ...extra: string[]) => `'${berthCommand(flags, name, ...extra)}'`;
-    refusal.message = `Berth ${r.version} is already running at ${r.url} (pid ${r.pid}). Open it with ${cmd('open')}, stop it with ${cmd('stop')}, or take over with ${cmd('serve', '--replace')}.`;
-  }
   if (refusal) {
     for (const w of config.warnings) ctx.out.warn(w);
     const unproven = succession.kind === 'fresh' ? succession.unproven : null;
     if (unproven) ctx.out.warn(`--handoff names instance ${unproven.instance} (pid ${unproven.pid}), but no handoff note from it is in ${config.dataDir}: starting as a new Berth`);
     recordRefusal(config.dataDir, `probe ${first!.address}:${first!.port}: ${first!.verdict} -> exit: ${refusal.message}`);
-    throw refusal;
+    throw await withCommands(refusal, config);
   }
 
   const { serveHost } = await import('./serve-host.js');
@@ -65,7 +63,12 @@ export async function serve(ctx: Context): Promise<number> {
     ctx.hooks?.serving?.();
     useMemorySparingly();
   };
-  return serveHost(ctx, { succession, inheritedFd, exposure, firstProbeAt: first ? firstProbeAt : undefined, onServing, ...timeouts });
+  try {
+    return await serveHost(ctx, { succession, inheritedFd, exposure, firstProbeAt: first ? firstProbeAt : undefined, onServing, ...timeouts });
+  } catch (err) {
+    // Refused while claiming the port (another Berth or program got there first): with the commands that help.
+    throw await withCommands(err, config);
+  }
 }
 
 /**

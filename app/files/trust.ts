@@ -136,7 +136,8 @@ export function judgeEntry(p: string, facts: EntryFacts, runner: Runner, opts: J
       path: p,
       kind: opts.expect === 'file' ? 'not-regular' : 'not-dir',
       message: `${label} is ${KIND_WORDS[facts.kind]}, not ${opts.expect === 'file' ? 'a regular file' : 'a folder'}.`,
-      fix: moveAside(p, 'aside', runner.platform),
+      // A data folder given by mistake (a file, /dev/null) is someone's file: choose another, never move theirs.
+      fix: opts.isDataDir ? 'choose a folder with --data-dir or BERTH_DATA_DIR' : moveAside(p, 'aside', runner.platform),
     };
   }
   // Windows: no owners or mode bits to check (see above).
@@ -227,6 +228,7 @@ export const CHECKED_ENTRIES: readonly { name: string; expect: 'file' | 'dir'; s
   { name: 'window-state.json', expect: 'file' },
   { name: 'update-state.json', expect: 'file' },
   { name: 'handoff.json', expect: 'file' },
+  { name: 'runtime.json', expect: 'file' },
   { name: 'logs', expect: 'dir' },
   { name: 'updates', expect: 'dir' },
 ];

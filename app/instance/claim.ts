@@ -203,7 +203,7 @@ export function refusalFor(verdict: ProbeResult): BerthError | null {
   if (verdict.verdict === 'duplicate') {
     const r = verdict.running;
     return new BerthError(
-      `Berth ${r.version} is already running at ${r.url} (pid ${r.pid}). Open it with 'berth open', stop it with 'berth stop', or take over with 'berth serve --replace'.`,
+      `Berth ${r.version} is already running at ${r.url} (pid ${r.pid}). Open it, stop it, or take it over (serve --replace).`,
       ExitCode.alreadyRunning,
       { running: r },
     );
@@ -215,7 +215,8 @@ export function refusalFor(verdict: ProbeResult): BerthError | null {
 }
 
 export function portTakenMessage(port: number, what: string): string {
-  return `Port ${port} is in use by ${what}. Stop that program, or run Berth on another port: berth serve --port ${port === 65535 ? port - 1 : port + 1} (or set BERTH_PORT, or "port" in settings.json).`;
+  // The command to run on a free port is the caller's to add (cli/hints.ts): it knows how Berth is run there.
+  return `Port ${port} is in use by ${what}. Stop that program, or run Berth on another port (--port, BERTH_PORT, or "port" in settings.json).`;
 }
 
 function bindError(err: unknown, host: string, port: number): BerthError {

@@ -9,6 +9,8 @@ import { checkAddress, type AddressCheck } from './address-check';
 import type { HostStatus, ServerHost } from './host';
 import { replacementPlan } from './plans';
 import { startCommand } from './start-command';
+import { berthWords, currentInvocation } from '../berth-command';
+import { openCommandRoutes } from '../runtime/routes';
 
 /**
  * Something that pushes named events into the one /api/events stream (the
@@ -40,7 +42,8 @@ export type StatusWithStart = HostStatus & { startCommand: string | null };
 
 function ownStartCommand(host: ServerHost): string | null {
   if (process.versions.electron) return null;
-  return startCommand({ args: process.argv.slice(2), env: process.env, host: host.host, port: host.port, dataDir: host.status().dataDir });
+  // The page may be read anywhere: the full path of a source checkout's bin/berth.js, not one relative to where it was started.
+  return startCommand({ args: process.argv.slice(2), env: process.env, host: host.host, port: host.port, dataDir: host.status().dataDir, berth: berthWords(currentInvocation(null)) });
 }
 
 function statusOf(deps: CoreApiDeps): StatusWithStart {
@@ -266,7 +269,7 @@ const eventRoutes: RouteGroup =
  * headless server and the desktop app. Bring your own web UI: add your group
  * (a `RouteGroup` in its own file) to this list.
  */
-const groups: RouteGroup[] = [lifecycleRoutes, settingsRoutes, logRoutes, eventRoutes];
+const groups: RouteGroup[] = [lifecycleRoutes, settingsRoutes, logRoutes, eventRoutes, openCommandRoutes];
 
 export function coreApi(deps: CoreApiDeps): ApiRoutes {
   const routes = groups.map((group) => group(deps));

@@ -283,7 +283,7 @@ export class ServerHost extends EventEmitter<HostEvents> {
   }
 
   private noteProbe(r: ProbeResult, action: string): void {
-    const what = r.verdict === 'duplicate' || r.verdict === 'predecessor' ? `Berth ${r.running.version} pid ${r.running.pid} (${r.running.state})` : r.verdict === 'free' ? 'nothing' : r.what;
+    const what = r.verdict === 'duplicate' || r.verdict === 'predecessor' ? `Berth ${r.running.version || '(version unknown)'} pid ${r.running.pid} (${r.running.state})` : r.verdict === 'free' ? 'nothing' : r.what;
     this.startup.push({ verdict: r.verdict, what, action, address: `${r.address}:${r.port}`, ms: Math.round(r.ms * 10) / 10 });
     if (this.startup.length > 20) this.startup.shift();
     this.log.info(`probe ${r.address}:${r.port}: ${r.verdict} (${what}) -> ${action}`);
@@ -363,7 +363,7 @@ export class ServerHost extends EventEmitter<HostEvents> {
       await listener.unlisten();
       throw new BerthError(`The socket handed over (descriptor ${fd}) listens on port ${port}, not ${this._port}.`, ExitCode.unexpected);
     }
-    this.noteProbe({ verdict: 'predecessor', running: { app: 'berth', version: '', pid: this.opts.handoff.pid, instance: this.opts.handoff.instance, state: 'serving', startedAt: '', url: this.url }, reason: 'handoff', address: this._host, port, observation: { kind: 'refused' }, ms: 0 }, 'serve on the socket it handed over');
+    this.noteProbe({ verdict: 'predecessor', running: { app: 'berth', version: this.opts.handoff.note.version, pid: this.opts.handoff.pid, instance: this.opts.handoff.instance, state: 'serving', startedAt: '', url: this.url }, reason: 'handoff', address: this._host, port, observation: { kind: 'refused' }, ms: 0 }, 'serve on the socket it handed over');
     return listener;
   }
 

@@ -1,3 +1,5 @@
+import { shellWord } from '../berth-command';
+
 /**
  * The command that starts this headless Berth again where it is now, for a
  * page that has lost it ("Berth is not running: start it with ..."). It
@@ -13,6 +15,8 @@ export interface StartCommandInput {
   host: string;
   port: number;
   dataDir: string;
+  /** How `berth` runs here (berth-command.ts): ['berth'], or ['node', '/path/to/bin/berth.js'] in a source checkout. */
+  berth?: readonly string[];
 }
 
 /** Whether `--name` was given, as `--name value` or `--name=value`. */
@@ -20,17 +24,8 @@ function given(args: readonly string[], name: string): boolean {
   return args.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
 }
 
-/**
- * A shell word: plain when safe, otherwise in double quotes, which POSIX
- * shells, PowerShell and cmd.exe all read. Backslashes stay as they are
- * (Windows paths); a quote, $ or backquote is escaped for POSIX shells.
- */
-export function shellWord(value: string): string {
-  return /^[\w@%+=:,./\\-]+$/.test(value) ? value : `"${value.replace(/(["$`])/g, '\\$1')}"`;
-}
-
 export function startCommand(input: StartCommandInput): string {
-  const words = ['berth', 'serve'];
+  const words = [...(input.berth ?? ['berth']).map(shellWord), 'serve'];
   if (given(input.args, 'host') || input.env.BERTH_HOST) words.push('--host', shellWord(input.host));
   if (given(input.args, 'port') || input.env.BERTH_PORT) words.push('--port', String(input.port));
   if (given(input.args, 'data-dir') || input.env.BERTH_DATA_DIR) words.push('--data-dir', shellWord(input.dataDir));

@@ -5,6 +5,7 @@ import { readOwnFile, type ReadOutcome } from '../files/read';
 import { FileRefused } from '../files/trust';
 import { createFileAtomic, describeFsError } from '../files/write';
 import { randomBytes } from '../random';
+import { makeFolders } from '../files/folder';
 
 export const TOKEN_FILE = 'auth-token';
 
@@ -96,7 +97,7 @@ function tightened(file: string, st: fs.Stats): string | undefined {
 function createNew(file: string): TokenResult {
   const token = newToken();
   try {
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    makeFolders(path.dirname(file));
     createFileAtomic(file, token + '\n', 0o600);
     return { token, file, persisted: true };
   } catch (err) {

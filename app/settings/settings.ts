@@ -5,6 +5,7 @@ import { BerthError, ExitCode, errorCode } from '../errors';
 import { readOwnFile, sizeWords } from '../files/read';
 import { FileRefused } from '../files/trust';
 import { describeFsError, httpStatusForFsError, writeFileAtomic } from '../files/write';
+import { makeFolders } from '../files/folder';
 
 export type UpdateChannel = 'latest' | 'beta';
 
@@ -274,7 +275,7 @@ const SAVE_HINTS: Record<string, string> = {
 export function saveSettings(dataDir: string, settings: Settings): void {
   const file = path.join(dataDir, SETTINGS_FILE);
   try {
-    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    makeFolders(dataDir);
     writeFileAtomic(file, JSON.stringify(settings, null, 2) + '\n');
   } catch (err) {
     const hint = SAVE_HINTS[errorCode(err) ?? ''] ?? 'Check that the data directory is writable.';

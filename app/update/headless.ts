@@ -16,6 +16,7 @@ import { chooseFormat, type UpdateFormat, type UpdaterClass } from './formats/in
 import { libraryLogger } from './library-logger';
 import { NodeAppAdapter, useNodeHttp } from './node-adapter';
 import { UpdateService, type UpdateHooks } from './service';
+import { makeFolders } from '../files/folder';
 
 /** The feed a build without BERTH_UPDATE_URL uses (the same default electron-builder.config.js bakes in). */
 export const DEFAULT_UPDATE_URL = 'https://updates.berth.invalid/';
@@ -41,7 +42,7 @@ export interface NodeUpdaterOptions {
 export function makeNodeUpdater(kind: UpdaterClass, opts: NodeUpdaterOptions): AppUpdater {
   const updatesDir = path.join(opts.dataDir, 'updates');
   const configPath = path.join(updatesDir, 'app-update.yml');
-  fs.mkdirSync(updatesDir, { recursive: true, mode: 0o700 });
+  makeFolders(updatesDir);
   // JSON is valid YAML, and electron-updater reads this file with a YAML parser.
   writeFileAtomic(configPath, JSON.stringify({ provider: 'generic', url: opts.feedUrl, updaterCacheDirName: UPDATER_CACHE_DIR_NAME }, null, 2) + '\n', 0o644);
   // eslint-disable-next-line @typescript-eslint/no-require-imports

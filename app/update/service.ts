@@ -15,6 +15,7 @@ import type { UpdateFormat } from './formats/format';
 import type { InstallStep } from '../lifecycle/plans';
 import { runtime } from './runtime';
 import { channelOfVersion, describeInstallFailure, describeUpdateError, downgradeAllowed, isUnconfiguredFeed, noUpdateServerMessage, type UpdateStatus } from './state';
+import { makeFolders } from '../files/folder';
 
 /**
  * How the process that hosts the server hands the port to the new version:
@@ -460,7 +461,7 @@ export class UpdateService extends EventEmitter<UpdateServiceEvents> {
 
   private recordChannel(version: string): void {
     try {
-      fs.mkdirSync(this.opts.dataDir, { recursive: true, mode: 0o700 });
+      makeFolders(this.opts.dataDir);
       writeFileAtomic(path.join(this.opts.dataDir, STATE_FILE), JSON.stringify({ version, channel: this.readSettings().channel }) + '\n');
     } catch (err) {
       // Only the downgrade rule after a channel switch depends on it; the install goes on.

@@ -89,6 +89,7 @@ export async function call<T>(method: 'GET' | 'POST' | 'PUT', path: string, body
 
 export const api = {
   session: () => call<Session>('GET', '/api/session'),
+  openCommand: () => call<{ command: string | null }>('GET', '/api/open-command'),
   signIn: (token: string) => call<Session>('POST', '/api/session', { token }),
   status: () => call<HostStatus>('GET', '/api/status'),
   restart: () => call<{ accepted: string }>('POST', '/api/restart'),

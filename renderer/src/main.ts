@@ -12,6 +12,7 @@ import { pages as berthPages } from './pages/index';
 import { appPages } from './pages/app-pages';
 import type { Page, PageView } from './pages/page';
 import { signedOutView } from './signed-out';
+import { howToStart } from './start-hint';
 
 const LINK_LABELS: Record<LinkState, string> = {
   connecting: 'Connecting…',
@@ -54,13 +55,6 @@ function showSignedOut(): void {
   document.documentElement.dataset.link = 'signed-out';
   document.title = 'Berth: open it from the app';
   fill(app, h('header', { class: 'topbar' }, brand()), h('main', { id: 'main', class: 'main', tabindex: -1 }, signedOutView({ tokenRejected: arrival.tokenRejected, linkExpired: arrival.linkExpired })));
-}
-
-/** How to start Berth again: the exact command for a headless Berth, the menus for the desktop app. */
-function howToStart(command: string | null | undefined): Node[] {
-  if (command) return [document.createTextNode('Start it again with '), h('code', { class: 'command' }, command), document.createTextNode('. This page reconnects by itself once it is back.')];
-  if (command === null) return [document.createTextNode('Start it again from the Start menu (Windows), Applications (macOS) or your applications menu (Linux). This page reconnects by itself once it is back.')];
-  return [document.createTextNode('Start it again from your applications menu, or with '), h('code', null, 'berth serve'), document.createTextNode('. This page reconnects by itself once it is back.')];
 }
 
 /** Berth's pages, then those of the app it hosts (if any). */

@@ -8,7 +8,7 @@
 import { api, ApiError } from './api';
 import { h } from './dom';
 
-/** The port `berth open` needs to be told about, when this page is not on the default one. */
+/** Until Berth says how it runs here (GET /api/open-command): the port `berth open` needs to be told about, when this page is not on the default one. */
 function openCommand(): string {
   const port = location.port || (location.protocol === 'https:' ? '443' : '80');
   return port === '8787' ? 'berth open' : `berth open --port ${port}`;
@@ -23,6 +23,17 @@ function dataFolderHint(): string {
 }
 
 export function signedOutView(opts: { tokenRejected?: boolean; linkExpired?: boolean } = {}): HTMLElement {
+  // The exact command, with the folder and the way Berth runs on this computer (a source checkout runs `node .../bin/berth.js`).
+  const command = h('code', { class: 'command', id: 'open-command' }, openCommand());
+  const sameFlags = h('span', null, ' If you started Berth with ', h('code', null, '--port'), ' or ', h('code', null, '--data-dir'), ', give it the same ones.');
+  api.openCommand().then(
+    (res) => {
+      if (!res.command) return;
+      command.textContent = res.command;
+      sameFlags.remove();
+    },
+    () => undefined,
+  );
   const again = h('p', { class: 'muted small', role: 'status', 'aria-live': 'polite' });
   const check = h(
     'button',
@@ -124,14 +135,9 @@ export function signedOutView(opts: { tokenRejected?: boolean; linkExpired?: boo
           null,
           h('strong', null, 'From a terminal: '),
           'run ',
-          h('code', { class: 'command' }, openCommand()),
-          '. If you started Berth with ',
-          h('code', null, '--port'),
-          ' or ',
-          h('code', null, '--data-dir'),
-          ', give ',
-          h('code', null, 'berth open'),
-          ' the same ones.',
+          command,
+          '.',
+          sameFlags,
         ),
         h('li', null, h('strong', null, 'With the token: '), 'paste it below.'),
       ),

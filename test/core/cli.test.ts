@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { probePort } from '../../app/instance/probe';
-import { alive, BERTH_BIN, endGuardians, freePort, health, killBerth, postFresh, readToken, runBerth, startServe, tempDataDir, waitFor, type BerthProcess } from '../helpers';
+import { alive, BERTH_BIN, berthProgram, endGuardians, freePort, health, killBerth, postFresh, readToken, runBerth, startServe, tempDataDir, waitFor, type BerthProcess } from '../helpers';
 import { closeServer, foreignHttp, silentTcp } from './fixtures';
 import { resettingProxy } from './cli-fixtures';
 
@@ -147,7 +147,8 @@ describe('berth relaunch', () => {
       expect(log).not.toContain('EADDRINUSE');
       if (handover === 'socket') {
         expect(log.match(/the new process \(pid \d+\) serves on the socket; confirming for 2 s/g)).toHaveLength(20);
-        expect(log.match(/-> serve on the socket it handed over/g)).toHaveLength(20);
+        // Each successor names its predecessor with its version (the port checks on the Status page show this line).
+        expect(log.match(/predecessor \(Berth \d+\.\d+\.\d+\S* pid \d+ \(serving\)\) -> serve on the socket it handed over/g)).toHaveLength(20);
       } else {
         expect(log.match(/the new process is ready; closing the listener so it can bind/g)).toHaveLength(20);
         // Each successor found its predecessor still serving when it probed, ready to bind: the predecessor
@@ -307,28 +308,35 @@ describe('the CLI tells the truth in one sentence', () => {
     expect(fs.existsSync(missing)).toBe(false);
   });
 
-  it('"Start it with" repeats the --host, --port and --data-dir that were typed', async () => {
+  it('"Start it with" names the address and data folder that differ from the defaults, however they were given', async () => {
     const port = await freePort();
     const dir = path.join(tempDataDir(), 'my data');
+    const prog = berthProgram();
     for (const command of ['status', 'restart', 'open']) {
       const p = runBerth([command, '--host', '127.0.0.1', '--port', String(port), '--data-dir', dir]);
       expect(await p.exited, command).toBe(1);
-      expect(p.stdout() + p.stderr(), command).toContain(`Berth is not running on 127.0.0.1:${port}. Start it with: berth serve --host 127.0.0.1 --port ${port} --data-dir '${dir}'`);
+      // 127.0.0.1 is the default host: nothing to repeat.
+      expect(p.stdout() + p.stderr(), command).toContain(`Berth is not running on 127.0.0.1:${port}. Start it with: ${prog} serve --port ${port} --data-dir "${dir}"`);
     }
-    // From the environment, it is found again the same way: nothing to repeat.
+    // From the environment too: the next terminal may not have it.
     const env = runBerth(['status'], { env: { BERTH_PORT: String(port), BERTH_DATA_DIR: dir } });
     expect(await env.exited).toBe(1);
-    expect(env.stdout()).toContain('Start it with: berth serve\n');
+    expect(env.stdout()).toContain(`Start it with: ${prog} serve --port ${port} --data-dir "${dir}"\n`);
   });
 
-  it('a duplicate start suggests commands that reach that same Berth', async () => {
+  it('a duplicate start suggests commands that reach that same Berth, one to a line', async () => {
     const port = await freePort();
     const dir = tempDataDir();
     track(await startServe(port, dir));
     const p = runBerth(['serve', '--port', String(port), '--data-dir', dir]);
     expect(await p.exited).toBe(3);
-    expect(p.stderr()).toContain(`Open it with 'berth open --port ${port} --data-dir ${dir}', stop it with 'berth stop --port ${port} --data-dir ${dir}'`);
-    expect(lines(p.stderr())).toHaveLength(1);
+    const prog = berthProgram();
+    expect(lines(p.stderr())).toEqual([
+      expect.stringMatching(new RegExp(`^berth: Berth \\S+ is already running at http://127\\.0\\.0\\.1:${port} \\(pid \\d+\\)\\.$`)),
+      `  Open it:       ${prog} open --port ${port} --data-dir ${dir}`,
+      `  Stop it:       ${prog} stop --port ${port} --data-dir ${dir}`,
+      `  Take it over:  ${prog} serve --replace --port ${port} --data-dir ${dir}`,
+    ]);
   });
 
   it('no INFO line before an error: a refused start prints its error alone', async () => {
@@ -337,7 +345,8 @@ describe('the CLI tells the truth in one sentence', () => {
     cleanups.push(() => closeServer(srv));
     const p = track(runBerth(['serve', '--port', String(port), '--data-dir', tempDataDir()]));
     expect(await p.exited).toBe(4);
-    expect(lines(p.stderr())).toEqual([expect.stringMatching(/^berth: Port \d+ is in use by another web server/)]);
+    // The error, and the command that serves on a free port instead.
+    expect(lines(p.stderr())).toEqual([expect.stringMatching(/^berth: Port \d+ is in use by another web server/), expect.stringMatching(/^ {2}Port \d+ is free: {2}\S.* serve --port \d+ --data-dir /)]);
   });
 
   it('no INFO line before an error: a bind refused after the server loaded (EACCES as an unprivileged user)', async () => {
@@ -358,19 +367,22 @@ describe('the CLI tells the truth in one sentence', () => {
     const dir = tempDataDir();
     const p = track(runBerth(['serve', '--port', String(port), '--data-dir', dir]));
     await waitFor(() => p.stdout().includes('is serving on'), 'serving');
-    expect(lines(p.stdout())).toEqual([expect.stringMatching(new RegExp(`^Berth \\S+ is serving on http://127\\.0\\.0\\.1:${port} \\(pid \\d+\\)\\. Open it signed in with: berth open$`))]);
+    expect(lines(p.stdout())).toEqual([expect.stringMatching(new RegExp(`^Berth \\S+ is serving on http://127\\.0\\.0\\.1:${port} \\(pid \\d+\\)\\. Open it signed in with: ${berthProgram()} open --port ${port} --data-dir ${dir}$`))]);
     expect(p.stderr()).toBe('');
     await waitFor(() => fs.readFileSync(path.join(dir, 'logs', 'berth.log'), 'utf8').includes('serving on'), 'the log file to have the start');
   });
 
   it('a typo prints one line and where to look, not the whole usage', async () => {
+    const prog = berthProgram();
     for (const [args, message] of [
-      [['stauts'], "berth: Unknown command 'stauts' (did you mean 'status'?). Run 'berth --help' for the commands."],
-      [['launch'], "berth: Unknown command 'launch'. Run 'berth --help' for the commands."],
-      [['serve', '--prot', '9000'], "berth: Unknown option '--prot' (did you mean '--port'?). Run 'berth serve --help' for its options."],
-      [['status', '--replace'], "berth: 'berth status' has no option --replace (only 'berth serve' takes it). Run 'berth status --help' for its options."],
-      [['serve', '--port'], "berth: Option --port needs a value. Run 'berth serve --help' for its options."],
-      [['stop', 'now'], "berth: Unexpected argument 'now'. Run 'berth stop --help' for its options."],
+      [['stauts'], `berth: Unknown command 'stauts' (did you mean 'status'?). Run '${prog} --help' for the commands.`],
+      [['launch'], `berth: Unknown command 'launch'. Run '${prog} --help' for the commands.`],
+      [['serve', '--prot', '9000'], `berth: Unknown option '--prot' (did you mean '--port'?). Run '${prog} serve --help' for its options.`],
+      [['status', '--replace'], `berth: 'berth status' has no option --replace (only 'berth serve' takes it). Run '${prog} status --help' for its options.`],
+      [['serve', '--port'], `berth: Option --port needs a value. Run '${prog} serve --help' for its options.`],
+      [['stop', 'now'], `berth: Unexpected argument 'now'. Run '${prog} stop --help' for its options.`],
+      // A negative number is the option's value, and what is wrong with it is said.
+      [['serve', '--probe-timeout', '-5'], `berth: --probe-timeout must be a number of milliseconds of at least 1, not "-5".`],
     ] as [string[], string][]) {
       const p = runBerth(args);
       expect(await p.exited, args.join(' ')).toBe(2);
@@ -388,7 +400,7 @@ describe('the CLI tells the truth in one sentence', () => {
     expect(serve.stdout()).not.toContain('--handoff-pid');
     const status = runBerth(['help', 'status']);
     expect(await status.exited).toBe(0);
-    expect(status.stdout()).toContain('Usage: berth status');
+    expect(status.stdout()).toContain(`Usage: ${berthProgram()} status`);
     expect(status.stdout()).toContain('--probe-timeout <ms>');
     expect(status.stdout()).not.toContain('--replace');
     const restart = runBerth(['restart', '-h']);
@@ -396,7 +408,7 @@ describe('the CLI tells the truth in one sentence', () => {
     expect(restart.stdout()).toContain('--app');
     const general = runBerth(['--help']);
     expect(await general.exited).toBe(0);
-    expect(general.stdout()).toContain("Run 'berth <command> --help'");
+    expect(general.stdout()).toContain(`Run '${berthProgram()} <command> --help'`);
   });
 
   it('every error and warning reads the same way: "berth: " and a capital', async () => {

@@ -8,6 +8,7 @@ import { addressText, fill, h, setText } from '../dom';
 import { formatAgo, formatDowntime, formatTime, formatUptime } from '../format';
 import type { LinkState, Outage } from '../live';
 import { messageArea, pageSection, type Page, type PageContext } from './page';
+import { howToStart } from '../start-hint';
 
 const STATE_LABELS: Record<HostStatus['state'], string> = {
   idle: 'Idle',
@@ -181,7 +182,7 @@ export const statusPage: Page = {
         },
         stop: {
           title: 'Stop Berth?',
-          message: ['The server stops and this page goes offline until Berth is started again, from your applications menu or with ', h('code', null, 'berth serve'), '.'],
+          message: [document.createTextNode('The server stops and this page goes offline until Berth is started again. '), ...howToStart(status?.startCommand, '')],
           confirm: 'Stop Berth',
           danger: true,
         },
