@@ -136,7 +136,8 @@ export function createLogSink(opts: LogOptions): LogSink {
         pending.set(id, chunk);
         stream.write(chunk, () => pending.delete(id));
       };
-      streams.push({ level: opts.level ?? 'info', stream: { write } });
+      // Debug and above: the Logs page offers them, and a support bundle wants them.
+      streams.push({ level: opts.level ?? 'debug', stream: { write } });
       file = target;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;

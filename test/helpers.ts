@@ -117,8 +117,9 @@ export function berthEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
  * `node bin/berth.js` in this checkout (or `berth`, where that name on PATH is
  * this checkout, as after `npm link`).
  */
-export function berthProgram(): string {
-  return berthCommandLine([], { script: BERTH_BIN, env: berthEnv(), platform: process.platform, cwd: ROOT });
+export function berthProgram(where: 'terminal' | 'page' = 'terminal'): string {
+  // A page may be read from anywhere: it names the full path (cwd null).
+  return berthCommandLine([], { script: BERTH_BIN, env: berthEnv(), platform: process.platform, cwd: where === 'page' ? null : ROOT });
 }
 
 /** Start `node bin/berth.js <args>` with a clean environment (no BERTH_* from the developer's shell). */

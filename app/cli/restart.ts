@@ -129,7 +129,8 @@ async function failureFromLog(seen: RunningProbe, token: string, since: number):
   try {
     const res = await request(seen, token, 'GET', '/api/logs?level=error&limit=50');
     const entries = Array.isArray(res.body.entries) ? (res.body.entries as { time?: number; msg?: string }[]) : [];
-    for (const e of entries.slice().reverse()) {
+    // Newest first.
+    for (const e of entries) {
       if ((e.time ?? 0) < since - 1000 || typeof e.msg !== 'string') continue;
       const m = /relaunch failed \((.+)\)/i.exec(e.msg);
       if (m) return m[1]!;

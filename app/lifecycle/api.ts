@@ -1,7 +1,6 @@
-import fs from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { ApiRoutes, RouteContext } from '../server/web';
-import { levelValue, type Level, type LogSink } from '../log';
+import { levelValue, type LogSink } from '../log';
 import { BerthError } from '../errors';
 import { Fanout, type EventSource } from '../server/fanout';
 import { loadSettings, rememberRemoteChoice, saveSettings, validateSettings, type Settings } from '../settings/settings';
@@ -11,6 +10,9 @@ import { replacementPlan } from './plans';
 import { startCommand } from './start-command';
 import { berthWords, currentInvocation } from '../berth-command';
 import { openCommandRoutes } from '../runtime/routes';
+import { logRoutes, timeZoneOf } from '../logs/routes';
+import { readableLine } from '../logs/format';
+import { lineOf, type LogLine } from '../logs/reader';
 
 /**
  * Something that pushes named events into the one /api/events stream (the
@@ -194,45 +196,28 @@ function refusal(check: Extract<AddressCheck, { kind: 'problem' }>, current: Set
   };
 }
 
-/** GET /api/logs?level=info&limit=200: the tail of the in-memory log. GET /api/logs/download: the log file. */
-const logRoutes: RouteGroup =
-  ({ logs }) =>
-  (api, { requireToken }) => {
-    api.get('/logs/download', { preHandler: requireToken }, async (_req, reply) => {
-      const day = new Date().toISOString().slice(0, 10);
-      reply.header('Content-Disposition', `attachment; filename="berth-${day}.log"`).type('text/plain; charset=utf-8');
-      if (logs.file && fs.existsSync(logs.file)) return reply.send(fs.createReadStream(logs.file));
-      // No file (the data folder is not writable): the lines kept in memory, in the file's own format.
-      return reply.send(logs.ring.tail(1000).map((e) => JSON.stringify(e)).join('\n') + '\n');
-    });
-
-    api.get('/logs', { preHandler: requireToken }, async (req) => {
-      const q = req.query as { level?: string; limit?: string };
-      const level = (['trace', 'debug', 'info', 'warn', 'error', 'fatal'].includes(q.level ?? '') ? q.level : 'info') as Level;
-      const limit = Math.min(Math.max(Number(q.limit) || 200, 1), 1000);
-      return { file: logs.file, entries: logs.ring.tail(limit, level) };
-    });
-  };
-
 /**
  * GET /api/events: the one event stream for the UI. `status` on every change
- * (and at once), `log` for each line at info and above, whatever the feeds
+ * (and at once), `log` for each line at debug and above, whatever the feeds
  * send (`update`), and `draining` just before the server goes away.
  */
 const eventRoutes: RouteGroup =
   (deps) =>
   (api, { requireToken, onDrain }) => {
     const { host, logs } = deps;
-    const minLevel = levelValue('info');
+    // Debug and above, as the log file has them: the Logs page filters.
+    const minLevel = levelValue('debug');
     const status: EventSource = (send) => {
       const on = () => send('status', statusOf(deps));
       on();
       host.on('change', on);
       return () => host.off('change', on);
     };
+    // One numbering for the whole process: a line's id stays unique when the subscription is made again.
+    let seq = 0;
     const log: EventSource = (send) =>
       logs.ring.subscribe((e) => {
-        if (levelValue(e.level) >= minLevel) send('log', e);
+        if (levelValue(e.level) >= minLevel) send('log', lineOf(e, `live.${process.pid}.${++seq}`));
       });
     const pages = new Fanout(() => [status, log, ...(deps.feeds ?? [])], onDrain);
     api.get('/events', { preHandler: requireToken }, async (req, reply) => {
@@ -245,15 +230,20 @@ const eventRoutes: RouteGroup =
         'X-Accel-Buffering': 'no',
       });
       res.write('retry: 1000\n\n');
+      // Each line with its readable form in this page's time zone (?tz=), as the Logs page's pages of the file have it.
+      const tz = timeZoneOf(req);
       const send = (event: string, data: unknown) => {
-        if (!res.writableEnded) sseWrite(res, event, data);
+        if (res.writableEnded) return;
+        sseWrite(res, event, event === 'log' ? { ...(data as LogLine), text: readableLine(data as LogLine, tz) } : data);
       };
       const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
       const leave = pages.add({
         send,
         close: () => {
           clearInterval(heartbeat);
-          send('draining', { instance: host.instance });
+          // What the host is doing as it lets this stream go: a page tells a restart (restarting, relaunching, or a
+          // move, which stays serving) from a stop (draining), and both from a crash, which sends nothing.
+          send('draining', { instance: host.instance, state: host.state });
           res.end();
         },
       });

@@ -22,7 +22,7 @@ async function show(page: Page, berth: RunningBerth, id: string) {
   await page.locator(`#${id}-title`).waitFor();
   await page.locator('#link-state.link-live').waitFor();
   if (id === 'settings') await page.locator('#port').waitFor();
-  if (id === 'logs') await page.locator('#log-lines[data-loaded]').waitFor();
+  if (id === 'logs') await page.locator('#log-lines[data-loaded="true"]').waitFor();
   if (id === 'update') await page.locator('.update-body article').first().waitFor();
   if (id === 'status') await page.locator('#startup tbody tr[data-verdict]').first().waitFor();
 }

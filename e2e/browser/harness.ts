@@ -217,7 +217,7 @@ export async function signedInTab(
 export async function pageLoaded(page: Page, hash: string): Promise<void> {
   if (hash === '#/status') await waitLive(page);
   else if (hash === '#/settings') await page.locator('#port').waitFor();
-  else if (hash === '#/logs') await page.locator('#log-lines[data-loaded]').waitFor();
+  else if (hash === '#/logs') await page.locator('#log-lines[data-loaded="true"]').waitFor();
   else if (hash === '#/update') await page.locator('.update-body article').first().waitFor();
 }
 

@@ -63,7 +63,7 @@ describe('pages', () => {
     await page.locator('#port').waitFor();
     await screenshot(page, 'settings-dark');
     await page.goto(`${berth.origin}/#/logs`);
-    await page.locator('#log-lines[data-loaded]').waitFor();
+    await page.locator('#log-lines[data-loaded="true"]').waitFor();
     await screenshot(page, 'logs-dark');
     expect(problems.errors).toEqual([]);
     await context.close();
@@ -106,7 +106,7 @@ describe('pages', () => {
     const levels = await page.locator('#log-lines li').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-level')));
     expect(levels.filter((l) => !['warn', 'error', 'fatal'].includes(l!))).toEqual([]);
     const n = levels.length;
-    expect(await page.locator('.toolbar').textContent()).toContain(n === 1 ? '1 line' : `${n} lines`);
+    expect(await page.locator('#log-count').textContent()).toMatch(new RegExp(`^${n} of \\d+ lines?$`));
     if (n === 0) expect(await page.locator('#log-empty').textContent()).toBe('No warnings or errors. All is well.');
     await page.selectOption('#log-level', 'info');
     await expect.poll(() => page.locator('#log-lines li').count()).toBeGreaterThan(0);
@@ -212,7 +212,8 @@ describe('pages', () => {
     await expect.poll(() => heading.textContent()).toBe('Open Berth from the app');
     const text = (await page.locator('main').textContent())!;
     expect(text).toContain('Open in browser');
-    expect(text).toContain('berth open');
+    // The exact command that opens this Berth from this computer: as Berth runs here, with its port and data folder.
+    await expect.poll(() => page.locator('#open-command').textContent()).toMatch(new RegExp(` open --port ${berth.port} --data-dir ${berth.dataDir}$`));
     // (As a word: the page names this Berth's port, which may well be 40179.)
     expect(text).not.toMatch(/\b401\b|unauthori[sz]ed/i);
     // No request of the page itself was refused: it asked /api/session, which answers everyone.

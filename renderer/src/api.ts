@@ -6,9 +6,10 @@
 import type { HostStatus as CoreStatus, HistoryEntry, StartupProbe } from '../../app/lifecycle/host';
 import type { FieldError, Settings } from '../../app/settings/settings';
 import type { LogEntry, Level } from '../../app/log';
+import type { LogLine, LogPage, LogQuery } from '../../app/logs/reader';
 import type { UpdateStatus } from '../../app/update/state';
 
-export type { HistoryEntry, StartupProbe, FieldError, Settings, LogEntry, Level };
+export type { HistoryEntry, StartupProbe, FieldError, Settings, LogEntry, Level, LogLine, LogPage, LogQuery };
 
 /** GET /api/status and the `status` event: the host's status, and how to start this Berth again (null: the desktop app). */
 export type HostStatus = CoreStatus & { startCommand: string | null };
@@ -97,7 +98,12 @@ export const api = {
   stop: () => call<{ accepted: string }>('POST', '/api/stop'),
   settings: () => call<SettingsResponse>('GET', '/api/settings'),
   saveSettings: (patch: unknown) => call<SavedSettings>('PUT', '/api/settings', patch),
-  logs: (level: Level, limit = 300) => call<{ file: string | null; entries: LogEntry[] }>('GET', `/api/logs?level=${level}&limit=${limit}`),
+  /** A page of the log, newest first: see app/logs/routes.ts. */
+  logs: (q: LogQuery & { before?: string | null; limit?: number; tz?: string }) => {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== null) params.set(k, String(v));
+    return call<LogPage & { file: string | null }>('GET', `/api/logs?${params}`);
+  },
   update: () => call<UpdateState>('GET', '/api/update'),
   logDownloadUrl: '/api/logs/download',
   checkForUpdate: () => call<unknown>('POST', '/api/update/check'),

@@ -10,7 +10,7 @@
  * says "Reconnecting…" only after a second, and "Berth is not running" after
  * about ten.
  */
-import type { HostStatus, LogEntry, Session, UpdateState } from './api';
+import type { HostStatus, LogLine, Session, UpdateState } from './api';
 
 export type LinkState = 'connecting' | 'live' | 'reconnecting' | 'stopped' | 'signed-out';
 
@@ -31,7 +31,7 @@ export const GONE_AFTER_MS = 10_000;
 
 interface Events {
   status: HostStatus;
-  log: LogEntry;
+  log: LogLine;
   update: UpdateState;
   link: LinkState;
   outage: Outage;
@@ -175,10 +175,11 @@ export class LiveLink {
   }
 
   private connect(): void {
-    const es = new EventSource('/api/events');
+    // The time zone: log lines come with their readable form in this page's local time.
+    const es = new EventSource(`/api/events?tz=${encodeURIComponent(Intl.DateTimeFormat().resolvedOptions().timeZone)}`);
     this.source = es;
     es.addEventListener('status', (e) => this.onStatus(JSON.parse((e as MessageEvent<string>).data) as HostStatus));
-    es.addEventListener('log', (e) => this.emit('log', JSON.parse((e as MessageEvent<string>).data) as LogEntry));
+    es.addEventListener('log', (e) => this.emit('log', JSON.parse((e as MessageEvent<string>).data) as LogLine));
     es.addEventListener('update', (e) => {
       this.update = JSON.parse((e as MessageEvent<string>).data) as UpdateState;
       this.emit('update', this.update);

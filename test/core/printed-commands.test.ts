@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ROOT, berthEnv, freePort, health, killBerth, readToken, runBerth, tempDataDir, waitFor, type BerthProcess } from '../helpers';
+import { ROOT, berthEnv, berthProgram, freePort, health, killBerth, readToken, runBerth, tempDataDir, waitFor, type BerthProcess } from '../helpers';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -86,7 +86,7 @@ describe('commands Berth prints run as printed', () => {
     const dataDir = path.join(tempDataDir(), 'my data');
     const first = started(['serve', '--port', String(port), '--data-dir', dataDir]);
     const hint = commandsIn(await serving(first));
-    expect(hint).toEqual([`node bin/berth.js open --port ${port} --data-dir "${dataDir}"`]);
+    expect(hint).toEqual([`${berthProgram()} open --port ${port} --data-dir "${dataDir}"`]);
     expect((await paste(hint[0]!).exited)).toBe(0);
     await signsIn(browser.opened().at(-1)!, dataDir);
 
@@ -94,7 +94,7 @@ describe('commands Berth prints run as printed', () => {
     const second = runBerth(['serve', '--port', String(port), '--data-dir', dataDir]);
     expect(await second.exited).toBe(3);
     const [open, stop, replace] = commandsIn(second.stderr());
-    expect([open, stop, replace].map((c) => c?.split(' ').slice(0, 3).join(' '))).toEqual(['node bin/berth.js open', 'node bin/berth.js stop', 'node bin/berth.js serve']);
+    expect([open, stop, replace].map((c) => c?.replace(berthProgram(), 'BERTH').split(' ').slice(0, 2).join(' '))).toEqual(['BERTH open', 'BERTH stop', 'BERTH serve']);
     const opened = paste(open!);
     expect(await opened.exited, opened.stderr()).toBe(0);
     await signsIn(browser.opened().at(-1)!, dataDir);
@@ -140,7 +140,8 @@ describe('commands Berth prints run as printed', () => {
     const refused = runBerth(['serve', '--port', String(port), '--data-dir', dataDir]);
     expect(await refused.exited).toBe(4);
     const [serve] = commandsIn(refused.stderr());
-    expect(serve).toMatch(new RegExp(`^node bin/berth\\.js serve --port \\d+ --data-dir ${dataDir}$`));
+    expect(serve!.startsWith(`${berthProgram()} serve --port `)).toBe(true);
+    expect(serve).toMatch(new RegExp(` serve --port \\d+ --data-dir ${dataDir}$`));
     const free = Number(/--port (\d+)/.exec(serve!)![1]);
     expect(free).not.toBe(port);
     await serving(paste(serve!));
@@ -156,8 +157,8 @@ describe('commands Berth prints run as printed', () => {
     const status = (await (await fetch(`http://127.0.0.1:${port}/api/status`, { headers: { Authorization: `Bearer ${token}` } })).json()) as { startCommand: string };
     const { command: openCommand } = (await (await fetch(`http://127.0.0.1:${port}/api/open-command`)).json()) as { command: string };
     // The pages may be read anywhere: the full path of the checkout's bin/berth.js.
-    expect(status.startCommand).toBe(`node ${path.join(ROOT, 'bin', 'berth.js')} serve --port ${port} --data-dir ${dataDir}`);
-    expect(openCommand).toBe(`node ${path.join(ROOT, 'bin', 'berth.js')} open --port ${port} --data-dir ${dataDir}`);
+    expect(status.startCommand).toBe(`${berthProgram('page')} serve --port ${port} --data-dir ${dataDir}`);
+    expect(openCommand).toBe(`${berthProgram('page')} open --port ${port} --data-dir ${dataDir}`);
     const opened = paste(openCommand);
     expect(await opened.exited, opened.stderr()).toBe(0);
     await signsIn(browser.opened().at(-1)!, dataDir);
@@ -177,10 +178,10 @@ describe('commands Berth prints run as printed', () => {
     const typo = runBerth(['serve', '--prot', '9000']);
     expect(await typo.exited).toBe(2);
     const [help] = commandsIn(typo.stderr());
-    expect(help).toBe('node bin/berth.js serve --help');
+    expect(help).toBe(`${berthProgram()} serve --help`);
     const shown = paste(help!);
     expect(await shown.exited).toBe(0);
-    expect(shown.stdout()).toContain('Usage: node bin/berth.js serve [options]');
+    expect(shown.stdout()).toContain(`Usage: ${berthProgram()} serve [options]`);
   });
 
   it('the README’s commands for a source checkout, against a Berth started the README’s way (another port, the default data folder)', async () => {
