@@ -1,12 +1,17 @@
 /**
  * Every page of the console, light and dark, at a desktop size (1280×800)
- * and a phone's (390×844): axe-core finds no serious or critical issue, and
+ * and a phone's (390×844): axe-core finds no issue at any impact level (the
+ * Logs page with a long line open, the pager and a time range; the outage
+ * banner; Berth's own offline page), and
  * on the phone nothing scrolls sideways, log messages get the full width,
  * addresses never break, and the Status tables are stacked rows. The
  * screenshots land in test-results/screenshots for a person to look at.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { describe, expect, test } from 'vitest';
+import { tempDataDir } from '../../test/helpers';
 import { axeFindings, openPage, screenshot, startBerth, useBrowser, type RunningBerth } from './harness';
 
 const browser = useBrowser();
@@ -25,6 +30,19 @@ async function show(page: Page, berth: RunningBerth, id: string) {
   if (id === 'logs') await page.locator('#log-lines[data-loaded="true"]').waitFor();
   if (id === 'update') await page.locator('.update-body article').first().waitFor();
   if (id === 'status') await page.locator('#startup tbody tr[data-verdict]').first().waitFor();
+}
+
+/**
+ * A data folder whose log an earlier Berth left: more than a page of lines
+ * (so the pager shows) and one long line (so a line has its "Show all" control).
+ */
+function withEarlierLog(): string {
+  const dir = tempDataDir('berth-browser-');
+  fs.mkdirSync(path.join(dir, 'logs'), { mode: 0o700 });
+  const start = Date.now() - 3600_000;
+  const lines = Array.from({ length: 260 }, (_, i) => JSON.stringify({ level: i % 50 === 7 ? 40 : 30, time: start + i * 1000, pid: 4242, scope: 'earlier', msg: i === 250 ? `a long line: ${'words that wrap '.repeat(60)}` : `line ${i}` }));
+  fs.writeFileSync(path.join(dir, 'logs', 'berth.log'), lines.join('\n') + '\n', { mode: 0o600 });
+  return dir;
 }
 
 /** Layout facts that matter on a phone, measured in the page. */
@@ -50,8 +68,8 @@ function narrowFacts(page: Page) {
 describe('accessibility and layout of every page', () => {
   for (const scheme of SCHEMES) {
     for (const size of SIZES) {
-      test(`${scheme}, ${size.width}×${size.height}: no serious axe finding; ${size.name === 'phone' ? 'stacked, unbroken, nothing sideways' : 'screenshots'}`, async () => {
-        const berth = await startBerth({ updatable: true });
+      test(`${scheme}, ${size.width}×${size.height}: no axe finding at any impact level; ${size.name === 'phone' ? 'stacked, unbroken, nothing sideways' : 'screenshots'}`, async () => {
+        const berth = await startBerth({ updatable: true, dataDir: withEarlierLog() });
         const plain = await startBerth();
         const context = await browser().newContext({ viewport: { width: size.width, height: size.height }, colorScheme: scheme });
         const { page, problems } = await openPage(context, () => [berth.origin]);
@@ -59,7 +77,16 @@ describe('accessibility and layout of every page', () => {
         const findings: Record<string, unknown> = {};
         const suffix = `${scheme}-${size.width}`;
 
-        for (const id of ['status', 'update', 'settings', 'logs']) {
+        for (const id of ['status', 'update', 'settings', 'logs', 'logs (a long line open, a time range)']) {
+          if (id.startsWith('logs (')) {
+            await page.getByRole('button', { name: /^Show all [\d,]+ characters$/ }).first().click();
+            await page.selectOption('#log-range', 'custom');
+            await page.locator('#log-from').waitFor();
+            findings[id] = await axeFindings(page);
+            await screenshot(page, `logs-open-${suffix}`);
+            if (size.name === 'phone') expect((await narrowFacts(page)).sideways, `${id} scrolls sideways`).toBeLessThanOrEqual(0);
+            continue;
+          }
           await show(page, berth, id);
           findings[id] = await axeFindings(page);
           await screenshot(page, `${id}-${suffix}`);
@@ -91,7 +118,21 @@ describe('accessibility and layout of every page', () => {
         await plainPage.locator('#updates-off:not([hidden])').waitFor();
         findings['settings (updates off)'] = await axeFindings(plainPage);
         await screenshot(plainPage, `settings-updates-off-${suffix}`);
-        expect(plainProblems.errors).toEqual([]);
+        // Berth gone without a word: the banner; then a reload shows Berth's own offline page.
+        await plainPage.evaluate(() => (location.hash = '#/status'));
+        await plainPage.evaluate(() => navigator.serviceWorker.ready);
+        await expect.poll(() => plainPage.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);
+        plain.proc.child.kill('SIGKILL');
+        await plain.proc.exited;
+        await plainPage.locator('#banner:not([hidden]) .banner-title').waitFor();
+        findings['outage banner'] = await axeFindings(plainPage);
+        await screenshot(plainPage, `outage-banner-${suffix}`);
+        await plainPage.reload();
+        await plainPage.locator('#offline-title').waitFor();
+        findings['offline page'] = await axeFindings(plainPage);
+        await screenshot(plainPage, `offline-${suffix}`);
+        if (size.name === 'phone') expect((await narrowFacts(plainPage)).sideways, 'offline page scrolls sideways').toBeLessThanOrEqual(0);
+        expect(plainProblems.errors.filter((e) => !/net::|Failed to fetch/.test(e))).toEqual([]);
         await plainContext.close();
 
         // The Stop confirmation: its red button must read in the dark too.
@@ -113,7 +154,18 @@ describe('accessibility and layout of every page', () => {
         if (size.name === 'phone') expect((await narrowFacts(out)).sideways).toBeLessThanOrEqual(0);
         await signedOut.close();
 
-        expect(findings).toEqual({ status: [], update: [], settings: [], logs: [], 'settings (updates off)': [], 'stop dialog': [], 'signed out': [] });
+        expect(findings).toEqual({
+          status: [],
+          update: [],
+          settings: [],
+          logs: [],
+          'logs (a long line open, a time range)': [],
+          'settings (updates off)': [],
+          'outage banner': [],
+          'offline page': [],
+          'stop dialog': [],
+          'signed out': [],
+        });
         expect(problems.errors).toEqual([]);
         expect(outProblems.errors).toEqual([]);
         await context.close();

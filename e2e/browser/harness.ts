@@ -286,9 +286,10 @@ export interface AxeFinding {
 }
 
 /**
- * Run axe-core in the page and return its serious and critical findings.
- * Playwright evaluates through the DevTools protocol, which the page's CSP
- * (script-src 'self') does not govern, so the page under test stays as served.
+ * Run axe-core in the page and return its findings at every impact level
+ * (minor, moderate, serious, critical). Playwright evaluates through the
+ * DevTools protocol, which the page's CSP (script-src 'self') does not
+ * govern, so the page under test stays as served.
  */
 export async function axeFindings(page: Page): Promise<AxeFinding[]> {
   await page.evaluate(AXE_SOURCE);
@@ -296,7 +297,6 @@ export async function axeFindings(page: Page): Promise<AxeFinding[]> {
     const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[]; failureSummary: string }[] }[] }> } }).axe;
     const result = await axe.run(document, { resultTypes: ['violations'] });
     return result.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
       .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => `${n.target.join(' ')}: ${n.failureSummary.replace(/\s+/g, ' ')}`) }));
   });
 }

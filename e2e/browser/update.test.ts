@@ -93,6 +93,9 @@ test('Update: Check now shows the download with progress and speed, then Restart
   expect(await page.evaluate(() => (window as unknown as { hacked?: number }).hacked)).toBeUndefined();
   expect(await notes.locator('script').count()).toBe(0);
   await screenshot(page, 'update-ready');
+  // The tab says so too, for a person looking at another tab: its title and its icon.
+  await expect.poll(() => page.title()).toBe('Update ready · Update · Berth');
+  expect(await page.locator('link[rel="icon"]').getAttribute('data-state')).toBe('update-ready');
 
   // Restart to update: the old Berth hands the port to 9.9.9, and the tab reloads onto it.
   await page.getByRole('button', { name: 'Restart to update' }).click();

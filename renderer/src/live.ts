@@ -18,6 +18,13 @@ export type LinkState = 'connecting' | 'live' | 'reconnecting' | 'stopped' | 'si
 export type Outage = 'none' | 'down' | 'gone';
 
 /**
+ * Why the link dropped, as far as the page can know: Berth said it was
+ * restarting (a restart, relaunch, update or move) or stopping, or it said
+ * nothing at all (a crash, a hang, a lost network): "stopped responding".
+ */
+export type OutageCause = 'restarting' | 'stopped' | 'unannounced';
+
+/**
  * After the server announced a restart (the `draining` event), look again
  * after 50 ms, then 100, 200...: a planned restart is usually back within
  * milliseconds, and should be found well inside OUTAGE_GRACE_MS.
@@ -35,6 +42,7 @@ interface Events {
   update: UpdateState;
   link: LinkState;
   outage: Outage;
+  cause: OutageCause | null;
 }
 
 /** The address to go to after a move, marked so the page there can confirm the move (see arrivedFrom). */
@@ -109,7 +117,10 @@ export class LiveLink {
     update: new Set(),
     link: new Set(),
     outage: new Set(),
+    cause: new Set(),
   };
+  /** Why the current outage began; null while live. */
+  cause: OutageCause | null = null;
 
   constructor(private readonly nav: { reload: () => void; go: (url: string) => void } = { reload: () => location.reload(), go: (url) => location.replace(url) }) {}
 
@@ -151,7 +162,10 @@ export class LiveLink {
     const wasDown = this.state === 'reconnecting' || this.state === 'stopped';
     this.state = s;
     this.emit('link', s);
-    if (s === 'live' || s === 'signed-out') this.setOutage('none');
+    if (s === 'live' || s === 'signed-out') {
+      this.setOutage('none');
+      this.setCause(null);
+    }
     else if (s === 'stopped') this.setOutage('gone');
     else if (s === 'reconnecting' && !wasDown) {
       this.clearOutageTimers();
@@ -165,6 +179,12 @@ export class LiveLink {
   private clearOutageTimers(): void {
     for (const t of this.outageTimers) window.clearTimeout(t);
     this.outageTimers = [];
+  }
+
+  private setCause(c: OutageCause | null): void {
+    if (this.cause === c) return;
+    this.cause = c;
+    this.emit('cause', c);
   }
 
   private setOutage(o: Outage): void {
@@ -186,11 +206,24 @@ export class LiveLink {
     });
     // The server says it is going away (restart, relaunch, stop): don't wait for the socket to notice,
     // and look again soon, since a planned restart is usually back within milliseconds.
-    es.addEventListener('draining', () => {
-      this.planned = true;
+    es.addEventListener('draining', (e) => {
+      // `state` says what the host is doing: draining for a stop; restarting, relaunching or serving (a move) otherwise.
+      let state = '';
+      try {
+        state = String((JSON.parse((e as MessageEvent<string>).data) as { state?: unknown }).state ?? '');
+      } catch {
+        // an older Berth sends no state: a restart, as it always meant
+      }
+      if (state === 'draining') this.stopExpected = true;
+      else this.planned = true;
+      this.setCause(state === 'draining' ? 'stopped' : 'restarting');
       this.lost();
     });
-    es.onerror = () => this.lost();
+    es.onerror = () => {
+      // The stream broke without a word from Berth (unless this page asked it to stop).
+      if (this.state === 'live') this.setCause(this.stopExpected ? 'stopped' : 'unannounced');
+      this.lost();
+    };
   }
 
   private lost(): void {

@@ -13,6 +13,7 @@ import { appPages } from './pages/app-pages';
 import type { Page, PageView } from './pages/page';
 import { signedOutView } from './signed-out';
 import { howToStart } from './start-hint';
+import { showTabState, tabStateOf } from './tab-state';
 
 const LINK_LABELS: Record<LinkState, string> = {
   connecting: 'Connecting…',
@@ -23,12 +24,16 @@ const LINK_LABELS: Record<LinkState, string> = {
 };
 
 const app = document.getElementById('app')!;
+const ICON = new URL('../../build/source/icon.svg', import.meta.url).href;
+
+/** The last start command a live page heard, for the offline page of a tab reloaded while Berth is away. */
+const START_KEY = 'berth.start-command';
 
 function brand(version?: HTMLElement) {
   return h(
     'div',
     { class: 'brand' },
-    h('img', { src: new URL('../../build/source/icon.svg', import.meta.url).href, alt: '', width: 28, height: 28 }),
+    h('img', { src: ICON, alt: '', width: 28, height: 28 }),
     h('span', { class: 'brand-name' }, 'Berth'),
     version,
   );
@@ -53,6 +58,7 @@ const arrival = (() => {
 
 function showSignedOut(): void {
   document.documentElement.dataset.link = 'signed-out';
+  showTabState('signed-out', null, ICON);
   document.title = 'Berth: open it from the app';
   fill(app, h('header', { class: 'topbar' }, brand()), h('main', { id: 'main', class: 'main', tabindex: -1 }, signedOutView({ tokenRejected: arrival.tokenRejected, linkExpired: arrival.linkExpired })));
 }
@@ -98,6 +104,9 @@ function startShell(): void {
 
   let view: PageView | null = null;
   let first = true;
+  let currentTitle: string | null = null;
+  // The tab's title and icon follow the link, the outage and a waiting update (the update feed's state).
+  const showTab = () => showTabState(tabStateOf(live.state, live.outage, live.update?.state === 'ready'), currentTitle, ICON);
   function route() {
     const page = pageFromHash();
     view?.dispose?.();
@@ -107,7 +116,8 @@ function startShell(): void {
       if (a.dataset.page === page.id) a.setAttribute('aria-current', 'page');
       else a.removeAttribute('aria-current');
     }
-    document.title = `${page.title} · Berth`;
+    currentTitle = page.title;
+    showTab();
     // After a navigation, put keyboard and screen-reader focus on the new page's heading.
     if (!first) view.root.querySelector<HTMLElement>('h1')?.focus();
     first = false;
@@ -132,8 +142,12 @@ function startShell(): void {
       if (!banner.classList.contains('ok')) banner.hidden = true;
     } else if (state === 'stopped') {
       showBanner('neutral', 'Berth has stopped.', howToStart(live.status?.startCommand));
+    } else if (outage === 'down' && live.cause === 'restarting') {
+      showBanner('warn', 'Berth is restarting…', [document.createTextNode('It said it was restarting, and is usually back within moments. What this page shows may be out of date; it catches up by itself.')]);
     } else if (outage === 'down') {
-      showBanner('warn', 'Reconnecting…', [document.createTextNode('Berth is restarting or cannot be reached. What this page shows may be out of date; it catches up by itself.')]);
+      showBanner('warn', 'Berth stopped responding.', [
+        document.createTextNode('It went away without saying so: it may have crashed, or be stuck. This page keeps trying; what it shows may be out of date until Berth answers.'),
+      ]);
     } else {
       showBanner('neutral', 'Berth is not running.', howToStart(live.status?.startCommand));
     }
@@ -148,9 +162,22 @@ function startShell(): void {
 
   live.on('link', showLink);
   live.on('outage', showOutage);
+  live.on('link', showTab);
+  live.on('outage', showTab);
+  live.on('update', showTab);
+  live.on('cause', (cause) => {
+    if (cause) document.documentElement.dataset.outageCause = cause;
+    else delete document.documentElement.dataset.outageCause;
+  });
   live.on('status', (s) => {
     setText(version, s.version);
     recovered.show(s);
+    try {
+      if (s.startCommand) localStorage.setItem(START_KEY, s.startCommand);
+      else localStorage.removeItem(START_KEY);
+    } catch {
+      // storage off: the offline page says it in general words
+    }
   });
   showLink(live.state);
   showOutage(live.outage);
@@ -162,25 +189,88 @@ function startShell(): void {
   live.start();
 }
 
+/** A stored start command, or undefined (never heard one): howToStart words each. */
+function lastStartCommand(): string | null | undefined {
+  try {
+    return localStorage.getItem(START_KEY) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Berth's own offline page: what a tab shows when it loads while Berth does
+ * not answer (a reload during an outage; the service worker kept the shell).
+ * It tries again by itself, and opens the console once Berth answers.
+ */
+function showOffline(retry: () => void, nextTryMs: number): void {
+  showTabState('offline', null, ICON);
+  const next = `Next try in ${Math.max(1, Math.round(nextTryMs / 1000))} s.`;
+  const shown = document.getElementById('offline-next');
+  // Drawn once: later tries only update the line below, so focus and reading position stay where they are.
+  if (shown) {
+    setText(shown, next);
+    offlineRetry = retry;
+    return;
+  }
+  offlineRetry = retry;
+  const again = h('button', { type: 'button', class: 'button', id: 'offline-retry', onclick: () => offlineRetry() }, 'Try now');
+  fill(
+    app,
+    h('header', { class: 'topbar' }, brand()),
+    h(
+      'main',
+      { id: 'main', class: 'main', tabindex: -1 },
+      h(
+        'section',
+        { class: 'page offline', 'aria-labelledby': 'offline-title' },
+        h(
+          'article',
+          { class: 'card hero' },
+          h('h1', { id: 'offline-title', tabindex: -1 }, 'Berth is offline'),
+          h('p', { class: 'lead' }, `Berth is not answering at ${location.host}. This page tries again by itself every few seconds and opens the console as soon as Berth is back.`),
+          h('p', null, howToStart(lastStartCommand(), '')),
+          h('div', { class: 'actions' }, again),
+          h('p', { class: 'muted small', id: 'offline-next', role: 'status' }, next),
+        ),
+      ),
+    ),
+  );
+}
+let offlineRetry: () => void = () => undefined;
+
 async function boot(attempt = 0): Promise<void> {
   whenUnauthorized(showSignedOut);
+  let timer: number | undefined;
+  const retry = () => {
+    window.clearTimeout(timer);
+    void boot(attempt + 1);
+  };
   try {
     const session = await api.session();
     if (!session.authenticated) return showSignedOut();
   } catch {
     // Not answering (stopped, or still starting): say so in plain words and keep asking.
+    const wait = Math.min(5000, 500 * (attempt + 1));
     if (attempt === 0) {
       fill(
         app,
         h('header', { class: 'topbar' }, brand()),
         h('main', { id: 'main', class: 'main', tabindex: -1 }, h('p', { class: 'message', role: 'status' }, 'Berth is not answering. This page loads by itself as soon as it is back.')),
       );
-    }
-    window.setTimeout(() => void boot(attempt + 1), Math.min(5000, 500 * (attempt + 1)));
+      showTabState('reconnecting', null, ICON);
+    } else showOffline(retry, wait);
+    timer = window.setTimeout(retry, wait);
     return;
   }
   pages = [...berthPages, ...(await appPages().catch(() => []))];
   startShell();
+}
+
+// The service worker keeps the console's shell, so a reload while Berth is away shows the page above
+// instead of the browser's own error. Browsers allow one on https and on this computer (127.0.0.1, localhost).
+if ('serviceWorker' in navigator && window.isSecureContext) {
+  navigator.serviceWorker.register('/sw.js').catch(() => undefined);
 }
 
 void boot();

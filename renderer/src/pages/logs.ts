@@ -159,10 +159,17 @@ export const logsPage: Page = {
 
     function showCounts() {
       const { total, matching } = totals;
+      // Not loaded: nothing is known about the log, so nothing is counted.
+      if (failed) {
+        setText(count, '');
+        setText(position, '');
+        pager.hidden = true;
+        return;
+      }
       setText(count, filtered() ? `${number(matching)} of ${number(total)} ${total === 1 ? 'line' : 'lines'}` : `${number(total)} ${total === 1 ? 'line' : 'lines'}`);
       const first = (pages.length - 1) * PAGE_SIZE + 1;
       const shown = list.childElementCount;
-      setText(position, shown ? `Lines ${number(first)}–${number(first + shown - 1 - (pages.length === 1 ? 0 : 0))} of ${number(filtered() ? matching : total)}, newest first` : '');
+      setText(position, shown ? `Lines ${number(first)}–${number(first + shown - 1)} of ${number(filtered() ? matching : total)}, newest first` : '');
       newest.disabled = newer.disabled = pages.length === 1;
       older.disabled = !nextOlder;
       pager.hidden = pages.length === 1 && !nextOlder;
