@@ -41,9 +41,10 @@ export function makeFolders(dir: string, mode = 0o700): void {
 
 /**
  * What `berth serve` needs of its data folder before anything else: that it
- * is a folder, or can be made one, and that this user can write in it. Any
- * other path (under /proc, a file, a device, a folder without permission) is
- * refused at once, naming the folder, with exit 2.
+ * is a folder this user can open, or can be made one. Any other path (under
+ * /proc, a file, a device, a folder without permission) is refused at once,
+ * naming the folder, with exit 2. A folder Berth can read but not write in is
+ * used as it is: Berth serves with what is there and says what it cannot save.
  */
 export function checkDataFolder(dataDir: string, from = '--data-dir'): void {
   const refuse = (why: string) =>
@@ -69,8 +70,8 @@ export function checkDataFolder(dataDir: string, from = '--data-dir'): void {
     }
   }
   try {
-    fs.accessSync(dataDir, fs.constants.W_OK | fs.constants.X_OK);
+    fs.accessSync(dataDir, fs.constants.R_OK | fs.constants.X_OK);
   } catch (err) {
-    throw refuse(`this user cannot write in it (${describeFsError(err)})`);
+    throw refuse(`this user cannot open it (${describeFsError(err)})`);
   }
 }

@@ -33,7 +33,7 @@ export interface Runner {
   platform: NodeJS.Platform;
 }
 
-export type ProblemKind = 'symlink' | 'not-regular' | 'not-dir' | 'foreign' | 'others-write' | 'outside-profile' | 'unsafe-parent';
+export type ProblemKind = 'symlink' | 'not-regular' | 'not-dir' | 'foreign' | 'others-write' | 'outside-profile' | 'unsafe-parent' | 'no-access';
 
 export interface TrustProblem {
   path: string;
@@ -368,6 +368,15 @@ export function trustDataDir(dataDir: string, runner: Runner = currentRunner()):
   if (problems.length) throw new DataDirRefused(dataDir, dedupe(problems));
   const open = openFolderWarning(dataDir, dirFacts, runner, 'The data folder');
   if (open) warnings.push(open);
+  // Ours, but shut to us (chmod 000): said of the folder, not as an unexpected error about a file in it.
+  try {
+    fs.accessSync(dataDir, fs.constants.R_OK | fs.constants.X_OK);
+  } catch (err) {
+    const q = shellQuote(dataDir);
+    throw new DataDirRefused(dataDir, [
+      { path: dataDir, kind: 'no-access', message: `The data folder ${dataDir} cannot be opened by this user (${errorCode(err) ?? String(err)}).`, fix: `chmod 700 ${q}, or choose another folder with --data-dir or BERTH_DATA_DIR` },
+    ]);
+  }
   checkEntries(dataDir, runner, warnings);
   return { warnings };
 }

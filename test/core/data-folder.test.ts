@@ -2,7 +2,7 @@
  * A path that cannot be a data folder ends `berth serve` at once with exit 2,
  * naming the folder: under /proc (where Node's recursive mkdir used to spin
  * forever at full CPU), a file, a device, and a folder this user may not
- * write in (checked as an unprivileged user: root may write anywhere).
+ * open (checked as an unprivileged user: root may open anything).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -51,14 +51,16 @@ describe('a bad data folder fails fast', () => {
     expect(fs.readFileSync(file, 'utf8')).toBe('mine');
   });
 
-  it('a folder this user may not write in, or not even make: exit 2 naming it (as an unprivileged user)', async () => {
+  it('a folder this user may not open, or not even make: exit 2 naming it (as an unprivileged user)', async () => {
     const base = tempDataDir();
     fs.chmodSync(base, 0o755);
-    const readOnly = path.join(base, 'read-only');
-    fs.mkdirSync(readOnly, { mode: 0o500 });
-    fs.chownSync(readOnly, 65534, 65534);
-    const r = await refusedStart(['--data-dir', readOnly], true);
-    expect(r).toEqual({ code: 2, stderr: expect.stringContaining(`berth: Berth cannot use ${readOnly} as its data folder: this user cannot write in it (permission denied (EACCES)).`) });
+    // Its own folder, with no permission at all (a read-only one is used as it is: faults-data.test.ts).
+    const shut = path.join(base, 'shut');
+    fs.mkdirSync(shut, { mode: 0o000 });
+    fs.chmodSync(shut, 0o000);
+    fs.chownSync(shut, 65534, 65534);
+    const r = await refusedStart(['--data-dir', shut], true);
+    expect(r).toEqual({ code: 2, stderr: expect.stringContaining(`berth: Berth will not use its data folder ${shut}:\n  The data folder ${shut} cannot be opened by this user (EACCES).\n    To fix it: chmod 700 '${shut}', or choose another folder`) });
     const inRoots = path.join(base, 'root-only', 'berth');
     fs.mkdirSync(path.dirname(inRoots), { mode: 0o755 });
     const made = await refusedStart(['--data-dir', inRoots], true);
