@@ -13,7 +13,9 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { SIGN_IN_PAGE } from '../../app/server/sign-in';
 import { ROOT, berthEnv, berthProgram, freePort, health, killBerth, readToken, runBerth, tempDataDir, waitFor, type BerthProcess } from '../helpers';
 
 const cleanups: (() => unknown)[] = [];
@@ -71,13 +73,17 @@ function started(args: string[]): BerthProcess {
   return p;
 }
 
-/** The token-carrying address the browser stand-in was given signs a tab in: a 303 with the cookie. */
+/** What the browser stand-in was given (the 0600 sign-in page in the data folder, app/server/sign-in.ts) signs a tab in: a 303 with the cookie. */
 async function signsIn(url: string, dataDir: string): Promise<void> {
-  expect(url).toContain(`token=${encodeURIComponent(readToken(dataDir))}`);
-  const res = await new Promise<http.IncomingMessage>((resolve, reject) => http.get(url, resolve).on('error', reject));
+  expect(url).toBe(pathToFileURL(path.join(dataDir, SIGN_IN_PAGE)).href);
+  const html = fs.readFileSync(fileURLToPath(url), 'utf8');
+  expect(html).not.toContain(readToken(dataDir));
+  const link = /content="0;url=([^"]+)"/.exec(html)![1]!.replace(/&#38;/g, '&');
+  expect(link).toContain('?ticket=');
+  const res = await new Promise<http.IncomingMessage>((resolve, reject) => http.get(link, resolve).on('error', reject));
   res.resume();
   expect(res.statusCode).toBe(303);
-  expect(String(res.headers['set-cookie'])).toMatch(/^berth_session=|HttpOnly/);
+  expect(String(res.headers['set-cookie'])).toMatch(/^berth_token=|HttpOnly/);
 }
 
 describe('commands Berth prints run as printed', () => {
