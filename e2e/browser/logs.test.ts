@@ -85,7 +85,7 @@ describe('the Logs page is the log', () => {
 
     // Warnings and errors: the warning from before the relaunch, not "All is well".
     await page.selectOption('#log-level', 'warn');
-    await expect.poll(() => rows(page).first().locator('.msg').textContent()).toContain('a handoff probe without a valid proof was ignored');
+    await expect.poll(() => rows(page).first().locator('.msg').textContent()).toContain('a handoff probe without a valid proof');
     expect(await page.locator('#log-empty').isHidden()).toBe(true);
     expect(await rows(page).first().getAttribute('data-pid')).toBe(String(first));
 
