@@ -49,8 +49,8 @@ async function main() {
     const current = await health(port);
     if (withPoller) await poller.begin();
     const t0 = performance.now();
-    const res = await requestRetrying(port, 'POST', '/api/relaunch', auth);
-    if (res.status !== 202) throw new Error(`relaunch refused: ${res.status}`);
+    // Answered once confirmed, after the successor's window: timed to the successor's /health, as before.
+    const answer = requestRetrying(port, 'POST', '/api/relaunch', auth);
     let next;
     for (;;) {
       next = await health(port);
@@ -58,6 +58,8 @@ async function main() {
       await sleep(1);
     }
     const ms = performance.now() - t0;
+    const res = await answer;
+    if (res.status !== 200) throw new Error(`relaunch refused: ${res.status}`);
     pids.add(next.pid);
     await sleep(20);
     return { ms, gap: withPoller ? await poller.end() : null };

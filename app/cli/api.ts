@@ -79,6 +79,8 @@ export interface AskOptions {
    * probe, whether the action took place anyway (then it is not sent twice).
    */
   acknowledged?: (seen: ProbeResult) => Promise<boolean>;
+  /** How long the answer may take (default 10 s): a restart answers once it is done. */
+  timeoutMs?: number;
 }
 
 /**
@@ -93,7 +95,7 @@ export async function ask(ctx: Context, target: RunningProbe, method: string, pa
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     if (current) {
       try {
-        return await request(current, opts.token, method, pathname);
+        return await request(current, opts.token, method, pathname, opts.timeoutMs);
       } catch (err) {
         if (!(err instanceof NoAnswer)) throw err;
         last = err.code;

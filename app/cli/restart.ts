@@ -1,144 +1,98 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError, ExitCode } from '../errors';
-import type { ProbeResult } from '../instance/probe';
-import { ask, checked, newest, request, sameEntry, statusOf, tokenFor, NoAnswer, type HistoryItem, type ServerStatus } from './api';
+import { ask, checked, statusOf, tokenFor, type Answer, type HistoryItem, type ServerStatus } from './api';
 import { isBerth, look, runningBerth, where, type Context, type RunningProbe } from './find';
 
-/** Longer than a relaunch may take: the handoff deadline (10 s) and a slow start-up. */
-const WAIT_MS = 30_000;
+/**
+ * How long the answer may take: a relaunch first waits for requests in flight
+ * (up to 30 s), then for its successor (the handoff deadline, 10 s) and the
+ * confirmation window with its answer (2 s + 5 s).
+ */
+const ANSWER_MS = 60_000;
 
-/** `berth restart [--app]`: restart the server in place, or relaunch the process; wait until it is done. */
+type Kind = 'restart' | 'relaunch';
+
+/**
+ * `berth restart [--app]`: restart the server in place, or relaunch the
+ * process. One request, answered once the work is done with its history
+ * entry (or what failed); nothing is polled.
+ */
 export async function restart(ctx: Context): Promise<number> {
   const target = await runningBerth(ctx);
   const token = tokenFor(ctx, target);
-  return ctx.flags.app ? relaunch(ctx, target, token) : restartInPlace(ctx, target, token);
-}
-
-async function restartInPlace(ctx: Context, target: RunningProbe, token: string): Promise<number> {
-  // The newest restart in the history before we ask: done means a newer one is there.
-  const before = newest(await statusOf(ctx, target, token), 'restart');
-  const done = (s: ServerStatus) => {
-    const last = newest(s, 'restart');
-    return last && !sameEntry(last, before) ? last : null;
-  };
-  const res = await ask(ctx, target, 'POST', '/api/restart', {
-    token,
-    acknowledged: async (seen) => {
-      if (!isBerth(seen)) return false;
-      const s = await statusOf(ctx, seen, token);
-      return s.state === 'restarting' || !!done(s);
-    },
-  });
-  if (res !== 'acknowledged') checked(res, target, 'restart');
-  const until = performance.now() + WAIT_MS;
-  while (performance.now() < until) {
-    const current = await runningBerth(ctx).catch((err) => {
-      // Between an old listener's close and the new one's listen the port is free for a moment.
-      if (err instanceof BerthError && err.exitCode === ExitCode.unexpected) return null;
-      throw err;
-    });
-    if (current) {
-      const s = await statusOf(ctx, current, token);
-      const entry = done(s);
-      if (entry) {
-        const url = String(s.url ?? current.running.url);
-        const downtime = entry.downtimeMs === 0 ? '; the listening socket stayed open' : typeof entry.downtimeMs === 'number' ? `; the port was unavailable for ${entry.downtimeMs} ms` : '';
-        ctx.out.result(`Restarted the server on ${url}${downtime}.`, { restarted: 'server', downtimeMs: entry.downtimeMs ?? null, url });
-        return ExitCode.ok;
-      }
-      if (s.state === 'conflict' || s.state === 'stopped') {
-        throw new BerthError(`Berth (pid ${current.running.pid}) could not serve again after the restart (state ${s.state}); see its log${logHint(s)}.`, ExitCode.unexpected);
-      }
-    }
-    await sleep(25);
-  }
-  throw new BerthError(`Berth accepted the restart but did not finish it within ${WAIT_MS / 1000} s; see its log.`, ExitCode.unexpected);
-}
-
-async function relaunch(ctx: Context, target: RunningProbe, token: string): Promise<number> {
-  const old = target.running;
-  const before = newest(await statusOf(ctx, target, token), 'relaunch');
+  const kind: Kind = ctx.flags.app ? 'relaunch' : 'restart';
   const since = Date.now();
-  const res = await ask(ctx, target, 'POST', '/api/relaunch', {
+  const res = await ask(ctx, target, 'POST', `/api/${kind}`, {
     token,
-    acknowledged: async (seen) => {
-      if (!isBerth(seen)) return true; // the old process let go of the port: the relaunch is under way
-      if (seen.running.instance !== old.instance) return true;
-      const s = await statusOf(ctx, seen, token);
-      return s.state === 'relaunching' || !sameEntry(newest(s, 'relaunch'), before);
-    },
+    timeoutMs: ANSWER_MS,
+    // Asked only after a reset: whether Berth acted on the request anyway, so that it is not sent twice.
+    acknowledged: async (seen) => isBerth(seen) && (await tookPlace(ctx, target, seen, token, kind, since)) !== null,
   });
-  if (res !== 'acknowledged') checked(res, target, 'relaunch');
+  if (res === 'acknowledged') return cutOff(ctx, target, token, kind, since);
+  return answered(ctx, target, kind, res);
+}
 
-  const until = performance.now() + WAIT_MS;
-  let seen: ProbeResult = target;
-  while (performance.now() < until) {
-    seen = await look(ctx, 1000);
-    if (isBerth(seen) && seen.running.instance !== old.instance && seen.running.state === 'serving') {
-      const r = seen.running;
-      ctx.out.result(`Relaunched: Berth ${r.version} pid ${r.pid} serves ${r.url}.`, { restarted: 'app', ...r });
-      return ExitCode.ok;
+function answered(ctx: Context, target: RunningProbe, kind: Kind, res: Answer): number {
+  const body = res.body;
+  const old = target.running;
+  if (res.status === 500 && typeof body.failed === 'string') {
+    const failure = inWords(body.failed);
+    if (body.state !== 'serving') {
+      throw new BerthError(`The ${kind} failed (${failure}), and Berth pid ${old.pid} could not serve again; see its log.`, ExitCode.unexpected, { pid: old.pid, failure });
     }
-    if (isBerth(seen) && seen.running.instance === old.instance) {
-      // Still the old process: it keeps serving while its successor starts, and serves on if the successor fails.
-      const failure = await relaunchFailure(seen, token, before, since);
-      if (failure) {
-        throw new BerthError(`${failure}; Berth pid ${old.pid} keeps serving on ${old.url}.`, ExitCode.unexpected, { pid: old.pid, failure });
-      }
-    }
-    await sleep(50);
+    throw new BerthError(`${capital(failure)}; Berth pid ${old.pid} keeps serving on ${old.url}.`, ExitCode.unexpected, { pid: old.pid, failure });
   }
-  const holder = isBerth(seen) ? `Berth pid ${seen.running.pid} answers there` : seen.verdict === 'free' ? 'nothing answers there' : `${seen.verdict === 'foreign' || seen.verdict === 'silent' ? seen.what : 'something else'} holds it`;
-  throw new BerthError(`Berth accepted the relaunch, but no new process took over ${where(target)} within ${WAIT_MS / 1000} s (${holder}); see its log.`, ExitCode.unexpected);
+  checked(res, target, kind);
+  const entry = (typeof body.entry === 'object' && body.entry ? body.entry : {}) as HistoryItem;
+  const url = typeof body.url === 'string' ? body.url : old.url;
+  if (body.restarted === 'server') {
+    ctx.out.result(`Restarted the server on ${url}${downtime(entry)}.`, { restarted: 'server', downtimeMs: entry.downtimeMs ?? null, url, entry });
+    return ExitCode.ok;
+  }
+  const successor = body.successor as { pid?: number; instance?: string } | null | undefined;
+  if (successor && typeof successor.pid === 'number') {
+    // It has served through the confirmation window: serving is what it was confirmed doing.
+    ctx.out.result(`Relaunched: Berth pid ${successor.pid} serves ${url}${downtime(entry)}.`, { restarted: 'app', pid: successor.pid, instance: successor.instance, state: 'serving', url, entry });
+  } else {
+    // After exit (the desktop's Restart app): the new process starts once this one has gone.
+    ctx.out.result(`Relaunching: ${entry.detail ?? 'the new process starts once this one exits'}.`, { restarted: 'app', pid: null, instance: null, url, entry });
+  }
+  return ExitCode.ok;
 }
 
 /**
- * Whether the old process has given up on its successor, and why, in words
- * for the user ("the new process exited with code 1"). It is back to serving
- * with a relaunch newer than `before` in its history. The reason comes from
- * that history entry when the server records one, else from its error log.
+ * The answer was cut off after Berth acted on the request (a reset, which the
+ * request's own drain should never cause): say what the server's history
+ * holds now, from one look.
  */
-async function relaunchFailure(seen: RunningProbe, token: string, before: HistoryItem | undefined, since: number): Promise<string | null> {
-  let s: ServerStatus;
-  try {
-    s = (await request(seen, token, 'GET', '/api/status')).body as ServerStatus;
-  } catch (err) {
-    if (err instanceof NoAnswer) return null;
-    throw err;
-  }
-  // While the socket is handed over both processes accept on it, so this request may reach the successor,
-  // whose history has its own (successful) relaunch: only the old process's word counts.
-  if (s.instance !== seen.running.instance) return null;
-  const entry = newest(s, 'relaunch');
-  if (s.state !== 'serving' || !entry || sameEntry(entry, before)) return null;
-  const reason = failureText(entry) ?? (await failureFromLog(seen, token, since)) ?? 'the new process did not take over';
-  return inWords(reason);
+async function cutOff(ctx: Context, target: RunningProbe, token: string, kind: Kind, since: number): Promise<number> {
+  const seen = await look(ctx);
+  if (!isBerth(seen)) throw new BerthError(`Berth took the ${kind} request, but its answer was cut off and nothing answers on ${where(target)} now; see its log.`, ExitCode.unexpected);
+  const entry = await tookPlace(ctx, target, seen, token, kind, since);
+  const body: Record<string, unknown> = { restarted: kind === 'restart' && entry?.kind !== 'relaunch' ? 'server' : 'app', entry, url: seen.running.url, state: 'serving' };
+  if (seen.running.instance !== target.running.instance) body.successor = { pid: seen.running.pid, instance: seen.running.instance };
+  if (entry && typeof entry.failed === 'string') return answered(ctx, target, kind, { status: 500, body: { ...body, failed: entry.failed } });
+  if (!entry && !body.successor) throw new BerthError(`Berth took the ${kind} request, but its answer was cut off before it was done; \`berth status\` says how it went.`, ExitCode.unexpected);
+  return answered(ctx, target, kind, { status: 200, body });
 }
 
-function failureText(entry: HistoryItem): string | null {
-  for (const key of ['failed', 'failure', 'error', 'reason']) {
-    const v = entry[key];
-    if (typeof v === 'string' && v) return v;
-  }
-  if (entry.outcome === 'failed' || entry.ok === false) return typeof entry.detail === 'string' ? entry.detail : null;
-  return typeof entry.detail === 'string' && /fail|exited|did not|could not|crash/i.test(entry.detail) ? entry.detail : null;
-}
-
-/** Servers that do not put the failure in their history log it: "relaunch failed (the successor exited with code 1); ...". */
-async function failureFromLog(seen: RunningProbe, token: string, since: number): Promise<string | null> {
-  try {
-    const res = await request(seen, token, 'GET', '/api/logs?level=error&limit=50');
-    const entries = Array.isArray(res.body.entries) ? (res.body.entries as { time?: number; msg?: string }[]) : [];
-    // Newest first.
-    for (const e of entries) {
-      if ((e.time ?? 0) < since - 1000 || typeof e.msg !== 'string') continue;
-      const m = /relaunch failed \((.+)\)/i.exec(e.msg);
-      if (m) return m[1]!;
-    }
-  } catch {
-    // the reason is a nicety; the failure itself is already known
-  }
+/**
+ * Whether the request took effect, from what serves now: a new process (for a
+ * relaunch), or an entry of that kind in the history written since it was sent
+ * (the same clock: the server is on this computer). The entry, `{}` for a new
+ * process whose entry is not at hand, or null.
+ */
+async function tookPlace(ctx: Context, target: RunningProbe, seen: RunningProbe, token: string, kind: Kind, since: number): Promise<HistoryItem | null> {
+  const s: ServerStatus = await statusOf(ctx, seen, token);
+  const entries = Array.isArray(s.history) ? s.history : [];
+  const entry = entries.filter((h) => h && (h.kind === kind || h.kind === 'relaunch') && Date.parse(String(h.at)) >= since).at(-1);
+  if (entry) return entry;
+  if (kind === 'relaunch' && seen.running.instance !== target.running.instance) return {};
   return null;
+}
+
+function downtime(entry: HistoryItem): string {
+  if (entry.downtimeMs === 0) return '; the listening socket stayed open';
+  return typeof entry.downtimeMs === 'number' ? `; the port was unavailable for ${entry.downtimeMs} ms` : '';
 }
 
 /** The server speaks of "the successor"; the user started "the new process". */
@@ -150,6 +104,6 @@ function inWords(reason: string): string {
     .replace(/\.$/, '');
 }
 
-function logHint(s: ServerStatus): string {
-  return typeof s.logFile === 'string' && s.logFile ? ` (${s.logFile})` : '';
+function capital(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }

@@ -5,7 +5,8 @@ import { BerthError } from '../errors';
 import { Fanout, type EventSource } from '../server/fanout';
 import { loadSettings, rememberRemoteChoice, saveSettings, validateSettings, type Settings } from '../settings/settings';
 import { checkAddress, type AddressCheck } from './address-check';
-import type { HostStatus, ServerHost } from './host';
+import type { HistoryEntry, HostStatus, ServerHost } from './host';
+import type { FastifyReply } from 'fastify';
 import { replacementPlan } from './plans';
 import { startCommand } from './start-command';
 import { berthWords, currentInvocation } from '../berth-command';
@@ -61,6 +62,19 @@ function afterResponse(res: ServerResponse, fn: () => Promise<unknown>, log: { e
   res.once('finish', () => setImmediate(() => fn().catch((err) => log.error({ err }, 'action failed'))));
 }
 
+/**
+ * A restart or relaunch that did not happen: 409 when it could not start (this
+ * Berth is busy with something else, or cannot relaunch itself), 500 when it
+ * failed, with the history entry that says why.
+ */
+function failed(reply: FastifyReply, host: ServerHost, err: unknown, what: 'restart' | 'relaunch'): unknown {
+  const message = err instanceof Error ? err.message : String(err);
+  const entry = err instanceof BerthError ? (err.details.entry as HistoryEntry | undefined) : undefined;
+  if (!entry) return reply.code(409).send({ error: `${what}-refused`, message });
+  // state: serving when this process serves on (the usual case), conflict when it could not claim the port again.
+  return reply.code(500).send({ error: `${what}-failed`, message, failed: entry.failed ?? message, entry, state: host.state });
+}
+
 /** One SSE stream: a named event with JSON data. */
 export function sseWrite(res: ServerResponse, event: string, data: unknown): void {
   res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
@@ -73,14 +87,26 @@ const lifecycleRoutes: RouteGroup =
     const { host } = deps;
     api.get('/status', { preHandler: requireToken }, async () => statusOf(deps));
 
+    // Restart and relaunch answer once done, with the history entry: on failure too, with what failed, and
+    // this process still serving (or, when the port could not be claimed again, saying so).
     api.post('/restart', { preHandler: requireToken }, async (_req, reply) => {
-      afterResponse(reply.raw, () => host.restart(), log);
-      return reply.code(202).send({ accepted: 'restart', instance: host.instance });
+      try {
+        const entry = await host.restart();
+        return { restarted: entry.kind === 'relaunch' ? 'app' : 'server', entry, url: host.url, instance: host.instance, successor: host.successor };
+      } catch (err) {
+        return failed(reply, host, err, 'restart');
+      }
     });
 
     api.post('/relaunch', { preHandler: requireToken }, async (_req, reply) => {
-      afterResponse(reply.raw, () => host.relaunch(), log);
-      return reply.code(202).send({ accepted: 'relaunch', instance: host.instance, pid: process.pid });
+      // The drain that follows a handover must not cut this answer off.
+      host.holdAnswer(reply.raw);
+      try {
+        const entry = await host.relaunch();
+        return { restarted: 'app', entry, url: host.url, instance: host.instance, successor: host.successor };
+      } catch (err) {
+        return failed(reply, host, err, 'relaunch');
+      }
     });
 
     api.post('/stop', { preHandler: requireToken }, async (_req, reply) => {

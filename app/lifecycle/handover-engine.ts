@@ -80,9 +80,15 @@ export interface HandoverHost {
   drain(listener: Listener, opts?: { unhurried?: boolean }): Promise<void>;
 }
 
+/** The process that took over, where it is known (not after exit). */
+export interface Successor {
+  pid: number;
+  instance: string;
+}
+
 export type HandoverOutcome =
   /** The successor serves (or, after exit, is certain to start): drain what is left, then exit. `entry` is the relaunch as the successor recorded it. */
-  | { kind: 'handed-over'; entry: Omit<HistoryEntry, 'at'> & { at?: string }; drained: Promise<void> }
+  | { kind: 'handed-over'; entry: Omit<HistoryEntry, 'at'> & { at?: string }; successor?: Successor; drained: Promise<void> }
   /** The successor did not take over; this process serves on `listener` (`again`: after it had let go). */
   | { kind: 'kept'; failure: string; listener: Listener; again: boolean }
   /** The successor did not take over, and the port could not be claimed again. */
@@ -230,7 +236,7 @@ class Run {
     const drained = this.host.drain(old, { unhurried: true });
     s.send({ berth: 'confirmed', stop: this.host.self.stopAsked?.() ?? false });
     s.release();
-    return { kind: 'handed-over', entry: serving.entry ?? relaunchEntry(serving.pid, 'socket handed over'), drained };
+    return { kind: 'handed-over', entry: serving.entry ?? relaunchEntry(serving.pid, 'socket handed over'), successor: { pid: serving.pid, instance: serving.instance }, drained };
   }
 
   /** Close and rebind, our own successor: it says on its channel when it is ready to bind; we close, it binds. */
@@ -254,7 +260,7 @@ class Run {
     if (failure) return giveUp(failure);
     s.send({ berth: 'confirmed', stop: this.host.self.stopAsked?.() ?? false });
     s.release();
-    return { kind: 'handed-over', entry: serving.entry ?? relaunchEntry(serving.pid, 'port closed and bound again'), drained: this.drained! };
+    return { kind: 'handed-over', entry: serving.entry ?? relaunchEntry(serving.pid, 'port closed and bound again'), successor: { pid: serving.pid, instance: serving.instance }, drained: this.drained! };
   }
 
   // --- a successor someone else starts beside us (an updater, a `berth serve --replace`): it proves itself with the note.
@@ -291,7 +297,7 @@ class Run {
       s.kill();
       return this.again(failure, this.drained!);
     }
-    return { kind: 'handed-over', entry: relaunchEntry(seen.pid, 'port closed and bound again'), drained: this.drained! };
+    return { kind: 'handed-over', entry: relaunchEntry(seen.pid, 'port closed and bound again'), successor: seen, drained: this.drained! };
   }
 
   // --- after exit: make sure the successor will start (an installer has started) before anything closes.
@@ -415,7 +421,7 @@ class Run {
       const running = err instanceof BerthError ? (err.details.running as { instance?: string; pid?: number } | undefined) : undefined;
       if (running?.instance && running.instance !== this.host.self.instance) {
         this.host.log.info(`the new process serves after all (instance ${running.instance})`);
-        return { kind: 'handed-over', entry: relaunchEntry(running.pid ?? 0, 'port closed and bound again'), drained };
+        return { kind: 'handed-over', entry: relaunchEntry(running.pid ?? 0, 'port closed and bound again'), successor: running.pid ? { pid: running.pid, instance: running.instance } : undefined, drained };
       }
       const reason = `${failure}, and Berth could not serve again: ${message(err)}`;
       return { kind: 'lost', failure: reason, error: err instanceof BerthError ? err : new BerthError(reason, 1) };

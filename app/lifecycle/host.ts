@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import type { ServerResponse } from 'node:http';
 import { BerthError, ExitCode } from '../errors';
 import type { LogSink, Logger } from '../log';
 import { claimPort } from '../instance/claim';
@@ -8,7 +9,7 @@ import type { ApiRoutes, HostedSite } from '../server/web';
 import { listenerOf } from '../server/exposure';
 import { descriptors } from '../server/descriptors';
 import { Generations, retire } from './generations';
-import { ANSWER_MS, CONFIRM_WINDOW_MS, runHandover, type HandoverHost, type HandoverOutcome } from './handover-engine';
+import { ANSWER_MS, CONFIRM_WINDOW_MS, runHandover, type HandoverHost, type HandoverOutcome, type Successor } from './handover-engine';
 import { checkHandoffProof, handoffProof, readHandoffNote, removeHandoffNote, type ProvenHandoff } from './successor-protocol';
 import { History, type HistoryEntry } from './history';
 import { Listener } from './listener';
@@ -136,6 +137,8 @@ export class ServerHost extends EventEmitter<HostEvents> {
   private relaunching: Promise<HistoryEntry> | null = null;
   /** Set once this process has handed over: the relaunch that replaced it, for what is asked of it afterwards. */
   private replacedBy: HistoryEntry | null = null;
+  /** The process that replaced this one, where known: what a relaunch request answers with. */
+  private _successor: Successor | null = null;
   /** A stop asked while a relaunch was under way: passed on to the successor if it takes over. */
   private stopAsked = false;
 
@@ -422,8 +425,8 @@ export class ServerHost extends EventEmitter<HostEvents> {
         next = await this.generations.build(this._host);
       } catch (err) {
         this.setState('serving');
-        this.record({ kind: 'restart', downtimeMs: null, failed: `the new server could not be built: ${(err as Error).message}` });
-        throw err;
+        const entry = this.record({ kind: 'restart', downtimeMs: null, failed: `the new server could not be built: ${(err as Error).message}` });
+        throw new BerthError(`The restart failed: ${entry.failed}. Berth keeps serving ${this.url}.`, ExitCode.unexpected, { failed: entry.failed, entry });
       }
       const old = listener.swap(next);
       void this.track(retire(old, this.opts.drainDeadline ?? 1000));
@@ -471,6 +474,16 @@ export class ServerHost extends EventEmitter<HostEvents> {
     return run;
   }
 
+  /** The process that took over from this one (null before a relaunch, or after one whose successor starts once this one exits). */
+  get successor(): Successor | null {
+    return this._successor;
+  }
+
+  /** Keep the connection of `res` open through a drain until it is answered: it answers with the outcome of a restart or relaunch. */
+  holdAnswer(res: ServerResponse): void {
+    this.listener?.hold(res);
+  }
+
   /** The five things the handover engine needs of a host (handover-engine.ts), for this relaunch. */
   private handoverHost(listener: Listener): HandoverHost {
     const o = this.opts;
@@ -503,6 +516,7 @@ export class ServerHost extends EventEmitter<HostEvents> {
       this.listener = null;
       const entry: HistoryEntry = { at: new Date().toISOString(), ...outcome.entry };
       this.replacedBy = entry;
+      this._successor = outcome.successor ?? null;
       this.setState('stopped');
       void outcome.drained
         .then(() => this.settled())

@@ -33,6 +33,8 @@ export class Listener {
   private readonly emptied: (() => void)[] = [];
   /** Requests taken before a drain whose answer has not left yet: they get Connection: close when it begins. */
   private readonly unanswered = new Set<ServerResponse>();
+  /** Connections whose answer waits for the outcome of a lifecycle operation: a drain's deadline spares them. */
+  private readonly held = new Set<Socket>();
   /** Wall-clock time the socket started listening (a relaunch's downtime ends here). */
   listenedAt = 0;
 
@@ -95,6 +97,19 @@ export class Listener {
   }
   connectionCount(): number {
     return this.sockets.size;
+  }
+
+  /**
+   * Keep `res`'s connection through a drain until it is answered: a restart
+   * or relaunch request answers with its outcome, which comes after the drain
+   * began, so its deadline must not cut that answer off. The operation bounds
+   * the wait (the handoff deadline and the confirmation window).
+   */
+  hold(res: ServerResponse): void {
+    const socket = res.socket;
+    if (!socket) return;
+    this.held.add(socket);
+    res.once('close', () => this.held.delete(socket));
   }
 
   /** Answer from now on with `next`; returns the generation it replaces. */
@@ -168,9 +183,14 @@ export class Listener {
     clearTimeout(grace);
     let destroyed = 0;
     if (first === 'deadline') {
-      destroyed = this.sockets.size;
-      server.closeAllConnections();
-      for (const s of this.sockets) s.destroy();
+      if (this.held.size === 0) server.closeAllConnections();
+      for (const s of this.sockets) {
+        if (this.held.has(s)) continue;
+        destroyed++;
+        s.destroy();
+      }
+      // A held answer carries Connection: close (the drain began before it), so its connection ends once it has left.
+      if (this.sockets.size > 0) await new Promise<void>((r) => this.emptied.push(r));
     }
     await this.unlisten();
     return { destroyed };

@@ -83,8 +83,11 @@ export function apiRequestBlockers(blockers: RestartBlockers): ApiRoutes {
 
 function isLongLived(req: FastifyRequest): boolean {
   const path = req.url.split('?', 1)[0]!;
-  return (req.headers.accept ?? '').includes('text/event-stream') || path === '/api/events' || path === '/api/update/install';
+  return (req.headers.accept ?? '').includes('text/event-stream') || path === '/api/events' || path === '/api/update/install' || LIFECYCLE.has(path);
 }
+
+// These answer once their restart or relaunch is done, and a relaunch waits for blockers: held, they would wait on themselves.
+const LIFECYCLE = new Set(['/api/restart', '/api/relaunch', '/api/stop', '/api/handoff']);
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 

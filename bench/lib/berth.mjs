@@ -70,7 +70,8 @@ export function request(port, method, urlPath, headers = {}) {
       res.on('data', (d) => (body += d));
       res.on('end', () => resolve({ status: res.statusCode, json: () => JSON.parse(body) }));
     });
-    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+    // A restart or relaunch answers once it is done (a relaunch after its successor's confirmation window).
+    req.setTimeout(/^\/api\/(restart|relaunch)$/.test(urlPath) ? 60_000 : 5000, () => req.destroy(new Error('timeout')));
     req.on('error', reject);
     req.end();
   });

@@ -250,7 +250,9 @@ export function api(port, token, method, urlPath, body, headers = {}) {
   const h = { ...headers };
   if (token) h.Authorization = `Bearer ${token}`;
   if (body !== undefined) h['Content-Type'] = 'application/json';
-  return request({ port, method, path: urlPath, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+  // A restart or relaunch answers once it is done (a relaunch after its successor's confirmation window).
+  const timeout = /^\/api\/(restart|relaunch)$/.test(urlPath) ? 60_000 : undefined;
+  return request({ port, method, path: urlPath, headers: h, body: body === undefined ? undefined : JSON.stringify(body), timeout });
 }
 
 /** All log text a data dir's Berth processes wrote (rotated files included). */

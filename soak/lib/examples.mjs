@@ -98,14 +98,14 @@ export async function runExample(name, { restarts = 0, relaunches = 0, childRest
     const lastRestart = async () => (await history()).findLast((h) => h.kind === 'restart')?.at ?? null;
     for (let i = 0; i < restarts; i++) {
       const before = await lastRestart();
-      if ((await api(port, token, 'POST', '/api/restart')).status !== 202) throw new Error('restart refused');
+      if ((await api(port, token, 'POST', '/api/restart')).status !== 200) throw new Error('restart refused');
       await waitFor(async () => (await lastRestart()) !== before, `in-place restart ${i + 1}`);
       if (i % 10 === 9) log(`${name}: ${i + 1} in-place restarts`);
     }
     await load.progressed(20);
     for (let i = 0; i < relaunches; i++) {
       const was = await health(port);
-      if ((await api(port, token, 'POST', '/api/relaunch')).status !== 202) throw new Error('relaunch refused');
+      if ((await api(port, token, 'POST', '/api/relaunch')).status !== 200) throw new Error('relaunch refused');
       const next = await waitFor(async () => {
         const h = await health(port);
         return h && h.instance !== was.instance && h.state === 'serving' ? h : null;

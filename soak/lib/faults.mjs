@@ -88,7 +88,7 @@ export async function killMidDrain() {
     if (successor) procs.track(successor.pid, dataDir);
     const status = successor ? (await api(port, token, 'GET', '/api/status')).json : null;
     const slowResult = await slow;
-    const ok = accepted.status === 202 && aliveMidDrain && aExit === 'SIGKILL' && successor && status?.handoffFrom === a.info.instance && (await listenersAsync(port)) !== 0;
+    const ok = accepted.status === 200 && aliveMidDrain && aExit === 'SIGKILL' && successor && status?.handoffFrom === a.info.instance && (await listenersAsync(port)) !== 0;
     return row(
       'predecessor SIGKILLed mid-drain',
       'successor serves (handoff from the killed instance)',

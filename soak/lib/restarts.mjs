@@ -21,7 +21,8 @@ async function call(port, token, method, urlPath, { budgetMs = 15_000 } = {}) {
           res.on('end', () => resolve({ status: res.statusCode, json: JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null') }));
           res.on('error', reject);
         });
-        req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+        // A restart or relaunch answers once it is done (a relaunch after its successor's confirmation window).
+        req.setTimeout(/^\/api\/(restart|relaunch)$/.test(urlPath) ? 60_000 : 5000, () => req.destroy(new Error('timeout')));
         req.on('error', reject);
         req.end();
       });
@@ -67,7 +68,7 @@ export async function runRestartSoak({ restarts = 1000, relaunches = 100, connec
     const t0 = Date.now();
     for (let i = 0; i < restarts; i++) {
       const r = await call(port, token, 'POST', '/api/restart');
-      if (r.status !== 202) throw new Error(`restart ${i}: HTTP ${r.status} ${JSON.stringify(r.json)}`);
+      if (r.status !== 200) throw new Error(`restart ${i}: HTTP ${r.status} ${JSON.stringify(r.json)}`);
       const status = await waitFor(async () => {
         const s = await call(port, token, 'GET', '/api/status');
         return lastKey(s.json.history) !== key && s.json.state === 'serving' ? s.json : null;
@@ -107,14 +108,16 @@ export async function runRestartSoak({ restarts = 1000, relaunches = 100, connec
     const t1 = Date.now();
     for (let i = 0; i < relaunches; i++) {
       const old = serving;
-      const accepted = await call(port, token, 'POST', '/api/relaunch');
-      if (accepted.status !== 202) throw new Error(`relaunch ${i}: HTTP ${accepted.status} ${JSON.stringify(accepted.json)}`);
+      // The answer comes once the relaunch is confirmed (after the successor's window): the time is from the request.
       const tAccepted = performance.now();
+      const answer = call(port, token, 'POST', '/api/relaunch');
       serving = await waitFor(async () => {
         const h = await health(port, '127.0.0.1', 1000);
         return h && h.instance !== old.instance && h.state === 'serving' ? h : null;
       }, `relaunch ${i}: a successor serving`, 20_000, 2);
       relaunchDowntimes.push(Math.round((performance.now() - tAccepted) * 100) / 100);
+      const accepted = await answer;
+      if (accepted.status !== 200) throw new Error(`relaunch ${i}: HTTP ${accepted.status} ${JSON.stringify(accepted.json)}`);
       procs.track(serving.pid, dataDir);
       pids.push(serving.pid);
       const tExit = performance.now();

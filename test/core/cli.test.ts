@@ -488,8 +488,8 @@ describe('the CLI never prints a stack trace, and retries what was reset', () =>
     const port = await freePort();
     const dir = tempDataDir();
     track(await startServe(port, dir));
-    // Berth answers the restart with something that is not Berth's API: a server from another program on a proxy.
-    const proxy = await resettingProxy(port, (line) => (line.startsWith('GET /api/status') ? 'before' : 'pass'));
+    // A proxy of another program in front of Berth resets every restart request before it reaches Berth.
+    const proxy = await resettingProxy(port, (line) => (line.startsWith('POST /api/restart') ? 'before' : 'pass'));
     cleanups.push(() => proxy.close());
     const p = runBerth(['restart', '--port', String(proxy.port), '--data-dir', dir]);
     expect(await p.exited).toBe(1);

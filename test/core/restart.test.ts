@@ -91,7 +91,7 @@ describe('close and rebind into TIME_WAIT (the relaunch path where the socket ca
       let current = first.info.instance;
       let peak = 0;
       for (let i = 0; i < 5; i++) {
-        expect(await postFresh(port, '/api/relaunch', token)).toBe(202);
+        expect(await postFresh(port, '/api/relaunch', token)).toBe(200);
         const next = await waitFor(async () => {
           const h = await health(port);
           return h && h.instance !== current && h.state === 'serving' ? h : null;

@@ -55,7 +55,7 @@ describe('the guardian on the close-and-rebind relaunch (real berth serve proces
     const first = await startServe(port, dataDir, ['--handoff-timeout', '30000'], { BERTH_HANDOVER: 'probe' });
     pids.push(first.info.pid);
     const token = readToken(dataDir);
-    expect(await postFresh(port, '/api/relaunch', token)).toBe(202);
+    expect(await postFresh(port, '/api/relaunch', token)).toBe(200);
     const successor = await serving(port, (h) => h.instance === first.info.instance, 'the successor to serve');
     pids.push(successor.pid);
     expect(await first.exited).toBe(0);
@@ -84,7 +84,7 @@ describe('the guardian on the close-and-rebind relaunch (real berth serve proces
     cleanUp(dataDir, () => pids);
     const first = await startServe(port, dataDir, [], { BERTH_HANDOVER: 'probe' });
     pids.push(first.info.pid);
-    expect(await postFresh(port, '/api/relaunch', readToken(dataDir))).toBe(202);
+    expect(await postFresh(port, '/api/relaunch', readToken(dataDir))).toBe(200);
     const successor = await serving(port, (h) => h.instance === first.info.instance, 'the successor to serve');
     pids.push(successor.pid);
     expect(await first.exited).toBe(0);
