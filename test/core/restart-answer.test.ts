@@ -6,13 +6,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { alive, freePort, health, killBerth, rawRequest, readToken, runBerth, startServe, tempDataDir, type BerthProcess } from '../helpers';
+import { alive, endGuardians, freePort, health, killBerth, rawRequest, readToken, runBerth, startServe, tempDataDir, type BerthProcess } from '../helpers';
 import { resettingProxy } from './cli-fixtures';
 
 const procs: BerthProcess[] = [];
 const extraPids: number[] = [];
 const cleanups: (() => Promise<unknown>)[] = [];
+const guarded: string[] = [];
 afterEach(async () => {
+  // Close and rebind starts a guardian: ended first, or it would start Berth again once the successor is killed.
+  for (const dir of guarded.splice(0)) endGuardians(dir);
   for (const p of procs.splice(0)) await killBerth(p);
   for (const pid of extraPids.splice(0)) if (alive(pid)) process.kill(pid, 'SIGKILL');
   while (cleanups.length) await cleanups.pop()!();
@@ -44,6 +47,7 @@ describe('restart and relaunch answer with their outcome', () => {
   ] as const)('POST /api/relaunch (%s) answers once the new process serves, with the relaunch and who took over', async (_name, env, how) => {
     const port = await freePort();
     const dir = tempDataDir();
+    guarded.push(dir);
     const first = track(await startServe(port, dir, ['--drain-timeout', '100'], env));
     const res = await post(port, dir, '/api/relaunch');
     if (typeof res.body.successor?.pid === 'number') extraPids.push(res.body.successor.pid);
