@@ -123,7 +123,8 @@ export const settingsPage: Page = {
     const launchAtLogin = checkbox('Start Berth when I log in', 'launchAtLogin', 'Applies to the desktop app.');
     const channel = field(
       'Update channel',
-      h('select', { id: 'channel', name: 'channel' }, h('option', { value: 'latest' }, 'Stable'), h('option', { value: 'beta' }, 'Beta (early versions, may be rough)')),
+      // The channel's own name first: settings.json, the README and the release feed all say `latest`.
+      h('select', { id: 'channel', name: 'channel' }, h('option', { value: 'latest' }, 'latest (stable releases)'), h('option', { value: 'beta' }, 'beta (early versions, may be rough)')),
     );
     const autoCheck = checkbox('Check for updates automatically', 'autoCheck', 'Berth looks for new versions in the background and tells you when one is ready.');
     const allowPrerelease = checkbox('Offer pre-release versions', 'allowPrerelease');
@@ -390,6 +391,8 @@ export const settingsPage: Page = {
             fill(warnings, h('strong', null, 'About your settings file: '), res.warnings.join(' '));
             warnings.hidden = false;
           }
+          // Arrived from the Update page's "Change": to the channel, where it can be changed.
+          if (/^#\/settings\/channel$/.test(location.hash) && !channel.control.disabled) channel.control.focus();
           // Edits not saved before this tab reloaded (a relaunch reloads every tab): put them back, and say so.
           const draft = readDraft();
           if (draft && JSON.stringify(draft) !== JSON.stringify(patchFromSettings(res.settings))) {

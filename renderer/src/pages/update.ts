@@ -23,7 +23,8 @@ const HEADLINES: Record<UpdateState['state'], (s: UpdateState) => string> = {
   disabled: () => 'This copy of Berth does not update itself',
 };
 
-const CHANNEL_LABELS: Record<string, string> = { latest: 'Stable', beta: 'Beta' };
+/** The channel by its own name (settings.json and the README say `latest`), with what it means. */
+const CHANNEL_LABELS: Record<string, string> = { latest: 'latest (stable releases)', beta: 'beta (early versions)' };
 
 export const updatePage: Page = {
   id: 'update',
@@ -119,7 +120,8 @@ export const updatePage: Page = {
             h('dt', null, 'Current version'),
             h('dd', null, s.currentVersion),
             h('dt', null, 'Channel'),
-            h('dd', null, CHANNEL_LABELS[s.channel] ?? s.channel, ' ', h('a', { href: '#/settings', class: 'small' }, 'Change')),
+            // "Change" leads to the channel field; where this copy does not update itself, that field is off, so no link.
+            h('dd', null, CHANNEL_LABELS[s.channel] ?? s.channel, s.state === 'disabled' ? null : [' ', h('a', { href: '#/settings/channel', class: 'small', id: 'change-channel' }, 'Change')]),
             s.version && s.state !== 'idle' ? [h('dt', null, 'New version'), h('dd', null, s.version)] : null,
             h('dt', null, 'Last checked'),
             h('dd', null, s.checkedAt ? h('time', { datetime: s.checkedAt }, `${formatTime(s.checkedAt)} (${formatAgo(s.checkedAt)})`) : 'Never'),
