@@ -57,10 +57,24 @@ export function levelValue(level: Level): number {
   return Number(Object.entries(LEVEL_NAMES).find(([, name]) => name === level)?.[0] ?? 30);
 }
 
-/** One line a person can read on a terminal: time, level, scope, message. */
+/**
+ * One line a person can read on a terminal: time, level, scope, message. A
+ * terminal that has been closed (EIO) or a pipe nobody reads any more (EPIPE)
+ * ends the console, never the process: the file and the ring have every line.
+ */
 function consoleStream(out: NodeJS.WritableStream, filter?: ConsoleFilter) {
+  let open = true;
+  out.on('error', () => (open = false));
   return {
+    get open() {
+      return open;
+    },
+    close() {
+      open = false;
+    },
     write(line: string) {
+      if (!open) return;
+      let text = line;
       try {
         const e = JSON.parse(line) as { time: number; level: number; scope?: string; msg: string; console?: boolean };
         // The CLI prints its own final message for some entries; `console: false` keeps them file-only.
@@ -69,9 +83,15 @@ function consoleStream(out: NodeJS.WritableStream, filter?: ConsoleFilter) {
         const t = new Date(e.time).toTimeString().slice(0, 8);
         const lvl = (LEVEL_NAMES[e.level] ?? 'info').toUpperCase().padEnd(5);
         // One entry, one line, and nothing a terminal would act on, whatever text reached the message.
-        out.write(`${t} ${lvl} ${e.scope ? e.scope + ': ' : ''}${visible(String(e.msg), 4000)}\n`);
+        text = `${t} ${lvl} ${e.scope ? e.scope + ': ' : ''}${visible(String(e.msg), 4000)}\n`;
       } catch {
-        out.write(line);
+        // not one of our JSON lines: as it came
+      }
+      try {
+        out.write(text);
+      } catch {
+        // a file that can no longer be written (a full disk under a redirected stderr)
+        open = false;
       }
     },
   };
@@ -82,6 +102,8 @@ export interface LogSink {
   ring: LogRing;
   /** The current log file, or null when logs could not be written to disk. */
   file: string | null;
+  /** Stop writing to the console (the terminal it was is no longer this process's to write to); the file goes on. */
+  closeConsole(): void;
   close(): Promise<void>;
   /**
    * Write out now, before returning, what is still on its way to the file,
@@ -144,7 +166,8 @@ export function createLogSink(opts: LogOptions): LogSink {
       problems.push(code === 'untrusted' ? `${(err as Error).message} Keeping logs in memory only.` : `Logs cannot be written to ${opts.dir} (${code ?? err}); keeping them in memory only.`);
     }
   }
-  if (opts.console) streams.push({ level: opts.consoleLevel ?? 'info', stream: consoleStream(opts.console, opts.consoleFilter) });
+  const terminal = opts.console ? consoleStream(opts.console, opts.consoleFilter) : null;
+  if (terminal) streams.push({ level: opts.consoleLevel ?? 'info', stream: terminal });
   const root = pino(
     { level: 'trace', base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.epochTime },
     pino.multistream(streams),
@@ -154,6 +177,7 @@ export function createLogSink(opts: LogOptions): LogSink {
     root,
     ring,
     file,
+    closeConsole: () => terminal?.close(),
     close: () =>
       new Promise<void>((resolve) => {
         if (!fileStream || synchronous) return resolve();

@@ -15,6 +15,7 @@ import { exposureWarning, type Exposure } from '../server/exposure';
 import { headlessUpdates } from '../update/headless';
 import { NoAnswer, request } from './api';
 import { berthCommand, type Context } from './find';
+import { exitCleanlyWithoutTerminal } from './terminal';
 
 /**
  * `berth serve` once the first look found nothing in the way: the server,
@@ -50,6 +51,9 @@ export async function serveHost(ctx: Context, o: ServeOptions): Promise<number> 
     consoleFilter: (e) => serving || levelValue(e.level) >= levelValue('warn'),
   });
   const log = logs.root.child({ scope: 'cli' });
+  // A terminal closed under us (EIO) or a pipe no one reads (EPIPE) must not end the server; the log file has every line.
+  process.stdout.on('error', () => undefined);
+  exitCleanlyWithoutTerminal();
   for (const w of config.warnings) log.warn(w);
   const token = ensureToken(config.dataDir);
   if (token.warning) log.warn(token.warning);

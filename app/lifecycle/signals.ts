@@ -1,27 +1,57 @@
 import type { Logger } from '../log';
 
+export type StopSignal = 'SIGINT' | 'SIGTERM' | 'SIGHUP' | 'SIGBREAK';
+
+export interface SignalHandlers {
+  /**
+   * Act on a signal received elsewhere (the terminal's process passes on its
+   * Ctrl+C, cli/foreground.ts). `again`: the sender had already passed one on.
+   * Without it, a signal that finds a stop under way is the same stop, so one
+   * that arrives both directly and passed on (systemd signals every process
+   * of a service) never cuts the drain short.
+   */
+  deliver(signal: StopSignal, again: boolean): void;
+  remove(): void;
+}
+
 /**
- * First SIGINT/SIGTERM (SIGBREAK on Windows: Ctrl+Break) drains and exits;
- * a second one exits at once, for a person who does not want to wait.
+ * SIGINT, SIGTERM and SIGHUP (SIGBREAK on Windows: Ctrl+Break) drain and stop.
+ * A second SIGINT or SIGTERM exits at once, for a person who does not want to
+ * wait. SIGHUP is the terminal hanging up: a closing terminal and the shell in
+ * it may each send one, so another SIGHUP never hurries the drain.
  */
-export function installSignalHandlers(opts: { stop: () => Promise<void>; log: Logger }): () => void {
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+export function installSignalHandlers(opts: {
+  stop: (signal: StopSignal) => Promise<void>;
+  /** Before exiting at once, at the second signal. */
+  now?: (signal: StopSignal) => void;
+  /** What the stop does, in words for the log (default: draining and stopping). */
+  doing?: () => string;
+  log: Logger;
+}): SignalHandlers {
+  const signals: StopSignal[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   if (process.platform === 'win32') signals.push('SIGBREAK');
   let stopping = false;
-  const handler = (signal: NodeJS.Signals) => {
+  const act = (signal: StopSignal, again: boolean) => {
     if (stopping) {
+      if (!again) return;
       opts.log.warn(`${signal} again: exiting now`);
+      opts.now?.(signal);
       process.exit(130);
     }
     stopping = true;
-    opts.log.info(`${signal}: draining and stopping (send it again to exit at once)`);
-    opts.stop().catch((err) => {
+    const doing = opts.doing?.() ?? 'draining and stopping';
+    opts.log.info(signal === 'SIGHUP' ? `SIGHUP: ${doing}` : `${signal}: ${doing} (send it again to exit at once)`);
+    opts.stop(signal).catch((err) => {
       opts.log.error({ err }, 'stop failed');
       process.exit(1);
     });
   };
+  const handler = (signal: NodeJS.Signals) => act(signal as StopSignal, signal !== 'SIGHUP');
   for (const s of signals) process.on(s, handler);
-  return () => {
-    for (const s of signals) process.off(s, handler);
+  return {
+    deliver: act,
+    remove: () => {
+      for (const s of signals) process.off(s, handler);
+    },
   };
 }
