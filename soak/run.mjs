@@ -153,7 +153,7 @@ try {
     ['RSS along the restarts (KiB, under load)', rs.trail.map((t) => t.rssKiB).join(' '), ''],
     ['RSS before -> after (KiB)', `${rs.before.rssKiB} -> ${rs.after.rssKiB}`, `first ${rl.firstProcess.rssKiB}, last ${rl.lastProcess.rssKiB}`],
     ['open fds before -> after', `${rs.before.fds} -> ${rs.after.fds}`, `first ${rl.firstProcess.fds}, last ${rl.lastProcess.fds}`],
-    ['processes', `1 (pid unchanged: ${r.problems.every((p) => !p.includes('pid changed'))})`, `${rl.distinctPids} pids, ${rl.stillAliveBesidesLast} predecessors left alive`],
+    ['processes', `1 (pid unchanged: ${r.problems.every((p) => !p.includes('pid changed'))})`, `${rl.distinctPids} pids, ${rl.stillAliveBesidesLast} predecessors left alive${rl.startedProcessWaits ? ' (the started one waits for the last, as a foreground program)' : ''}`],
     ['problems', r.problems.length ? r.problems.slice(0, 3).join('; ') : 'none', ''],
   ]);
   table(`Start storms: ${storms.size} \`berth serve\` at once on a fresh port`, ['rounds', 'exactly one serving', 'others exit 3 with message', 'settle p50 / max (ms)', 'failed rounds'], [

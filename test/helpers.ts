@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { berthCommandLine } from '../app/berth-command';
+import { WAITING } from '../app/cli/foreground';
 
 export const ROOT = path.resolve(__dirname, '..');
 export const BERTH_BIN = path.join(ROOT, 'bin', 'berth.js');
@@ -203,5 +204,23 @@ export function rawRequest(url: string, opts: { method?: string; headers?: Recor
     });
     req.once('error', reject);
     req.end();
+  });
+}
+
+/**
+ * The process that was started as `berth serve` has handed its port over and
+ * waits for the Berth serving now (app/cli/foreground.ts): its log says so.
+ */
+export function startedWaits(dataDir: string, pid: number): boolean {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(dataDir, 'logs', 'berth.log'), 'utf8');
+  } catch {
+    return false;
+  }
+  return text.split('\n').some((line) => {
+    if (!line.includes(WAITING)) return false;
+    const e = JSON.parse(line) as { pid: number; msg: string };
+    return e.pid === pid && e.msg.startsWith(WAITING);
   });
 }

@@ -15,6 +15,7 @@ import { exposureWarning, type Exposure } from '../server/exposure';
 import { headlessUpdates } from '../update/headless';
 import { NoAnswer, request } from './api';
 import { berthCommand, type Context } from './find';
+import type { ForegroundRole } from './foreground';
 import { exitCleanlyWithoutTerminal } from './terminal';
 
 /**
@@ -29,6 +30,8 @@ export interface ServeOptions {
   /** A listening socket handed over by the predecessor (`--listen-fd`). */
   inheritedFd: number | null;
   exposure: Exposure;
+  /** Where this process stands towards the one that was started (cli/foreground.ts). */
+  foreground: ForegroundRole;
   /** When serve first probed the port: the wait for a silent holder counts from there. */
   firstProbeAt?: number;
   probeTimeout?: number;
@@ -62,9 +65,12 @@ export async function serveHost(ctx: Context, o: ServeOptions): Promise<number> 
     if (claimed) succession = resolveSuccession(claimed, config.dataDir);
   }
 
+  const fg = o.foreground;
+  let handedOver = false;
   const exit = async (code: number) => {
+    const final = await fg.finish(code, handedOver);
     await logs.close();
-    process.exit(code);
+    process.exit(final);
   };
   const app = ctx.hooks?.app;
   const version = app?.version ?? appVersion();
@@ -99,6 +105,12 @@ export async function serveHost(ctx: Context, o: ServeOptions): Promise<number> 
     exit: (code) => void exit(code),
     exitOnConflict: true,
   });
+  let last = berth.host.state;
+  berth.host.on('state', (s) => {
+    if (s === 'stopped' && last === 'relaunching') handedOver = true;
+    last = s;
+    fg.state(s, berth.host.url);
+  });
   try {
     await berth.start();
   } catch (err) {
@@ -106,7 +118,17 @@ export async function serveHost(ctx: Context, o: ServeOptions): Promise<number> 
     await logs.close();
     throw err;
   }
-  installSignalHandlers({ stop: () => berth.host.stopAndExit(0), log });
+  const signals = installSignalHandlers({
+    stop: (signal) => {
+      fg.forward(signal, false);
+      return berth.host.stopAndExit(0);
+    },
+    now: (signal) => fg.forward(signal, true),
+    // Handed over, and waiting for the Berth serving now: the stop is passed on.
+    doing: () => (berth.host.state === 'stopped' ? 'stopping the Berth serving now' : 'draining and stopping'),
+    log,
+  });
+  fg.attach({ log, signal: signals.deliver, gone: () => logs.closeConsole() });
   const s = berth.host.status();
   serving = true;
   if (o.exposure.exposed) log.warn(exposureWarning(config, o.exposure));

@@ -9,6 +9,7 @@ import { checkListenHost } from '../server/exposure';
 import { checkDataFolder } from '../files/folder';
 import { millis } from './args';
 import type { Context } from './find';
+import { foregroundRole } from './foreground';
 import { withCommands } from './hints';
 
 /**
@@ -42,6 +43,9 @@ export async function serve(ctx: Context): Promise<number> {
     handoffDeadline: millis(flags['handoff-timeout'], 'handoff-timeout'),
     drainDeadline: millis(flags['drain-timeout'], 'drain-timeout'),
   };
+  // Before the server loads: a relaunched Berth tells the process that was started it is coming, so a stop meets it too.
+  // Its successor gets the handoff deadline, and as long again to load, before the started process gives up on it.
+  const foreground = foregroundRole({ relaunched: successor, dataDir: config.dataDir, successorDeadline: 2 * (timeouts.handoffDeadline ?? 10_000) });
 
   // First look. (claimPort probes again before binding, so a race after this look is still caught.)
   // A successor skips it: its probe proves to its predecessor that it may let go of the port,
@@ -64,7 +68,7 @@ export async function serve(ctx: Context): Promise<number> {
     useMemorySparingly();
   };
   try {
-    return await serveHost(ctx, { succession, inheritedFd, exposure, firstProbeAt: first ? firstProbeAt : undefined, onServing, ...timeouts });
+    return await serveHost(ctx, { succession, inheritedFd, exposure, foreground, firstProbeAt: first ? firstProbeAt : undefined, onServing, ...timeouts });
   } catch (err) {
     // Refused while claiming the port (another Berth or program got there first): with the commands that help.
     throw await withCommands(err, config);

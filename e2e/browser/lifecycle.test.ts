@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { describe, expect, test } from 'vitest';
+import { startedWaits } from '../../test/helpers';
 import { fact, freePort, health, openPage, recordLinkStates, screenshot, signedInTab, startBerth, successorOf, useBrowser, waitFor, waitLive } from './harness';
 
 const browser = useBrowser();
@@ -68,7 +69,9 @@ describe('lifecycle from the page', () => {
     // Headless on Linux and macOS the successor was handed the listening socket: the port never closed.
     expect(await relaunch.nth(2).textContent()).toBe(process.platform === 'win32' ? expect.stringMatching(/^\d+(\.\d+)? ms$/) : 'none');
     expect(await relaunch.nth(3).textContent()).toBe(`pid ${berth.pid} → pid ${next.pid}, ${process.platform === 'win32' ? 'port closed and bound again' : 'socket handed over'}`);
-    expect(await berth.proc.exited).toBe(0);
+    // The process that was started stays, as a terminal's program does, until Berth stops (app/cli/foreground.ts).
+    if (process.platform === 'win32') expect(await berth.proc.exited).toBe(0);
+    else await waitFor(() => startedWaits(berth.dataDir, berth.pid), 'the started process to hand over and wait');
     await waitLive(page);
     // Settle, then check it reloaded exactly once.
     await page.waitForTimeout(500);

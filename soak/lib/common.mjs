@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -253,6 +254,17 @@ export function api(port, token, method, urlPath, body, headers = {}) {
   // A restart or relaunch answers once it is done (a relaunch after its successor's confirmation window).
   const timeout = /^\/api\/(restart|relaunch)$/.test(urlPath) ? 60_000 : undefined;
   return request({ port, method, path: urlPath, headers: h, body: body === undefined ? undefined : JSON.stringify(body), timeout });
+}
+
+/**
+ * Whether the process started as `berth serve` has handed its port over and
+ * waits for the Berth serving now (app/cli/foreground.ts logs that line).
+ */
+export function startedWaits(dataDir, pid) {
+  const { WAITING } = createRequire(import.meta.url)(path.join(ROOT, 'out', 'app', 'cli', 'foreground.js'));
+  return logText(dataDir)
+    .split('\n')
+    .some((line) => line.includes(WAITING) && JSON.parse(line).pid === pid);
 }
 
 /** All log text a data dir's Berth processes wrote (rotated files included). */

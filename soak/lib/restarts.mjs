@@ -3,7 +3,7 @@
 // load on the port.
 import http from 'node:http';
 import path from 'node:path';
-import { alive, countMatches, health, jsonLines, logText, procs, readText, readToken, sleep, startServe, stopBerth, summarize, tempDir, freePort, rmDir, waitFor } from './common.mjs';
+import { alive, countMatches, health, jsonLines, logText, procs, readText, readToken, sleep, startedWaits, startServe, stopBerth, summarize, tempDir, freePort, rmDir, waitFor } from './common.mjs';
 import { startLoad } from './load.mjs';
 import { fdCount, listenersAsync, rssKiB, timeWaitSampler } from './procfs.mjs';
 
@@ -121,7 +121,9 @@ export async function runRestartSoak({ restarts = 1000, relaunches = 100, connec
       procs.track(serving.pid, dataDir);
       pids.push(serving.pid);
       const tExit = performance.now();
-      await waitFor(() => !alive(old.pid), `relaunch ${i}: predecessor pid ${old.pid} to exit`, 10_000, 5);
+      // Each predecessor exits, but the process that was started, which waits for the Berth serving now (a foreground program).
+      if (old.pid === firstPid) await waitFor(() => startedWaits(dataDir, old.pid), `relaunch ${i}: the started pid ${old.pid} to hand over and wait`, 10_000, 5);
+      else await waitFor(() => !alive(old.pid), `relaunch ${i}: predecessor pid ${old.pid} to exit`, 10_000, 5);
       predecessorExitMs.push(Math.round((performance.now() - tExit) * 100) / 100);
       const listening = await listenersAsync(port);
       if (listening !== null && listening !== 1) result.problems.push(`relaunch ${i}: ${listening} listeners on the port`);
@@ -142,7 +144,8 @@ export async function runRestartSoak({ restarts = 1000, relaunches = 100, connec
       servingLines: servingLines.length,
       firstProcess: after,
       lastProcess: lastFigures,
-      stillAliveBesidesLast: pids.filter((p) => p !== last && alive(p)).length,
+      stillAliveBesidesLast: pids.filter((p) => p !== last && p !== firstPid && alive(p)).length,
+      startedProcessWaits: process.platform === 'win32' ? null : alive(firstPid),
       firstPid,
       lastPid: last,
     };
