@@ -25,8 +25,9 @@ export interface BerthOptions
   extends Pick<HostOptions, 'host' | 'port' | 'dataDir' | 'version' | 'token' | 'logs' | 'rendererDir' | 'drainDeadline' | 'handoffDeadline' | 'probeTimeout' | 'firstProbeAt' | 'confirmWindow' | 'answerMs'> {
   /** Whether this process is the successor of a relaunch here (successor-protocol.ts resolveSuccession, decided once); default: a fresh start. */
   succession?: Succession;
-  /** A listening socket handed over by the predecessor (`--listen-fd`). */
+  /** A listening socket handed over by the predecessor (`--listen-fd`), or passed by systemd (`activated`). */
   inheritedFd?: number | null;
+  activated?: boolean;
   /** Builds the update service around the hooks that hand the port over. */
   updates: (hooks: UpdateHooks) => UpdateService;
   /** What Restart app does here (headless: a new process beside us; desktop: Electron's relaunch). */
@@ -67,7 +68,7 @@ export function createBerth(o: BerthOptions): Berth {
   const proven = succession.kind === 'successor' ? succession.handoff : null;
   const unproven = succession.kind === 'fresh' ? succession.unproven : null;
   if (unproven) log.warn(`--handoff names instance ${unproven.instance} (pid ${unproven.pid}), but no handoff note from it is in ${o.dataDir}: starting as a new Berth`);
-  if (o.inheritedFd != null && !proven) throw new BerthError('A listening socket was handed over (--listen-fd) without a handoff note from the predecessor; refusing to use it.', ExitCode.usage);
+  if (o.inheritedFd != null && !proven && !o.activated) throw new BerthError('A listening socket was handed over (--listen-fd) without a handoff note from the predecessor; refusing to use it.', ExitCode.usage);
 
   const runtime = o.app ? new HostedRuntime(o.app, { dataDir: o.dataDir, logs: o.logs, token: o.token }) : null;
   let host!: ServerHost;
@@ -91,7 +92,8 @@ export function createBerth(o: BerthOptions): Berth {
     logs: o.logs,
     rendererDir: o.rendererDir,
     handoff: proven,
-    inheritedFd: proven ? (o.inheritedFd ?? null) : null,
+    inheritedFd: proven || o.activated ? (o.inheritedFd ?? null) : null,
+    activated: o.activated,
     drainDeadline: o.drainDeadline,
     handoffDeadline: o.handoffDeadline,
     probeTimeout: o.probeTimeout,

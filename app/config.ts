@@ -86,7 +86,7 @@ export function resolveConfig(input: ConfigInput, opts: { readOnly?: boolean } =
  * count as beyond loopback here: what they resolve to is checked before
  * binding (server/exposure.ts).
  */
-function remoteOptIn(host: string, from: string, settings: Settings, env: NodeJS.ProcessEnv, settingsFile: string): string | null {
+export function remoteOptIn(host: string, from: string, settings: Settings, env: NodeJS.ProcessEnv, settingsFile: string): string | null {
   if (isLoopbackHost(host)) return null;
   if (env[ALLOW_REMOTE_ENV] === '1') return ALLOW_REMOTE_ENV;
   if (settings.allowRemote) return `"allowRemote": true in ${settingsFile}`;

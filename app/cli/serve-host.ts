@@ -27,8 +27,10 @@ import { exitCleanlyWithoutTerminal } from './terminal';
 export interface ServeOptions {
   /** Whether this process is a relaunch's successor (resolveSuccession, decided once in serve.ts). */
   succession: Succession;
-  /** A listening socket handed over by the predecessor (`--listen-fd`). */
+  /** A listening socket handed over by the predecessor (`--listen-fd`), or passed by systemd. */
   inheritedFd: number | null;
+  /** The socket came from systemd (LISTEN_FDS), not from a predecessor. */
+  activated?: boolean;
   exposure: Exposure;
   /** Where this process stands towards the one that was started (cli/foreground.ts). */
   foreground: ForegroundRole;
@@ -84,6 +86,7 @@ export async function serveHost(ctx: Context, o: ServeOptions): Promise<number> 
     rendererDir: rendererDir(),
     succession,
     inheritedFd: o.inheritedFd,
+    activated: o.activated,
     drainDeadline: o.drainDeadline,
     handoffDeadline: o.handoffDeadline,
     probeTimeout: o.probeTimeout,

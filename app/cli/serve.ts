@@ -9,6 +9,7 @@ import { checkListenHost } from '../server/exposure';
 import { checkDataFolder } from '../files/folder';
 import { millis } from './args';
 import type { Context } from './find';
+import { configForSocket, takeActivatedSocket } from './activation';
 import { foregroundRole } from './foreground';
 import { withCommands } from './hints';
 
@@ -18,15 +19,19 @@ import { withCommands } from './hints';
  * logger and its libraries load (serve-host.ts), so a duplicate start costs
  * about one Node start-up.
  */
-export async function serve(ctx: Context): Promise<number> {
+export async function serve(context: Context): Promise<number> {
+  // A socket from systemd decides where Berth serves (cli/activation.ts).
+  const activated = takeActivatedSocket();
+  const ctx = activated ? { ...context, config: configForSocket(context.config, activated) } : context;
   const { config, flags } = ctx;
   // electron-updater's AppImage install runs the new file once with this set, and waits for it.
   if (process.env.APPIMAGE_EXIT_AFTER_INSTALL === 'true') return ExitCode.ok;
   // Before anything is read or made there: a path that cannot be a data folder ends the start at once, named.
   checkDataFolder(config.dataDir, config.sources.dataDir === 'env' ? 'BERTH_DATA_DIR' : '--data-dir');
   // Who we replace, if anyone, and whether we are the one its predecessor is waiting for.
-  const { claimed, inheritedFd, problem } = whomDoIReplace({ handoff: flags.handoff, handoffPid: flags['handoff-pid'], host: config.host, port: config.port, listenFd: flags['listen-fd'] });
+  const { claimed, inheritedFd: handedFd, problem } = whomDoIReplace({ handoff: flags.handoff, handoffPid: flags['handoff-pid'], host: config.host, port: config.port, listenFd: flags['listen-fd'] });
   if (problem) throw new BerthError(problem, ExitCode.usage);
+  const inheritedFd = activated ? activated.fd : handedFd;
   const succession = resolveSuccession(claimed, config.dataDir);
   // Someone else's relaunch is under way here: leave it alone (exit 3), whatever the flags.
   if (succession.kind === 'bystander') {
@@ -51,7 +56,8 @@ export async function serve(ctx: Context): Promise<number> {
   // A successor skips it: its probe proves to its predecessor that it may let go of the port,
   // and that must happen only once the server is loaded and ready to bind.
   const firstProbeAt = performance.now();
-  const first = flags.replace || successor ? null : await probePort(config.host, config.port, { timeout: probeTimeout });
+  // So does a Berth given its socket by systemd: the socket is its own, and a probe would only reach its own queue.
+  const first = flags.replace || successor || activated ? null : await probePort(config.host, config.port, { timeout: probeTimeout });
   const refusal = first ? refusalFor(first) : null;
   if (refusal) {
     for (const w of config.warnings) ctx.out.warn(w);
@@ -68,7 +74,7 @@ export async function serve(ctx: Context): Promise<number> {
     useMemorySparingly();
   };
   try {
-    return await serveHost(ctx, { succession, inheritedFd, exposure, foreground, firstProbeAt: first ? firstProbeAt : undefined, onServing, ...timeouts });
+    return await serveHost(ctx, { succession, inheritedFd, activated: !!activated, exposure, foreground, firstProbeAt: first ? firstProbeAt : undefined, onServing, ...timeouts });
   } catch (err) {
     // Refused while claiming the port (another Berth or program got there first): with the commands that help.
     throw await withCommands(err, config);

@@ -81,6 +81,8 @@ export interface HostOptions {
   handoff?: ProvenHandoff | null;
   /** A listening socket handed over by the predecessor (`--listen-fd`): serve on it instead of binding. */
   inheritedFd?: number | null;
+  /** The inherited socket came from systemd (socket activation), so no handoff comes with it. */
+  activated?: boolean;
   probeTimeout?: number;
   /** How long a successor may take to serve, and a starter waits for the port to free (default 10 s). */
   handoffDeadline?: number;
@@ -357,7 +359,8 @@ export class ServerHost extends EventEmitter<HostEvents> {
 
   /** Serve on a socket our predecessor handed over: it is ours by construction, but it must be where we were told. */
   private async inherit(fd: number): Promise<Listener> {
-    if (!this.opts.handoff) throw new BerthError('--listen-fd is only for a successor with a handoff from its predecessor.', ExitCode.usage);
+    const from = this.opts.handoff;
+    if (!from && !this.opts.activated) throw new BerthError('--listen-fd is only for a successor with a handoff from its predecessor.', ExitCode.usage);
     const listener = new Listener(await this.generations.build(this._host));
     await listener.listen({ fd });
     const addr = listener.server.address();
@@ -366,7 +369,11 @@ export class ServerHost extends EventEmitter<HostEvents> {
       await listener.unlisten();
       throw new BerthError(`The socket handed over (descriptor ${fd}) listens on port ${port}, not ${this._port}.`, ExitCode.unexpected);
     }
-    this.noteProbe({ verdict: 'predecessor', running: { app: 'berth', version: this.opts.handoff.note.version, pid: this.opts.handoff.pid, instance: this.opts.handoff.instance, state: 'serving', startedAt: '', url: this.url }, reason: 'handoff', address: this._host, port, observation: { kind: 'refused' }, ms: 0 }, 'serve on the socket it handed over');
+    if (!from) {
+      this.log.info(`serving on the socket systemd passed (descriptor ${fd}), without a probe`);
+      return listener;
+    }
+    this.noteProbe({ verdict: 'predecessor', running: { app: 'berth', version: from.note.version, pid: from.pid, instance: from.instance, state: 'serving', startedAt: '', url: this.url }, reason: 'handoff', address: this._host, port, observation: { kind: 'refused' }, ms: 0 }, 'serve on the socket it handed over');
     return listener;
   }
 

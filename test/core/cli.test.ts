@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -122,15 +122,45 @@ describe('berth serve: one instance per port', () => {
 /** Windows has no waiting started process (cli/foreground.ts): there it exits once it has handed over, as every other predecessor. */
 const waits = process.platform !== 'win32';
 
+/** Whether systemd's own tool for socket activation is here (Debian: the systemd package). */
+const socketActivate = spawnSync('systemd-socket-activate', ['--version']).status === 0;
+
+/**
+ * `berth serve` started the way systemd starts a socket-activated service: systemd-socket-activate
+ * listens, and on the first connection execs Berth with the socket as descriptor 3 (LISTEN_FDS). No
+ * --port: Berth serves where the socket listens.
+ */
+async function serveActivated(port: number, dir: string): Promise<BerthProcess & { info: { pid: number; instance: string } }> {
+  const child = spawn('systemd-socket-activate', ['-l', `127.0.0.1:${port}`, process.execPath, BERTH_BIN, 'serve', '--json', '--data-dir', dir], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const p: BerthProcess = { child, stdout: () => out, stderr: () => err, exited };
+  track(p);
+  await waitFor(() => err.includes('Listening on'), 'systemd-socket-activate to listen');
+  // The first connection starts Berth; it waits in the socket's queue and is answered once Berth serves.
+  const first = await Promise.race([
+    waitFor(() => health(port), 'the activated Berth to answer its first connection', 30_000),
+    exited.then((code) => {
+      throw new Error(`socket-activated berth serve exited ${code}:\n${out}\n${err}`);
+    }),
+  ]);
+  return { ...p, info: { pid: first.pid, instance: first.instance } };
+}
+
 describe('berth relaunch', () => {
-  for (const start of ['socket', 'probe'] as const) {
-    const how = { socket: 'the socket handed over', probe: 'close and rebind' }[start];
-    it(`20 relaunches (${how}): same port, a new instance each time, each old process gone but the started one, which waits without the port and ends with Berth`, async () => {
+  for (const start of ['socket', 'probe', 'systemd'] as const) {
+    const how = { socket: 'the socket handed over', probe: 'close and rebind', systemd: 'started by systemd socket activation, the socket handed over' }[start];
+    it.skipIf(start === 'systemd' && !socketActivate)(`20 relaunches (${how}): same port, a new instance each time, each old process gone but the started one, which waits without the port and ends with Berth`, async () => {
       const port = await freePort();
       const dir = tempDataDir();
       guarded.push(dir);
       const handover = start === 'probe' ? 'probe' : 'socket';
-      const first = track(await startServe(port, dir, [], { BERTH_HANDOVER: handover }));
+      const first = start === 'systemd' ? await serveActivated(port, dir) : track(await startServe(port, dir, [], { BERTH_HANDOVER: handover }));
+      // Socket activation is the same exec: systemd's pid is Berth's.
+      expect(first.info.pid).toBe(first.child.pid);
       let current = { pid: first.info.pid, instance: first.info.instance };
       const seen = new Set([current.instance]);
       for (let i = 0; i < 20; i++) {
@@ -161,6 +191,11 @@ describe('berth relaunch', () => {
       }
       const log = fs.readFileSync(path.join(dir, 'logs', 'berth.log'), 'utf8');
       expect(log).not.toContain('EADDRINUSE');
+      if (start === 'systemd') {
+        // The socket systemd passed is served without a probe (a probe would only reach its own queue).
+        expect(log).toContain('serving on the socket systemd passed (descriptor 3), without a probe');
+        expect(log).not.toMatch(new RegExp(`"pid":${first.info.pid},[^\\n]*"msg":"probe `));
+      }
       if (handover === 'socket') {
         expect(log.match(/the new process \(pid \d+\) serves on the socket; confirming for 2 s/g)).toHaveLength(20);
         // Each successor names its predecessor with its version (the port checks on the Status page show this line).
