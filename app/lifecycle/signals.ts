@@ -30,15 +30,10 @@ export function installSignalHandlers(opts: {
 }): SignalHandlers {
   const signals: StopSignal[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   if (process.platform === 'win32') signals.push('SIGBREAK');
-  let stopping = false;
-  const act = (signal: StopSignal, again: boolean) => {
-    if (stopping) {
-      if (!again) return;
-      opts.log.warn(`${signal} again: exiting now`);
-      opts.now?.(signal);
-      process.exit(130);
-    }
-    stopping = true;
+  // 'passed on': the stop came from the waiter; the same signal sent here directly (systemd signals every
+  // process of a service) is that stop, not a second one.
+  let stopping: 'no' | 'passed on' | 'signalled' = 'no';
+  const begin = (signal: StopSignal) => {
     const doing = opts.doing?.() ?? 'draining and stopping';
     opts.log.info(signal === 'SIGHUP' ? `SIGHUP: ${doing}` : `${signal}: ${doing} (send it again to exit at once)`);
     opts.stop(signal).catch((err) => {
@@ -46,10 +41,29 @@ export function installSignalHandlers(opts: {
       process.exit(1);
     });
   };
-  const handler = (signal: NodeJS.Signals) => act(signal as StopSignal, signal !== 'SIGHUP');
+  const exitNow = (signal: StopSignal) => {
+    opts.log.warn(`${signal} again: exiting now`);
+    opts.now?.(signal);
+    process.exit(130);
+  };
+  const handler = (sig: NodeJS.Signals) => {
+    const signal = sig as StopSignal;
+    if (stopping === 'signalled') {
+      if (signal !== 'SIGHUP') exitNow(signal);
+      return;
+    }
+    if (stopping === 'no') begin(signal);
+    stopping = 'signalled';
+  };
+  const deliver = (signal: StopSignal, again: boolean) => {
+    if (stopping === 'no') {
+      stopping = 'passed on';
+      begin(signal);
+    } else if (again) exitNow(signal);
+  };
   for (const s of signals) process.on(s, handler);
   return {
-    deliver: act,
+    deliver,
     remove: () => {
       for (const s of signals) process.off(s, handler);
     },
