@@ -150,6 +150,14 @@ async function main() {
     ),
   );
 
+  // The process that was started stays after the first relaunch, as a terminal's program, waiting for the Berth serving now
+  // (app/cli/foreground.ts): what that costs, against the same process's idle size while it served.
+  if (process.platform !== 'win32') {
+    await sleep(3000);
+    const waiting = rssMb(server.child.pid);
+    rows.push(row('the started process, waiting after relaunches: RSS', `${waiting} MB = ${r2(waiting / idleRss)} x its idle RSS while serving`, '< 1.1 x idle', waiting / idleRss < 1.1));
+  }
+
   await stopAll(port, auth, pids);
 
   const w = Math.max(...rows.map((r) => r.what.length));
