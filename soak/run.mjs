@@ -13,11 +13,12 @@ import { runRestartSoak } from './lib/restarts.mjs';
 import { runStorms } from './lib/storm.mjs';
 import * as faults from './lib/faults.mjs';
 import { runHostile } from './lib/hostile.mjs';
+import { runKillSteps } from './lib/kill-steps.mjs';
 
 const quick = process.argv.includes('--quick') || process.env.SOAK_QUICK === '1';
 const P = quick
-  ? { restarts: 100, relaunches: 5, stormRounds: 3, stormSize: 16, saveKills: 50, slowCount: 20, slowBody: false, timingSamples: 50, capMinutes: 10 }
-  : { restarts: 1000, relaunches: 100, stormRounds: 50, stormSize: 16, saveKills: 200, slowCount: 100, slowBody: true, timingSamples: 500, capMinutes: 30 };
+  ? { restarts: 100, relaunches: 5, stormRounds: 3, stormSize: 16, saveKills: 50, slowCount: 20, slowBody: false, timingSamples: 50, killTrials: 1, capMinutes: 25 }
+  : { restarts: 1000, relaunches: 100, stormRounds: 50, stormSize: 16, saveKills: 200, slowCount: 100, slowBody: true, timingSamples: 500, killTrials: 3, capMinutes: 60 };
 
 if (!fs.existsSync(path.join(ROOT, 'out', 'app', 'cli.js'))) {
   console.error('soak: out/ is missing; run `npm run build` first (npm run soak does).');
@@ -101,6 +102,13 @@ try {
   report.storms = storms;
   if (storms.okRounds !== storms.rounds) failures++;
 
+  if (process.platform === 'linux') {
+    log(`kill at each step: ${P.killTrials} trial(s) of each step x process x signal`);
+    report.killSteps = await runKillSteps({ trials: P.killTrials, onProgress: log });
+    // Nothing may be lost: no trial ends with no Berth unless a stop was asked for and taken, none with two, no request unanswered.
+    failures += report.killSteps.cells.filter((c) => c.none > 0 || c.twoOrMore > 0 || c.lost > 0 || c.problems.length > 0).length;
+  } else report.killSteps = { skipped: 'Linux only (the successor is found in /proc)' };
+
   log('faults');
   const faultRows = [];
   const step = async (name, fn) => {
@@ -159,6 +167,14 @@ try {
   table(`Start storms: ${storms.size} \`berth serve\` at once on a fresh port`, ['rounds', 'exactly one serving', 'others exit 3 with message', 'settle p50 / max (ms)', 'failed rounds'], [
     [storms.rounds, storms.exactlyOneServing, `${storms.exit3WithMessage} / ${storms.rounds * (storms.size - 1)}`, `${storms.settleMs.p50} / ${storms.settleMs.max}`, storms.failures.length ? JSON.stringify(storms.failures.slice(0, 2)).slice(0, 200) : 'none'],
   ]);
+  if (report.killSteps.cells) {
+    const ks = report.killSteps;
+    table(
+      `Kill at each step of a relaunch (the socket handed over), under keep-alive load: ${ks.trials} trial(s) each; ${ks.zeroServerTrials} ended with no Berth (goal 0), ${ks.lost} requests lost`,
+      ['step', 'process', 'signal', 'trials', 'one server', 'none: stopped as asked', 'none: lost', 'requests lost', 'attempts retried', 'ok'],
+      ks.cells.map((c) => [c.step, c.role, c.signal.replace('SIG', ''), c.trials, c.oneServer, c.noneAsked, c.none, c.lost, c.retried, c.none || c.twoOrMore || c.lost || c.problems.length ? `NO${c.problems.length ? `: ${c.problems[0]}` : ''}` : 'yes']),
+    );
+  }
   table('Faults', ['fault', 'expected', 'observed', 'ok'], faultRows.map((f) => [f.name, f.expected, f.observed, f.ok ? 'yes' : 'NO']));
   table(`Hostile input (server pid ${report.hostile.pid} ${report.hostile.survived ? 'kept serving throughout' : 'DID NOT SURVIVE'})`, ['group', 'case', 'expected', 'got', 'ok'], report.hostile.rows.map((x) => [x.group, x.name + (x.detail ? ` (${x.detail})` : ''), x.expect, x.status, x.ok ? 'yes' : 'NO']));
   const t = report.hostile.timing;
