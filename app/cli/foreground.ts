@@ -235,8 +235,28 @@ class Foreground implements ForegroundRole {
     if (this.successorTimer) clearTimeout(this.successorTimer);
     this.server?.close();
     if (this.socketPath) fs.rmSync(this.socketPath, { force: true });
-    this.settle?.(code);
+    const settle = this.settle;
     this.settle = null;
+    // Its connection closes just before its process ends: exit after it, as a service manager expects of a main
+    // process (systemd stops what is left of the service once it exits). Bounded: it has nothing left to do.
+    const pid = this.current?.pid;
+    const until = Date.now() + 10_000;
+    const after = (): void => {
+      if (pid && pid !== process.pid && stillRunning(pid) && Date.now() < until) setTimeout(after, 10);
+      else settle?.(code);
+    };
+    after();
+  }
+}
+
+/** Still running: not gone, and (Linux) not a zombie, whose parent may reap it late. */
+function stillRunning(pid: number): boolean {
+  if (!isRunning(pid)) return false;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return process.platform !== 'linux';
   }
 }
 
