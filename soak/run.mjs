@@ -4,6 +4,7 @@
 //
 //   node soak/run.mjs            the full soak (about 10-15 minutes on 2 cores)
 //   node soak/run.mjs --quick    a short run (or SOAK_QUICK=1)
+//   node soak/kill-steps.mjs     only the "kill at each step" table
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,7 +14,7 @@ import { runRestartSoak } from './lib/restarts.mjs';
 import { runStorms } from './lib/storm.mjs';
 import * as faults from './lib/faults.mjs';
 import { runHostile } from './lib/hostile.mjs';
-import { runKillSteps } from './lib/kill-steps.mjs';
+import { KILL_STEPS_HEADERS, killStepsRow, runKillSteps } from './lib/kill-steps.mjs';
 
 const quick = process.argv.includes('--quick') || process.env.SOAK_QUICK === '1';
 const P = quick
@@ -171,8 +172,8 @@ try {
     const ks = report.killSteps;
     table(
       `Kill at each step of a relaunch (the socket handed over), under keep-alive load: ${ks.trials} trial(s) each; ${ks.zeroServerTrials} ended with no Berth (goal 0), ${ks.lost} requests lost`,
-      ['step', 'process', 'signal', 'trials', 'one server', 'none: stopped as asked', 'none: lost', 'requests lost', 'attempts retried', 'ok'],
-      ks.cells.map((c) => [c.step, c.role, c.signal.replace('SIG', ''), c.trials, c.oneServer, c.noneAsked, c.none, c.lost, c.retried, c.none || c.twoOrMore || c.lost || c.problems.length ? `NO${c.problems.length ? `: ${c.problems[0]}` : ''}` : 'yes']),
+      KILL_STEPS_HEADERS,
+      ks.cells.map(killStepsRow),
     );
   }
   table('Faults', ['fault', 'expected', 'observed', 'ok'], faultRows.map((f) => [f.name, f.expected, f.observed, f.ok ? 'yes' : 'NO']));

@@ -251,3 +251,10 @@ export async function runKillSteps({ trials = 1, steps = STEPS, roles = ROLES, s
   }
   return { trials, cells, zeroServerTrials: cells.reduce((n, c) => n + c.none, 0), lost: cells.reduce((n, c) => n + c.lost, 0) };
 }
+
+/** The table's columns, and one row per cell (soak/run.mjs and soak/kill-steps.mjs print the same). */
+export const KILL_STEPS_HEADERS = ['step', 'process', 'signal', 'trials', 'one server', 'none: stopped as asked', 'none: lost', 'requests lost', 'attempts retried', 'ok'];
+export function killStepsRow(c) {
+  const bad = c.none || c.twoOrMore || c.lost || c.problems.length;
+  return [c.step, c.role, c.signal.replace('SIG', ''), c.trials, c.oneServer, c.noneAsked, c.none, c.lost, c.retried, bad ? `NO${c.problems.length ? `: ${c.problems[0]}` : ''}` : 'yes'];
+}
