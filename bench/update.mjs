@@ -5,6 +5,7 @@
  * electron-updater and a local update server (the rig of e2e/update).
  *
  *   npm run build && node bench/update.mjs [--cycles 10] [--nsis-cycles 10] [--mac-cycles 10] [--stage-ms 1000]
+ *                                          [--failed-cycles 3] [--guard-allowance-ms 3000]
  *
  * AppImage order: electron-updater starts N+1 while N still serves; N lets go
  * of the port when N+1 probes it. The AppImages are electron-builder's own
@@ -15,6 +16,10 @@
  * test/update/fixtures/mac-host.mjs) stages the update for --stage-ms while N
  * serves, then N quits through quitAndInstall and N+1 starts once N has gone:
  * the staging is reported beside the downtime, which it is not part of.
+ * Failed installs (NSIS: an installer that exits 2 after it starts; macOS:
+ * a Squirrel.Mac swap that fails after the quit): the downtime until the
+ * guardian has started N again and it serves, which includes the guardian's
+ * allowance for N+1 to come up (--guard-allowance-ms).
  * Prints the figures and writes bench-results/update.json.
  */
 import fs from 'node:fs';
@@ -31,6 +36,8 @@ const { values } = parseArgs({
     'nsis-cycles': { type: 'string', default: '10' },
     'mac-cycles': { type: 'string', default: '10' },
     'stage-ms': { type: 'string', default: '1000' },
+    'failed-cycles': { type: 'string', default: '3' },
+    'guard-allowance-ms': { type: 'string', default: '3000' },
   },
 });
 
@@ -77,6 +84,28 @@ async function run(kind, cycles, opts = {}) {
   }
 }
 
+/** Installs that fail after the port was let go: each ends with N serving again, started by the guardian. */
+async function failed(kind, cycles) {
+  const gaps = [];
+  for (let i = 0; i < cycles; i++) {
+    const rig = await createRig({ kind, guardAllowanceMs: Number(values['guard-allowance-ms']) });
+    try {
+      await rig.start('1.0.0');
+      const poller = startPoller(rig.port, 1);
+      await rig.failedCycle('1.0.1');
+      const records = await poller.stop();
+      const { violations } = instanceOrder(records);
+      if (violations.length) throw new Error(`two servers answered at once: ${JSON.stringify(violations)}`);
+      const g = handoffGaps(records);
+      if (g.length !== 1) throw new Error(`expected one recovery, saw ${g.length}`);
+      gaps.push(g[0].ms);
+    } finally {
+      await rig.close();
+    }
+  }
+  return { cycles, guardAllowanceMs: Number(values['guard-allowance-ms']), downtimeMs: stats(gaps), gapsMs: gaps.map((g) => Math.round(g * 10) / 10) };
+}
+
 if (!fs.existsSync(path.join(ROOT, 'out/app/cli.js'))) {
   console.error('bench/update.mjs: run `npm run build` first (out/app is missing)');
   process.exit(2);
@@ -95,6 +124,8 @@ const result = {
   appimage: await run('appimage', Number(values.cycles)),
   nsis: Number(values['nsis-cycles']) > 0 ? await run('nsis', Number(values['nsis-cycles'])) : null,
   mac: Number(values['mac-cycles']) > 0 ? { stageMs: Number(values['stage-ms']), ...(await run('mac', Number(values['mac-cycles']), { stageMs: Number(values['stage-ms']) })) } : null,
+  nsisFailed: Number(values['failed-cycles']) > 0 ? await failed('nsis', Number(values['failed-cycles'])) : null,
+  macFailed: Number(values['failed-cycles']) > 0 ? await failed('mac', Number(values['failed-cycles'])) : null,
 };
 const line = (name, r) =>
   `${name}: update handoff downtime p50 ${r.downtimeMs.p50} ms (min ${r.downtimeMs.min}, max ${r.downtimeMs.max}, n=${r.cycles}); whole update (check, download, install, handoff) p50 ${r.updateCycleMs.p50} ms`;
@@ -106,6 +137,10 @@ console.log(
 );
 if (result.nsis) console.log(line('NSIS order (new version starts after the old exits)', result.nsis));
 if (result.mac) console.log(line(`macOS order (Squirrel.Mac stages for ${result.mac.stageMs} ms while the old version serves, then the old quits)`, result.mac));
+const recovery = (name, r) =>
+  `${name}: port down until the guardian's Berth serves p50 ${r.downtimeMs.p50} ms (min ${r.downtimeMs.min}, max ${r.downtimeMs.max}, n=${r.cycles}; the guardian allows N+1 ${r.guardAllowanceMs} ms)`;
+if (result.nsisFailed) console.log(recovery('NSIS installer fails after it starts (exit 2)', result.nsisFailed));
+if (result.macFailed) console.log(recovery("Squirrel.Mac's swap fails after the quit", result.macFailed));
 const out = path.join(ROOT, 'bench-results', 'update.json');
 fs.mkdirSync(path.dirname(out), { recursive: true });
 fs.writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
