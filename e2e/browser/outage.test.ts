@@ -87,7 +87,7 @@ describe('a page that knows', () => {
     const { context, page, problems } = await signedInTab(browser(), berth, '#/status');
     const seen = await recordTab(page);
     // In place: the same Berth comes back on the same socket, after saying it restarts.
-    expect((await callApi(berth, 'POST', '/api/restart')).status).toBe(202);
+    expect((await callApi(berth, 'POST', '/api/restart')).status).toBe(200);
     await expect.poll(async () => (await seen()).causes).toEqual(['restarting']);
     await waitLive(page);
     // A stop from elsewhere (the CLI, the tray): announced too.

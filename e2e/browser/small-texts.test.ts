@@ -56,7 +56,7 @@ describe('the small texts', () => {
 
   test('after the socket is handed over, the port check names the Berth that handed it, with its version', async () => {
     const berth = await startBerth();
-    expect((await callApi(berth, 'POST', '/api/relaunch')).status).toBe(202);
+    expect((await callApi(berth, 'POST', '/api/relaunch')).status).toBe(200);
     const next = await successorOf(berth);
     const { context, page, problems } = await signedInTab(browser(), berth, '#/status');
     const row = page.locator('#startup tbody tr[data-verdict="predecessor"]');
