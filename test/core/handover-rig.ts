@@ -9,7 +9,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { alive, health, readToken, ROOT, runBerth, startServe, tempDataDir, waitFor, type BerthProcess, type Health } from '../helpers';
+import { alive, health, readToken, ROOT, runBerth, startedWaits, startServe, tempDataDir, waitFor, type BerthProcess, type Health } from '../helpers';
 
 export interface LoadSummary {
   requests: number;
@@ -108,12 +108,13 @@ export async function startRig(port: number, opts: { preload?: Preload; args?: s
     async oneServer(timeoutMs = 30_000) {
       return waitFor(
         async () => {
-          const living = everyPid().filter(alive);
+          // The started `berth serve` stays on as a waiter once it has handed over (app/cli/foreground.ts): not a server.
+          const living = everyPid().filter((p) => alive(p) && !startedWaits(dataDir, p));
           if (living.length !== 1) return null;
           const h = await health(port);
           return h && h.pid === living[0] && h.state === 'serving' ? h : null;
         },
-        `exactly one Berth serving port ${port} (alive: ${everyPid().filter(alive).join(', ')})`,
+        `exactly one Berth serving port ${port} (alive: ${everyPid().filter(alive).map((p) => (startedWaits(dataDir, p) ? `${p} waiting` : p)).join(', ')})`,
         timeoutMs,
         50,
       );
