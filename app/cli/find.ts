@@ -3,7 +3,7 @@ import { addressFlags, berthCommandLine } from '../berth-command';
 import type { ResolvedConfig } from '../config';
 import { listRecords, readRuntimeFile } from '../runtime/record';
 import { BerthError, ExitCode } from '../errors';
-import { probeAddresses, probePort, type ProbeResult } from '../instance/probe';
+import { PROBE_TIMEOUT_MS, probeAddresses, probePort, type ProbeResult } from '../instance/probe';
 import type { HostedApp } from '../hosting/definition';
 import type { Flags } from './args';
 import type { Output } from './output';
@@ -83,7 +83,17 @@ export function locate(config: ResolvedConfig): ResolvedConfig {
 /** The error for a probe that found no Berth: not running (exit 1) or another program on the port (exit 4). */
 export function notBerth(ctx: Context, p: ProbeResult): BerthError {
   if (p.verdict === 'free') return new BerthError(`Berth is not running on ${where(p)}. Start it with: ${berthCommand(ctx.config, 'serve')}`, ExitCode.unexpected, { running: false });
-  const what = p.verdict === 'foreign' || p.verdict === 'silent' ? p.what : 'something else';
+  // A Berth this data folder names, busy or stopped, is silent too: say so rather than call it another program.
+  const ours = p.verdict === 'silent' ? readRuntimeFile(ctx.config.dataDir) : null;
+  if (ours && ours.port === p.port) {
+    const waited = (ctx.probeTimeout ?? PROBE_TIMEOUT_MS) / 1000;
+    return new BerthError(
+      `Berth pid ${ours.pid} on ${where(p)} accepted the connection but did not answer within ${waited} s (busy, or stopped). Try again, or give it longer with --probe-timeout <ms>.`,
+      ExitCode.unexpected,
+      { running: true, pid: ours.pid, answered: false },
+    );
+  }
+  const what = p.verdict === 'foreign' ? p.what : p.verdict === 'silent' ? 'a program that accepts connections but does not answer' : 'something else';
   return new BerthError(`Port ${p.port} is in use by ${what}, not by Berth.`, ExitCode.portTaken, { running: false, foreign: what });
 }
 

@@ -30,8 +30,11 @@ const MAX_REPLY = 64 * 1024;
 
 export const HANDOFF_HEADER = 'X-Berth-Handoff';
 
+/** How long a probe waits for an answer unless told otherwise (--probe-timeout). */
+export const PROBE_TIMEOUT_MS = 2000;
+
 /** Connect, send GET /health, and record what came back, within the timeout. */
-export function observe(address: string, port: number, timeout = 2000, handoffProof?: string | null): Promise<Observation> {
+export function observe(address: string, port: number, timeout = PROBE_TIMEOUT_MS, handoffProof?: string | null): Promise<Observation> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -123,7 +126,7 @@ export async function probePort(host: string, port: number, opts: ProbeOptions =
   const addresses = probeAddresses(host);
   let last: { address: string; observation: Observation } | undefined;
   for (const address of addresses) {
-    const observation = await observe(address, port, opts.timeout ?? 2000, opts.handoffProof);
+    const observation = await observe(address, port, opts.timeout ?? PROBE_TIMEOUT_MS, opts.handoffProof);
     last = { address, observation };
     if (observation.kind !== 'refused' && observation.kind !== 'unreachable') break;
   }

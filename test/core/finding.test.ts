@@ -148,3 +148,25 @@ describe('times on the terminal', () => {
   });
 });
 
+
+describe('a Berth that does not answer in time', () => {
+  it('is named as the Berth of this data folder, busy or stopped, not as another program (exit 1, not 4)', async () => {
+    const env = { BERTH_RUNTIME_DIR: path.join(tempDataDir('berth-list-'), 'running') };
+    const port = await freePort();
+    const dir = tempDataDir();
+    const b = await serve(port, dir, env);
+    // Stopped: the kernel still accepts connections for it, and nothing answers.
+    process.kill(b.info.pid, 'SIGSTOP');
+    try {
+      const p = runBerth(['status', '--port', String(port), '--data-dir', dir, '--probe-timeout', '300'], { env });
+      const code = await p.exited;
+      const said = p.stdout() + p.stderr();
+      expect(said).toContain(`Berth pid ${b.info.pid}`);
+      expect(said).toMatch(/did not answer within 0\.3 s/);
+      expect(said).not.toContain('not by Berth');
+      expect(code).toBe(1);
+    } finally {
+      process.kill(b.info.pid, 'SIGCONT');
+    }
+  });
+});
