@@ -5,27 +5,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { berthCommandLine } from '../app/berth-command';
+import { freePort as freePortBelowEphemeral } from '../soak/lib/common.mjs';
 import { WAITING } from '../app/cli/foreground';
 
 export const ROOT = path.resolve(__dirname, '..');
 export const BERTH_BIN = path.join(ROOT, 'bin', 'berth.js');
 
-/** A port the OS just handed out, so parallel test files never collide. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** A free loopback port below the ephemeral range (see soak/lib/common.mjs for why). */
+export const freePort: () => Promise<number> = freePortBelowEphemeral;
 
 /** A fresh data directory: tests never touch the user's real profile. */
 export function tempDataDir(prefix = 'berth-test-'): string {

@@ -1,5 +1,5 @@
-// Shared pieces of the reliability harness: real `berth` processes on loopback
-// ports the OS hands out, fresh data directories, and a registry of every pid
+// Shared pieces of the reliability harness: real `berth` processes on free loopback
+// ports, fresh data directories, and a registry of every pid
 // the harness started so that cleanup ends exactly those and nothing else.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,16 +16,50 @@ export const LIB = path.dirname(fileURLToPath(import.meta.url));
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
+/** The kernel's range for outgoing connections' local ports (Linux), else the IANA one. */
+function ephemeralRange() {
+  try {
+    const [lo, hi] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (lo > 0 && hi >= lo) return [lo, hi];
+  } catch {
+    // not Linux
+  }
+  return [49152, 65535];
+}
+
+const bindsNow = (port) =>
+  new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();
-    srv.once('error', reject);
-    srv.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen({ host: '127.0.0.1', port }, () => srv.close(() => resolve(true)));
   });
+
+const handedOut = new Set();
+
+/**
+ * A free port below the ephemeral range. A port the kernel hands out (port 0)
+ * is free only for the moment: until Berth binds it, seconds later on a loaded
+ * machine, any outgoing connection (a load generator's, another test's) may
+ * take it as its local port, and Berth's bind then fails although nothing
+ * listens. Ports below the range are never given to outgoing connections.
+ * Each vitest worker draws from its own slice, so two test files running at
+ * once never pick the same port; one process never gets a port twice.
+ */
+export async function freePort() {
+  const [lo] = ephemeralRange();
+  const from = Math.max(1024, lo - 12_000);
+  const slices = 8;
+  const size = Math.floor((lo - from) / slices);
+  const pool = Number(process.env.VITEST_POOL_ID);
+  const [start, span] = Number.isInteger(pool) && pool > 0 ? [from + (pool % slices) * size, size] : [from, lo - from];
+  for (let i = 0; i < 500; i++) {
+    const port = start + Math.floor(Math.random() * span);
+    if (handedOut.has(port) || !(await bindsNow(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port between ${start} and ${start + span - 1}`);
 }
 
 export function tempDir(prefix = 'berth-soak-') {
