@@ -49,7 +49,9 @@ export const updatePage: Page = {
     async function download(action: 'retry' | 'cancel') {
       message.clear();
       try {
-        render(action === 'retry' ? await api.retryDownload() : await api.cancelDownload());
+        const seen = liveCount;
+        const s = action === 'retry' ? await api.retryDownload() : await api.cancelDownload();
+        if (liveCount === seen) render(s);
       } catch (err) {
         message.show('error', err instanceof ApiError ? err.message : 'Berth is not answering. Try again once it is back.');
       }
@@ -183,9 +185,14 @@ export const updatePage: Page = {
     }
 
     let loadFailed = false;
+    // An answer can arrive after newer states from the live stream (a busy server answers late):
+    // one that was overtaken is not shown, since the stream already showed what came after it.
+    let liveCount = 0;
     async function refresh() {
       try {
-        render(await api.update());
+        const seen = liveCount;
+        const s = await api.update();
+        if (liveCount === seen) render(s);
         loadFailed = false;
       } catch (err) {
         if (err instanceof ApiError && err.status === 404) {
@@ -202,6 +209,7 @@ export const updatePage: Page = {
     if (ctx.live.update) render(ctx.live.update);
     void refresh();
     const off = ctx.live.on('update', (s) => {
+      liveCount++;
       loadFailed = false;
       if (!unavailable) render(s);
     });
