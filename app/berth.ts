@@ -105,6 +105,8 @@ export function createBerth(o: BerthOptions): Berth {
     appStatus: runtime ? () => runtime.status() : undefined,
     appId: o.app?.id,
     onHandover: runtime ? (instance) => runtime.carry(instance) : undefined,
+    // The app's requests held during the relaunch go on to the successor on the same port, or run here again.
+    afterHandover: runtime ? (serves) => runtime.handedOver(serves ? { host: host.host, port: host.port } : null) : undefined,
     // A relaunch waits for requests in flight (settings saves...), up to their bound, like an install.
     beforeRelaunch: () => updates.blockers.waitUntilClear({ onWaiting: (labels) => log.info(`relaunch waits for: ${labels.join(', ')}`) }),
   });

@@ -60,7 +60,10 @@ export type AppRoutes<S = undefined> = (app: FastifyInstance, ctx: AppContext<S>
  * generation; every generation's routes get the same value (`ctx.state`). On
  * a relaunch or an update, `carry` runs in the old process just before the
  * new one starts, and what it returns (JSON) is `carried` in the new
- * process's `create`. `dispose` runs when the process stops serving.
+ * process's `create`. From just before `carry` until the new process serves,
+ * the old one holds the app's requests other than GET, HEAD and OPTIONS, then
+ * passes them on to the new one (write-gate.ts): one writer at a time.
+ * `dispose` runs when the process stops serving.
  */
 export interface AppState<S> {
   create(ctx: { dataDir: string; log: AppLogger; carried: unknown; settings(): Record<string, unknown> }): S | Promise<S>;

@@ -20,6 +20,7 @@ import { loadSettings, saveSettings } from '../settings/settings';
 import { ChildServer, type ChildStatus } from './child';
 import type { AppContext, HostedApp } from './definition';
 import { childDispatcher, registerChildProxy } from './proxy';
+import { WriteGate, type Successor } from './write-gate';
 
 /** What the Status page, the tray and /api/app say about the hosted app. */
 export interface HostedStatus {
@@ -35,6 +36,8 @@ export interface HostedStatus {
 
 export const APP_SETTINGS_FILE = 'app-settings.json';
 const CARRY_PREFIX = 'carried-';
+/** How long a relaunch waits for the app's requests that are running to answer before its state is carried. */
+const WRITES_BOUND_MS = 15_000;
 
 /** The app's own UI: scripts and styles from its files only, like the console. */
 const APP_CSP = ["default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"].join('; ');
@@ -47,12 +50,14 @@ export class HostedRuntime {
   private readonly ui: UiFiles | null;
   private readonly log: Logger;
   private disposed = false;
+  private readonly writes: WriteGate;
 
   constructor(
     readonly app: HostedApp,
     private readonly o: { dataDir: string; logs: { root: Logger }; token: string },
   ) {
     this.log = o.logs.root.child({ scope: 'app' });
+    this.writes = new WriteGate(this.log);
     this.ui = app.ui ? new UiFiles(app.ui) : null;
     this.child = app.server ? new ChildServer(app.server, { dataDir: o.dataDir, log: this.log, name: app.name }) : null;
   }
@@ -73,12 +78,26 @@ export class HostedRuntime {
     await this.child.start();
   }
 
-  /** The old process, just before its successor starts: write what `carry` returns where the successor looks. */
-  carry(instance: string): void {
+  /**
+   * The old process, just before its successor starts: the app takes no more
+   * writes here (write-gate.ts), then what `carry` returns is written where
+   * the successor looks.
+   */
+  async carry(instance: string): Promise<void> {
+    await this.writes.close(WRITES_BOUND_MS);
     if (!this.app.state?.carry) return;
     const value = this.app.state.carry(this.state as never);
     if (value === undefined) return;
     writeFileAtomic(path.join(this.o.dataDir, `${CARRY_PREFIX}${instance}.json`), JSON.stringify(value), 0o600, { durable: false });
+  }
+
+  /**
+   * The relaunch is over: the successor serves (the app's requests here go on to it), or not (they run here: the
+   * relaunch failed, or the successor starts once this process exits and reads the app's files then).
+   */
+  handedOver(to: Successor | null): void {
+    if (to) this.writes.handOn(to);
+    else this.writes.reopen();
   }
 
   /** This process stops serving (stop, or the successor serves): stop the child, then dispose of the state. */
@@ -119,6 +138,7 @@ export class HostedRuntime {
           const appCtx = this.contextFor(ctx, generation);
           await scope.register(async (appScope) => {
             await yieldToLoop();
+            appScope.addHook('onRequest', this.writes.hook);
             await routes(appScope, appCtx as AppContext<never>);
           });
         }

@@ -75,8 +75,10 @@ export interface HostOptions {
   appStatus?: () => HostedAppStatus;
   /** The hosted app's id, named by /health (so a probe can tell which app a Berth on the port hosts). */
   appId?: string;
-  /** Called just before a relaunch starts the successor (a hosted app writes what it carries over). */
-  onHandover?: (instance: string) => void;
+  /** Called just before a relaunch starts the successor (a hosted app stops taking writes and writes what it carries over). */
+  onHandover?: (instance: string) => void | Promise<void>;
+  /** The relaunch is over: the successor serves (true), or not: this process serves, no one does, or it starts once this one exits. */
+  afterHandover?: (successorServes: boolean) => void;
   /** The predecessor this process replaces, proven (successor-protocol.ts resolveSuccession). */
   handoff?: ProvenHandoff | null;
   /** A listening socket handed over by the predecessor (`--listen-fd`): serve on it instead of binding. */
@@ -463,13 +465,20 @@ export class ServerHost extends EventEmitter<HostEvents> {
       if (!p.blockersCleared) await this.opts.beforeRelaunch?.();
       if (!this.listener || this._state !== 'serving') throw new BerthError(`cannot relaunch while ${this._state}`, ExitCode.unexpected);
       try {
-        this.opts.onHandover?.(this.instance);
+        await this.opts.onHandover?.(this.instance);
       } catch (err) {
         this.log.error(`what the app carries to the next process could not be written: ${(err as Error).message}`);
       }
-      this.setState('relaunching');
-      this.log.info(`relaunching (${p.label})`);
-      return this.apply(await runHandover(this.handoverHost(this.listener), p));
+      let serves = false;
+      try {
+        this.setState('relaunching');
+        this.log.info(`relaunching (${p.label})`);
+        const entry = this.apply(await runHandover(this.handoverHost(this.listener), p));
+        serves = this._successor !== null;
+        return entry;
+      } finally {
+        this.opts.afterHandover?.(serves);
+      }
     });
     if (!plan) {
       this.relaunching = run;
