@@ -32,15 +32,23 @@ export const SIGNALS = ['SIGKILL', 'SIGSTOP', 'SIGTERM', 'SIGHUP'];
 const HANDOFF_MS = 5000;
 const DRAIN_MS = 2500;
 
-/** Children of `pid` (from /proc: the task's children list where the kernel has it, else every process's parent). */
+/**
+ * Children of `pid` (from /proc: every thread's children list where the kernel
+ * has it, else every process's parent). Every thread: Berth starts its
+ * successor from a worker thread, and a child is listed under the thread that
+ * forked it until that thread ends.
+ */
 function childrenOf(pid) {
   try {
     return fs
-      .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
+      .readdirSync(`/proc/${pid}/task`)
+      .flatMap((tid) => {
+        try {
+          return fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+        } catch {
+          return []; // that thread ended meanwhile
+        }
+      });
   } catch {
     const out = [];
     for (const name of fs.readdirSync('/proc')) {
@@ -149,8 +157,9 @@ export async function killTrial({ step, role, signal }) {
     const started = await startServe(port, dataDir, ['--handoff-timeout', String(HANDOFF_MS), '--drain-timeout', String(DRAIN_MS)]);
     const token = readToken(dataDir);
     // First relaunch: from now on the predecessor is a relaunched process, and the started one waits.
+    // It answers once done: the successor has served through its confirmation window.
     const first = await api(port, token, 'POST', '/api/relaunch');
-    if (first.status !== 202) throw new Error(`first relaunch: HTTP ${first.status}`);
+    if (first.status !== 200) throw new Error(`first relaunch: HTTP ${first.status}`);
     await waitFor(() => startedWaits(dataDir, started.pid), 'the started process to hand over', 20_000);
     const h = await waitFor(async () => {
       const x = await health(port);
