@@ -138,13 +138,14 @@ const settingsRoutes: RouteGroup =
      * works. One that fails is refused at its field (409 address-unavailable, with a free port to
      * offer), unless the request says `keepForNextStart: true`: then it is saved, unused, for the
      * next start. The server moves first and the file is written after, so settings.json never
-     * holds an address that was refused.
+     * holds an address that was refused. With `checkOnly: true` the same checks run and nothing
+     * else happens: the page asks before it puts a question to the person about the address.
      */
     api.put('/settings', { preHandler: requireToken }, async (req, reply) => {
       const current = loadSettings(deps.dataDir).settings;
-      // `keepForNextStart` is about this request, not a setting: it is taken off before validation.
+      // `keepForNextStart` and `checkOnly` are about this request, not settings: they are taken off before validation.
       const isObject = typeof req.body === 'object' && req.body !== null && !Array.isArray(req.body);
-      const { keepForNextStart, ...fields } = (isObject ? req.body : {}) as Record<string, unknown>;
+      const { keepForNextStart, checkOnly, ...fields } = (isObject ? req.body : {}) as Record<string, unknown>;
       const { value: valid, errors } = validateSettings(isObject ? fields : req.body, current);
       if (errors.length) return reply.code(400).send({ error: 'invalid-settings', message: errors.map((e) => e.message).join('; '), errors });
       // The page asked before sending a network address: this save is the opt-in the next start needs.
@@ -158,11 +159,19 @@ const settingsRoutes: RouteGroup =
       const addressChanged = value.host !== current.host || value.port !== current.port;
       const moving = addressChanged && (value.host !== host.host || value.port !== host.port);
       if (!moving) {
+        if (checkOnly === true) return { ok: true, settings: value, url: host.url };
         save();
         return { settings: value, url: host.url, moved: false };
       }
       const where = `${value.host}:${value.port}`;
       const check = await checkAddress(value.host, value.port, { instance: host.instance });
+      // `checkOnly`: the page asks before it puts the exposure question to the person. Only an address Berth can
+      // take gets that question; nothing is saved or moved either way.
+      if (checkOnly === true) {
+        if (check.kind !== 'problem') return { ok: true, settings: value, url: host.url };
+        record(host, log, check, where, `not moved, not saved: ${check.message}`);
+        return reply.code(409).send(refusal(check, current, host.url));
+      }
       if (check.kind === 'ours') {
         // The new address overlaps the one we hold (127.0.0.1 -> 0.0.0.0 on the same port): only a fresh start can switch.
         record(host, log, check, where, 'saved; a restart of the app switches to it');

@@ -95,8 +95,9 @@ describe('settings refuse an address Berth cannot take', () => {
     await page.getByLabel('A specific address').check();
     await page.locator('#host').fill('10.9.8.7');
     await save(page);
-    await page.locator('dialog.confirm').getByRole('button', { name: 'Allow network access' }).click();
+    // Refused at its field before any question about letting others in (settings-checks.test.ts).
     await expect.poll(() => page.locator('#host-error').textContent()).toBe('This computer has no address 10.9.8.7.');
+    expect(await page.locator('dialog.confirm').count()).toBe(0);
     expect(fs.readFileSync(file, 'utf8')).toBe(before);
     await screenshot(page, 'settings-no-such-address');
     // Nothing was probed: the check stopped at "not an address of this computer".
@@ -104,8 +105,10 @@ describe('settings refuse an address Berth cannot take', () => {
     expect(check).toMatchObject({ verdict: 'no-address', address: `10.9.8.7:${berth.port}`, ms: 0 });
     expect(check.action).toBe('not moved, not saved: This computer has no address 10.9.8.7.');
 
-    // The person insists: saved for the next start, and Berth stays where it is.
+    // The person insists: asked about letting others in (it would, at the next start), then saved for the next start,
+    // and Berth stays where it is.
     await page.getByRole('button', { name: 'Keep for next start' }).click();
+    await page.locator('dialog.confirm').getByRole('button', { name: 'Allow network access' }).click();
     await expect.poll(() => page.locator('.form-actions .message').textContent()).toBe(
       `This computer has no address 10.9.8.7. Saved anyway: Berth stays on ${berth.origin} and tries 10.9.8.7:${berth.port} the next time it starts.`,
     );

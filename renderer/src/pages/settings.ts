@@ -78,6 +78,7 @@ export const settingsPage: Page = {
     const port = field('Port', h('input', { type: 'text', inputmode: 'numeric', autocomplete: 'off', id: 'port', name: 'port', class: 'narrow' }), 'Between 1 and 65535. Berth moves to the new port at once.');
 
     // Started with --port/--host or BERTH_PORT/BERTH_HOST (or the file changed since), Berth runs elsewhere than the file says: say so.
+    // Always about what is saved: an address typed here and not saved yet is called unsaved (see `unsaved`).
     const runningNote = h('p', { class: 'notice', id: 'running-address', hidden: true });
     function showRunning(saved: Settings) {
       const st = ctx.live.status;
@@ -149,6 +150,8 @@ export const settingsPage: Page = {
     const addressHelp = h('div', { class: 'address-offers', hidden: true }, usePort, keepButton);
 
     const saveButton = h('button', { type: 'submit', class: 'button primary' }, 'Save');
+    // What differs from the saved settings, said plainly: edits here are not in effect until saved.
+    const unsaved = h('p', { class: 'unsaved small', id: 'unsaved', role: 'status', hidden: true });
     // Offered when a saved address can only take effect in a fresh process.
     const restartNow = h(
       'button',
@@ -197,7 +200,7 @@ export const settingsPage: Page = {
       h('article', { class: 'card' }, h('h2', null, 'Address'), runningNote, port.wrap, accessGroup, addressHelp),
       h('article', { class: 'card' }, h('h2', null, 'Startup'), launchAtLogin.wrap),
       h('article', { class: 'card' }, h('h2', null, 'Updates'), updatesOff, updateFields),
-      h('div', { class: 'form-actions' }, message.el, restartNow, resetButton, saveButton),
+      h('div', { class: 'form-actions' }, message.el, unsaved, restartNow, resetButton, saveButton),
     );
 
     let loaded: SettingsResponse | null = null;
@@ -232,7 +235,25 @@ export const settingsPage: Page = {
       allowPrerelease.control.checked = s.update.allowPrerelease;
       updateUrl.control.value = s.update.url ?? '';
       syncAccess();
-      showRunning(s);
+      if (loaded) showRunning(loaded.settings);
+      showUnsaved();
+    }
+
+    /** "Unsaved changes: port 9001, update channel." beside Save, while the form differs from what is saved. */
+    function showUnsaved() {
+      if (!loaded) return;
+      const saved = patchFromSettings(loaded.settings);
+      const now = patchFromForm();
+      const changed: string[] = [];
+      if (String(now.port) !== String(saved.port)) changed.push(`port ${now.port || '(empty)'}`);
+      if (now.host !== saved.host) changed.push(`address ${now.host || '(empty)'}`);
+      if (now.launchAtLogin !== saved.launchAtLogin) changed.push('start at login');
+      if (now.update.channel !== saved.update.channel) changed.push('update channel');
+      if (now.update.autoCheck !== saved.update.autoCheck) changed.push('automatic checks');
+      if (now.update.allowPrerelease !== saved.update.allowPrerelease) changed.push('pre-releases');
+      if (now.update.url !== saved.update.url) changed.push('update server');
+      unsaved.hidden = changed.length === 0;
+      unsaved.textContent = changed.length ? `Unsaved changes: ${changed.join(', ')}.` : '';
     }
 
     function clearErrors() {
@@ -276,7 +297,11 @@ export const settingsPage: Page = {
         rememberDraft();
         form.requestSubmit();
       };
-      keepButton.onclick = () => void submit({ ...patch, keepForNextStart: true });
+      keepButton.onclick = async () => {
+        // Kept for the next start, a network address still opens Berth to others then: the same question first.
+        if (opens(patch) && !(await confirmExposure(patch))) return;
+        await submit({ ...patch, keepForNextStart: true });
+      };
       keepButton.hidden = false;
       // The offers sit under the field that was refused.
       if (err.body.errors?.[0]?.field === 'port') port.wrap.after(addressHelp);
@@ -319,20 +344,41 @@ export const settingsPage: Page = {
       ev.preventDefault();
       if (!loaded) return;
       const patch = patchFromForm();
-      const opening = !isLoopback(patch.host) && isLoopback(loaded.settings.host);
-      if (opening) {
-        const ok = await ctx.confirm({
-          title: 'Let other devices reach Berth?',
-          message: `Berth will listen on ${patch.host === NETWORK_HOST ? 'every network address of this computer' : patch.host}. Anyone on your network can then reach its page (changes still need the sign-in token). Only do this on a network you trust.`,
-          confirm: 'Allow network access',
-          danger: true,
-        });
-        if (!ok) return;
+      if (opens(patch)) {
+        // Check first, ask after: the question is only for an address Berth can really take.
+        clearErrors();
+        restartNow.hidden = true;
+        message.show('info', 'Checking the address…');
+        saveButton.disabled = true;
+        try {
+          await api.saveSettings({ ...patch, checkOnly: true });
+        } catch (err) {
+          showProblem(err, patch);
+          return;
+        } finally {
+          saveButton.disabled = false;
+        }
+        message.clear();
+        if (!(await confirmExposure(patch))) return;
       }
       await submit(patch);
     }
 
-    async function submit(patch: Draft & { keepForNextStart?: boolean }) {
+    /** The address would let other devices reach Berth where today only this computer can. */
+    function opens(patch: Draft): boolean {
+      return !!loaded && !isLoopback(patch.host) && isLoopback(loaded.settings.host);
+    }
+
+    function confirmExposure(patch: Draft): Promise<boolean> {
+      return ctx.confirm({
+        title: 'Let other devices reach Berth?',
+        message: `Berth will listen on ${patch.host === NETWORK_HOST ? 'every network address of this computer' : patch.host}. Anyone on your network can then reach its page (changes still need the sign-in token). Only do this on a network you trust.`,
+        confirm: 'Allow network access',
+        danger: true,
+      });
+    }
+
+    async function submit(patch: Draft & { keepForNextStart?: boolean; checkOnly?: boolean }) {
       if (!loaded) return;
       clearErrors();
       restartNow.hidden = true;
@@ -354,18 +400,23 @@ export const settingsPage: Page = {
         show(saved.settings);
         message.show(saved.kept ? 'info' : 'ok', saved.kept ? (saved.message ?? 'Saved for the next start.') : 'Saved.');
       } catch (err) {
-        if (err instanceof ApiError && err.status === 400 && err.body.errors) showErrors(err.body.errors);
-        else if (err instanceof ApiError && err.status === 409 && err.body.error === 'address-unavailable') showRefused(err, patch);
-        else if (err instanceof ApiError && err.status === 409 && err.body.error === 'restart-required') {
-          forgetDraft();
-          loaded = { ...loaded, settings: err.body.settings as Settings, warnings: [] };
-          show(loaded.settings);
-          message.show('info', err.message);
-          restartNow.hidden = false;
-        } else message.show('error', err instanceof ApiError ? err.message : 'Berth is not answering, so nothing was saved. Your changes are still here; save again once it is back.');
+        showProblem(err, patch);
       } finally {
         saveButton.disabled = false;
       }
+    }
+
+    /** What the server said instead of saving (or instead of "this address is fine"), at its field. */
+    function showProblem(err: unknown, patch: Draft) {
+      if (err instanceof ApiError && err.status === 400 && err.body.errors) showErrors(err.body.errors);
+      else if (err instanceof ApiError && err.status === 409 && err.body.error === 'address-unavailable') showRefused(err, patch);
+      else if (err instanceof ApiError && err.status === 409 && err.body.error === 'restart-required' && loaded) {
+        forgetDraft();
+        loaded = { ...loaded, settings: err.body.settings as Settings, warnings: [] };
+        show(loaded.settings);
+        message.show('info', err.message);
+        restartNow.hidden = false;
+      } else message.show('error', err instanceof ApiError ? err.message : 'Berth is not answering, so nothing was saved. Your changes are still here; save again once it is back.');
     }
 
     form.addEventListener('submit', (ev) => void save(ev));
@@ -374,6 +425,20 @@ export const settingsPage: Page = {
     customHost.addEventListener('input', syncAccess);
     form.addEventListener('input', rememberDraft);
     form.addEventListener('change', rememberDraft);
+    form.addEventListener('input', showUnsaved);
+    form.addEventListener('change', showUnsaved);
+    // An error is about the value that was refused: once the person edits that field, it no longer applies.
+    // The access choice is the address too: choosing another leaves the typed host's error behind.
+    const access: EventTarget[] = [local.input, network.input, custom.input];
+    form.addEventListener('input', (ev) => {
+      for (const t of Object.values(errorTargets)) {
+        const edited = t.control === ev.target || (t.control === customHost && access.includes(ev.target!));
+        if (!edited || t.error.hidden) continue;
+        t.error.hidden = true;
+        t.error.textContent = '';
+        t.control.removeAttribute('aria-invalid');
+      }
+    });
 
     const body = h('div', null, h('p', { class: 'muted' }, 'Loading…'));
     const root = pageSection('settings', 'Settings', 'How Berth is reached, how it starts, and how it updates.', warnings, body, fileNote);
