@@ -16,6 +16,7 @@ import { hostedAppRoutes } from './hosting/routes';
 import { HostedRuntime } from './hosting/runtime';
 import type { ApiRoutes } from './server/web';
 import type { Settings } from './settings/settings';
+import { diagnosticsRoutes } from './diagnostics/routes';
 import { recordWhileServing } from './runtime/while-serving';
 import { apiRequestBlockers, updateApi, updateEvents } from './update/api';
 import type { UpdateHooks, UpdateService } from './update/service';
@@ -118,6 +119,7 @@ export function createBerth(o: BerthOptions): Berth {
     // The app's child follows what it says: its state is part of Berth's status.
     runtime.child?.on('change', () => host.emit('change', host.status()));
   }
+  host.addRoutes(diagnosticsRoutes({ host, updates, logs: o.logs, dataDir: o.dataDir, token: o.token }));
   for (const r of o.routes ?? []) host.addRoutes(r);
 
   // runtime.json and this user's list of running Berths: how `berth status --data-dir` and `berth list` find it.

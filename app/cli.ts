@@ -98,6 +98,8 @@ function load(command: Command): (ctx: Context) => Promise<number> {
       return (require('./cli/open') as typeof import('./cli/open')).open;
     case 'list':
       return (require('./cli/list') as typeof import('./cli/list')).list;
+    case 'diagnose':
+      return (require('./cli/diagnose') as typeof import('./cli/diagnose')).diagnose;
   }
 }
 /* eslint-enable @typescript-eslint/no-require-imports */

@@ -16,6 +16,8 @@ import { ATTEMPTS, backoff, isBerth, look, notBerth, where, type Context, type R
 export interface Answer {
   status: number;
   body: Record<string, unknown>;
+  /** The body as it came over the wire (for an answer that is not JSON, such as /api/diagnostics). */
+  text?: string;
 }
 
 /** The request got no answer at all: it was reset or refused, so the server did not act on it. */
@@ -46,12 +48,13 @@ export function request(target: { address: string; port: number }, token: string
       const chunks: Buffer[] = [];
       const done = () => {
         let body: Record<string, unknown> = {};
+        const text = Buffer.concat(chunks).toString('utf8');
         try {
-          body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+          body = JSON.parse(text) as Record<string, unknown>;
         } catch {
           // not JSON, or cut short: the status is the answer
         }
-        resolve({ status: res.statusCode ?? 0, body });
+        resolve({ status: res.statusCode ?? 0, body, text });
       };
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', done);

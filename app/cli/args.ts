@@ -7,7 +7,7 @@ import { BerthError, ExitCode } from '../errors';
  * the parser and the help text read, so the help lists every option there is.
  */
 
-export const COMMANDS = ['serve', 'status', 'stop', 'restart', 'open', 'list'] as const;
+export const COMMANDS = ['serve', 'status', 'stop', 'restart', 'open', 'list', 'diagnose'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface OptionSpec {

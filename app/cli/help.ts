@@ -44,6 +44,15 @@ const ABOUT: Record<Command, { summary: string; usage: string; text: string; exi
       'process id, version and data folder. Set BERTH_RUNTIME_DIR to keep a separate list.',
     exits: '0 listed (also when none is running), 2 bad usage',
   },
+  diagnose: {
+    summary: 'Print diagnostics to paste into an issue (no secrets)',
+    usage: 'berth diagnose [options]',
+    text:
+      'Version, system, runtime, paths, settings, port checks, update state, history and the\n' +
+      'last 200 log lines, from the running Berth (or from the data folder when none runs).\n' +
+      'The token, handoff secrets and cookie values are removed.',
+    exits: '0 printed, 2 bad usage',
+  },
 };
 
 const EXIT_CODES = `Exit codes: 0 ok, 1 unexpected error, 2 bad usage or config,

@@ -41,7 +41,7 @@ describe('pages', () => {
 
     // Copy puts the address on the clipboard.
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: berth.origin });
-    await page.getByRole('button', { name: 'Copy' }).click();
+    await page.getByRole('button', { name: 'Copy', exact: true }).click();
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(berth.origin);
     expect(problems.errors).toEqual([]);
     await context.close();

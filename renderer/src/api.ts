@@ -106,6 +106,22 @@ export const api = {
   },
   update: () => call<UpdateState>('GET', '/api/update'),
   logDownloadUrl: '/api/logs/download',
+  /** The diagnostics text (app/diagnostics), with times in `timeZone`. */
+  diagnostics: async (timeZone: string): Promise<string> => {
+    const res = await fetch(`/api/diagnostics?tz=${encodeURIComponent(timeZone)}`, { cache: 'no-store', credentials: 'same-origin' });
+    const text = await res.text();
+    if (!res.ok) {
+      if (res.status === 401) onUnauthorized();
+      let body: ApiError['body'] = { message: text.slice(0, 200) };
+      try {
+        body = JSON.parse(text) as ApiError['body'];
+      } catch {
+        // plain text
+      }
+      throw new ApiError(res.status, body);
+    }
+    return text;
+  },
   checkForUpdate: () => call<unknown>('POST', '/api/update/check'),
   installUpdate: () => call<unknown>('POST', '/api/update/install'),
   retryDownload: () => call<UpdateState>('POST', '/api/update/retry'),

@@ -76,6 +76,46 @@ export const statusPage: Page = {
 
     const fact = (label: string, dd: HTMLElement) => [h('dt', null, label), dd];
 
+    const diagnosticsMessage = messageArea();
+    const diagnosticsButton = h('button', { type: 'button', class: 'button', id: 'copy-diagnostics', onclick: () => void copyDiagnostics() }, 'Copy diagnostics');
+
+    async function copyDiagnostics() {
+      diagnosticsMessage.clear();
+      diagnosticsButton.disabled = true;
+      let text: string;
+      try {
+        text = await api.diagnostics(Intl.DateTimeFormat().resolvedOptions().timeZone);
+      } catch (err) {
+        diagnosticsMessage.show('error', err instanceof ApiError ? err.message : 'Berth is not answering, so there is nothing to copy. Try again once it is back.');
+        return;
+      } finally {
+        diagnosticsButton.disabled = false;
+      }
+      try {
+        await navigator.clipboard.writeText(text);
+        diagnosticsMessage.show('ok', `Copied ${text.split('\n').length} lines. Paste them into an issue.`);
+      } catch {
+        // Not a secure context (a LAN address over http): show the text, selected, for Ctrl+C.
+        showDiagnostics(text);
+      }
+    }
+
+    function showDiagnostics(text: string) {
+      const area = h('textarea', { class: 'diagnostics-text', readonly: true, rows: 14, 'aria-label': 'Diagnostics' });
+      area.value = text;
+      const close = h('button', { type: 'submit', class: 'button primary', value: 'close' }, 'Close');
+      const dialog = h(
+        'dialog',
+        { class: 'confirm wide', 'aria-labelledby': 'diagnostics-dialog-title' },
+        h('form', { method: 'dialog' }, h('h2', { id: 'diagnostics-dialog-title' }, 'Diagnostics'), h('p', null, 'The browser would not copy here. The text is selected: press Ctrl+C (⌘C on a Mac) to copy it.'), area, h('div', { class: 'dialog-actions' }, close)),
+      );
+      document.body.append(dialog);
+      dialog.addEventListener('close', () => dialog.remove());
+      dialog.showModal();
+      area.focus();
+      area.select();
+    }
+
     async function copyUrl() {
       if (!status) return;
       try {
@@ -284,6 +324,20 @@ export const statusPage: Page = {
         { class: 'card', 'aria-labelledby': 'files-title' },
         h('h2', { id: 'files-title' }, 'Files'),
         h('dl', { class: 'facts' }, fact('Data folder', facts.dataDir), fact('Log file', facts.logFile)),
+      ),
+      h(
+        'article',
+        { class: 'card', 'aria-labelledby': 'diagnostics-title' },
+        h('h2', { id: 'diagnostics-title' }, 'Something wrong?'),
+        h(
+          'p',
+          { class: 'muted' },
+          'Copy diagnostics puts what helps find a problem on the clipboard, ready to paste into an issue: version, system, paths, settings, port checks, update state, history and the last 200 log lines. It holds no token, secret or cookie. ',
+          h('code', null, 'berth diagnose'),
+          ' prints the same in a terminal.',
+        ),
+        h('div', { class: 'actions' }, diagnosticsButton),
+        diagnosticsMessage.el,
       ),
     );
 
