@@ -28,7 +28,7 @@ import path from 'node:path';
 import type { Logger } from '../log';
 import type { HostState } from '../lifecycle/states';
 import type { StopSignal } from '../lifecycle/signals';
-import { isRunning } from '../processes';
+import { isAlive, isRunning } from '../processes';
 
 export const FOREGROUND_ENV = 'BERTH_FOREGROUND';
 /** The log line of a started process that has handed its port over and waits for the Berth serving now. */
@@ -242,23 +242,13 @@ class Foreground implements ForegroundRole {
     const pid = this.current?.pid;
     const until = Date.now() + 10_000;
     const after = (): void => {
-      if (pid && pid !== process.pid && stillRunning(pid) && Date.now() < until) setTimeout(after, 10);
+      if (pid && pid !== process.pid && isAlive(pid) && Date.now() < until) setTimeout(after, 10);
       else settle?.(code);
     };
     after();
   }
 }
 
-/** Still running: not gone, and (Linux) not a zombie, whose parent may reap it late. */
-function stillRunning(pid: number): boolean {
-  if (!isRunning(pid)) return false;
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return process.platform !== 'linux';
-  }
-}
 
 function send(socket: net.Socket, message: Order | Report): void {
   if (!socket.destroyed) socket.write(JSON.stringify(message) + '\n');

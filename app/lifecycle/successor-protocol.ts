@@ -21,7 +21,7 @@ import { readOwnFile } from '../files/read';
 import { writeFileAtomic } from '../files/write';
 import { BerthError, ExitCode } from '../errors';
 import { HANDOFF_HEADER, urlFor } from '../instance/probe';
-import { isRunning } from '../processes';
+import { isAlive, isRunning } from '../processes';
 import type { HistoryEntry } from './history';
 
 export { HANDOFF_HEADER };
@@ -289,7 +289,8 @@ export function resolveSuccession(claimed: Handoff | null, dataDir: string): Suc
   const note = readHandoffNote(dataDir);
   if (!note) return { kind: 'fresh', unproven: claimed };
   const names = !claimed || (claimed.instance === note.instance && claimed.pid === note.pid);
-  const predecessorLives = note.pid !== process.pid && isRunning(note.pid);
+  // A predecessor killed a moment ago may be a zombie until its parent reaps it: it lives no more.
+  const predecessorLives = note.pid !== process.pid && isAlive(note.pid);
   const h: Handoff = claimed ?? { instance: note.instance, pid: note.pid, host: note.host, port: note.port };
   const successor = (secret: string | null, channel: PredecessorChannel | null): Succession => ({ kind: 'successor', handoff: { ...h, note, secret, channel } });
   if (note.proof === 'channel') {

@@ -159,3 +159,21 @@ describe('a storm of restarts: 50 `berth restart` and 50 `berth restart --app` a
     expect(summary.failures.ECONNRESET ?? 0).toBe(0);
   }, 300_000);
 });
+
+describe('the predecessor killed while its successor loads', () => {
+  it('after a first relaunch (its parent, the waiting started process, reaps it late): the successor it started serves', async () => {
+    const r = await rig({ args: ['--handoff-timeout', '60000'] });
+    expect(await r.post('/api/relaunch')).toMatchObject({ status: 200 });
+    const predecessor = (await nthServing(r, 1)).pid;
+    await r.oneServer();
+    const load = await loaded(r);
+    const before = new Set(childrenOf(predecessor));
+    void r.post('/api/relaunch');
+    const successor = await waitFor(() => childrenOf(predecessor).find((p) => !before.has(p)), 'the successor process', 30_000, 1);
+    r.others.add(successor);
+    process.kill(predecessor, 'SIGKILL');
+    const h = await r.oneServer();
+    expect(h.pid).toBe(successor);
+    nothingLost(await load.stop());
+  });
+});
