@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { guardianFolder } from '../../app/guardian/guardian';
-import { alive, freePort, health, postFresh, readToken, startServe, tempDataDir, waitFor, type Health } from '../helpers';
+import { alive, freePort, health, postFresh, readToken, startedWaits, startServe, tempDataDir, waitFor, type Health } from '../helpers';
 import { gone, records } from './support';
 
 const ends: (() => Promise<void>)[] = [];
@@ -58,9 +58,10 @@ describe('the guardian on the close-and-rebind relaunch (real berth serve proces
     expect(await postFresh(port, '/api/relaunch', token)).toBe(200);
     const successor = await serving(port, (h) => h.instance === first.info.instance, 'the successor to serve');
     pids.push(successor.pid);
-    expect(await first.exited).toBe(0);
+    // The started `berth serve` stays on as a waiter (app/cli/foreground.ts); the Berth in it has let go.
+    await waitFor(() => startedWaits(dataDir, first.info.pid), 'the started process to hand over and wait');
 
-    // The predecessor has gone; now the successor dies. Nothing of Berth is left but the guardian.
+    // The predecessor has let go; now the successor dies. Nothing of Berth serves; the guardian watches.
     process.kill(successor.pid, 'SIGKILL');
     const again = await serving(port, (h) => h.pid === successor.pid, 'a Berth to serve the port again', 60_000);
     pids.push(again.pid);
@@ -87,7 +88,8 @@ describe('the guardian on the close-and-rebind relaunch (real berth serve proces
     expect(await postFresh(port, '/api/relaunch', readToken(dataDir))).toBe(200);
     const successor = await serving(port, (h) => h.instance === first.info.instance, 'the successor to serve');
     pids.push(successor.pid);
-    expect(await first.exited).toBe(0);
+    // The started `berth serve` stays on as a waiter (app/cli/foreground.ts); the Berth in it has let go.
+    await waitFor(() => startedWaits(dataDir, first.info.pid), 'the started process to hand over and wait');
     const guardian = guardianOf(dataDir);
 
     await waitFor(() => gone(guardian.pid), 'the guardian to end');
