@@ -5,6 +5,7 @@
  * dismissed; the Status page's history has the row.
  */
 import { describe, expect, test } from 'vitest';
+import { startedWaits } from '../../test/helpers';
 import { adoptPid, callApi, health, screenshot, signedInTab, startBerth, successorOf, useBrowser, waitFor, waitLive } from './harness';
 
 const browser = useBrowser();
@@ -16,7 +17,8 @@ describe('after the guardian started Berth again', () => {
     const { context, page, problems } = await signedInTab(browser(), berth, '#/status');
     expect((await callApi(berth, 'POST', '/api/relaunch')).status).toBe(200);
     const successor = await successorOf(berth);
-    await berth.proc.exited;
+    // The started `berth serve` stays on as a waiter (app/cli/foreground.ts) once the Berth in it has let go.
+    await waitFor(() => startedWaits(berth.dataDir, berth.pid), 'the started process to hand over and wait');
     process.kill(successor.pid, 'SIGKILL');
     const again = await waitFor(async () => {
       const h = await health(berth.port);

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { alive, endGuardians, freePort, health, killBerth, rawRequest, readToken, runBerth, startServe, tempDataDir, type BerthProcess } from '../helpers';
+import { alive, endGuardians, freePort, health, killBerth, rawRequest, readToken, runBerth, startedWaits, startServe, tempDataDir, waitFor, type BerthProcess } from '../helpers';
 import { resettingProxy } from './cli-fixtures';
 
 const procs: BerthProcess[] = [];
@@ -54,10 +54,10 @@ describe('restart and relaunch answer with their outcome', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ restarted: 'app', instance: first.info.instance, entry: { kind: 'relaunch' }, successor: { pid: expect.any(Number), instance: expect.any(String) } });
     expect(res.body.entry.detail).toContain(how);
-    // Done when answered: the new process serves the port now, and the old one exits 0.
+    // Done when answered: the new process serves the port now, and the started one has let go and waits on it.
     const h = await health(port);
     expect({ pid: h?.pid, instance: h?.instance, state: h?.state }).toEqual({ pid: res.body.successor.pid, instance: res.body.successor.instance, state: 'serving' });
-    expect(await first.exited).toBe(0);
+    await waitFor(() => startedWaits(dir, first.info.pid), 'the started process to hand over and wait');
   });
 
   it('a relaunch whose new process exits answers 500 with what failed, and this Berth serves on', async () => {
