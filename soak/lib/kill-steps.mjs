@@ -22,6 +22,7 @@ import net from 'node:net';
 import fs from 'node:fs';
 import { alive, api, health, procs, readToken, rmDir, sleep, startServe, startedWaits, tempDir, freePort, waitFor } from './common.mjs';
 import { startLoad } from './load.mjs';
+import { childrenOf, processState } from './procfs.mjs';
 
 export const STEPS = ['loading', 'serving', 'draining'];
 export const ROLES = ['predecessor', 'successor'];
@@ -32,48 +33,7 @@ export const SIGNALS = ['SIGKILL', 'SIGSTOP', 'SIGTERM', 'SIGHUP'];
 const HANDOFF_MS = 5000;
 const DRAIN_MS = 2500;
 
-/**
- * Children of `pid` (from /proc: every thread's children list where the kernel
- * has it, else every process's parent). Every thread: Berth starts its
- * successor from a worker thread, and a child is listed under the thread that
- * forked it until that thread ends.
- */
-function childrenOf(pid) {
-  try {
-    return fs
-      .readdirSync(`/proc/${pid}/task`)
-      .flatMap((tid) => {
-        try {
-          return fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-        } catch {
-          return []; // that thread ended meanwhile
-        }
-      });
-  } catch {
-    const out = [];
-    for (const name of fs.readdirSync('/proc')) {
-      if (!/^\d+$/.test(name)) continue;
-      try {
-        const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(name));
-      } catch {
-        // gone
-      }
-    }
-    return out;
-  }
-}
-
-/** The process state letter from /proc (R, S, T for stopped, Z...), or null once it is gone. */
-function stateOf(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return null;
-  }
-}
-const stopped = (pid) => stateOf(pid) === 'T';
+const stopped = (pid) => processState(pid) === 'T';
 const gone = (pid) => !alive(pid);
 
 /** Log lines (JSON) of a data folder, newest last. */

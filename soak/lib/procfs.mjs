@@ -1,5 +1,6 @@
-// Figures read from Linux /proc: TCP states on a port, a process's memory and
-// open file descriptors. Elsewhere each returns null and the report says so.
+// Figures read from Linux /proc: TCP states on a port, a process's memory,
+// open file descriptors, state and children. Elsewhere each returns null (or
+// nothing) and the report says so.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 
@@ -150,4 +151,50 @@ export function timeWaitSampler(port, everyMs = 50) {
       return peak;
     },
   };
+}
+
+/** The process state letter (R, S, T for stopped, Z...), or null once it is gone. */
+export function processState(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Children of `pid`, every thread's: Berth starts its successor from a worker
+ * thread, and a child is listed under the thread that forked it until that
+ * thread ends. Where the kernel has no children lists, every process's parent.
+ */
+export function childrenOf(pid) {
+  let tasks;
+  try {
+    tasks = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return []; // gone
+  }
+  try {
+    return tasks.flatMap((tid) => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+      } catch (err) {
+        if (err.code === 'ENOENT' && !fs.existsSync(`/proc/${pid}/task/${tid}`)) return []; // that thread ended meanwhile
+        throw err;
+      }
+    });
+  } catch {
+    const out = [];
+    for (const name of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(name));
+      } catch {
+        // gone
+      }
+    }
+    return out;
+  }
 }

@@ -9,6 +9,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { childrenOf, processState } from '../../soak/lib/procfs.mjs';
 import { alive, health, readToken, ROOT, runBerth, startedWaits, startServe, tempDataDir, waitFor, type BerthProcess, type Health } from '../helpers';
 
 export interface LoadSummary {
@@ -169,29 +170,7 @@ export function nthServing(rig: Rig, n: number, timeoutMs = 30_000): Promise<{ p
   return waitFor(() => rig.serving()[n], `Berth #${n} to say it serves`, timeoutMs, 2);
 }
 
-/** A process's state letter from /proc (R, S, T for stopped, Z...), or null. */
-export function procState(pid: number): string | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return null;
-  }
-}
 
-/** Children of a process (Linux /proc), every thread's. */
-export function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  try {
-    for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
-      const text = fs.readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
-      if (text) out.push(...text.split(/\s+/).map(Number));
-    }
-  } catch {
-    // gone
-  }
-  return out;
-}
 
 /** Live `berth serve` processes of a data directory (Linux /proc), by their command line. */
 export function berthsOf(dataDir: string): number[] {
@@ -231,4 +210,6 @@ export async function stopBetweenForkAndExec(pid: number): Promise<{ detach(): P
   };
 }
 
-export { alive, runBerth };
+export { alive, childrenOf, runBerth };
+/** A process's state letter from /proc (R, S, T for stopped, Z...), or null. */
+export const procState: (pid: number) => string | null = processState;
