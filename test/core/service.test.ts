@@ -83,7 +83,8 @@ describe.skipIf(!has('systemd-socket-activate'))('docs/service: berth.service ru
     const reload = commandLine(value(service, 'ExecReload')!.replace(/--port \d+/, `--port ${port}`), vars);
     const reloaded = runBerth(reload.slice(2));
     expect(await reloaded.exited, reloaded.stderr()).toBe(0);
-    expect(log()).toContain('restarted in place; the listening socket stayed open');
+    // The answer can reach the CLI before the log line reaches the file.
+    await waitFor(() => log().includes('restarted in place; the listening socket stayed open'), 'the restart in place to be logged');
 
     // A relaunch: the main process stays, waiting for the new one.
     const relaunch = runBerth(['restart', '--app', '--json', '--port', String(port), '--data-dir', state]);
