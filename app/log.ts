@@ -111,6 +111,8 @@ export interface LogSink {
    * to end (Windows logoff), where nothing asynchronous may run again.
    */
   flushSync(): void;
+  /** Resolves once every line logged before the call is in the file: a reader of the file sees what was just logged. */
+  written(): Promise<void>;
 }
 
 export interface LogOptions {
@@ -140,6 +142,8 @@ export function createLogSink(opts: LogOptions): LogSink {
   const pending = new Map<number, string>();
   let sent = 0;
   let synchronous = false;
+  /** Callers of written(), each with the last line it waits for. */
+  let waiting: { upTo: number; resolve: () => void }[] = [];
   const problems: string[] = [];
   if (opts.dir) {
     try {
@@ -150,13 +154,24 @@ export function createLogSink(opts: LogOptions): LogSink {
       if (refused) throw Object.assign(new Error(refused), { code: 'untrusted' });
       const stream = createStream('berth.log', { path: opts.dir, size: '5M', rotate: 5, mode: 0o600 });
       fileStream = stream;
-      stream.on('error', () => undefined); // a full disk must not take the server down
+      // A full disk must not take the server down, nor keep a reader of the file waiting for lines that will not come.
+      stream.on('error', () => {
+        for (const w of waiting) w.resolve();
+        waiting = [];
+      });
       const target = path.join(opts.dir, 'berth.log');
       const write = (chunk: string) => {
         if (synchronous) return appendQuietly(target, chunk);
         const id = sent++;
         pending.set(id, chunk);
-        stream.write(chunk, () => pending.delete(id));
+        stream.write(chunk, () => {
+          pending.delete(id);
+          if (waiting.length === 0) return;
+          // The stream writes in order: a line done means every earlier line is done.
+          const done = waiting.filter((w) => w.upTo <= id);
+          waiting = waiting.filter((w) => w.upTo > id);
+          for (const w of done) w.resolve();
+        });
       };
       // Debug and above: the Logs page offers them, and a support bundle wants them.
       streams.push({ level: opts.level ?? 'debug', stream: { write } });
@@ -189,8 +204,16 @@ export function createLogSink(opts: LogOptions): LogSink {
       // A write the stream has already started may land as well: a line twice beats a line lost.
       appendQuietly(file, [...pending.values()].join(''));
       pending.clear();
+      for (const w of waiting) w.resolve();
+      waiting = [];
       fileStream.destroy();
     },
+    written: () =>
+      new Promise<void>((resolve) => {
+        // Nothing on its way, or the stream can no longer call back (a full disk, flushSync): nothing to wait for.
+        if (pending.size === 0 || synchronous || !fileStream || fileStream.destroyed) return resolve();
+        waiting.push({ upTo: sent - 1, resolve });
+      }),
   };
 }
 

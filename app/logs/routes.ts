@@ -58,6 +58,8 @@ export function logRoutes(deps: { logs: LogSink }): ApiRoutes {
   return (api, { requireToken }) => {
     api.get('/logs', { preHandler: requireToken }, async (req) => {
       const query = queryOf(req);
+      // What was logged just before this request (a restart's own line) is on the page.
+      await logs.written();
       const d = dir();
       const page = d ? readPage(d, query, { before: query.before, limit: query.limit }) : memoryPage(logs, query, query.before, query.limit);
       for (const l of page.entries) l.text = readableLine(l, query.tz);
@@ -69,6 +71,7 @@ export function logRoutes(deps: { logs: LogSink }): ApiRoutes {
       const json = (req.query as { format?: string }).format === 'json';
       const day = new Date().toISOString().slice(0, 10);
       reply.header('Content-Disposition', `attachment; filename="berth-${day}.${json ? 'log' : 'txt'}"`).type('text/plain; charset=utf-8');
+      await logs.written();
       const d = dir();
       const filtered = query.level !== undefined || !!query.q || query.from !== undefined || query.to !== undefined;
       let lines: Iterable<string>;

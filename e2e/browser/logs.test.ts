@@ -211,6 +211,13 @@ describe('the Logs page is the log', () => {
     expect(await page.locator('#log-lines').textContent()).not.toContain('restarted in place');
     expect((await callApi(berth, 'POST', '/api/restart')).status).toBe(200);
     await expect.poll(() => rows(page).first().locator('.msg').textContent()).toContain('restarted in place');
+    // Each restart ends the event stream and the page reloads from the file while lines keep coming:
+    // every line is there once, none lost in the gap and none shown twice.
+    for (let i = 0; i < 8; i++) expect((await callApi(berth, 'POST', '/api/restart')).status).toBe(200);
+    const restarts = () => page.locator('#log-lines > li', { hasText: 'restarted in place' }).count();
+    await expect.poll(restarts).toBe(9);
+    await page.locator('#log-lines[data-loaded="true"]').waitFor();
+    expect(await restarts()).toBe(9);
     expect(problems.errors).toEqual([]);
     await context.close();
   });

@@ -89,7 +89,11 @@ export const logsPage: Page = {
     let totals = { total: 0, matching: 0 };
     let generation = 0;
     let failed = false;
-    let live = 0;
+    /** Live lines that came while a page was loading: shown once it is in, unless the page read them from the file. */
+    let arrived: LogLine[] = [];
+    /** What makes a line the same line, whether it came from the file or live (their ids differ). */
+    const keys = new WeakMap<Element, string>();
+    const keyOf = (e: LogLine) => `${e.time}|${e.pid ?? ''}|${e.level}|${describe(e)}`;
 
     function query(): LogQuery {
       const q: LogQuery = {};
@@ -146,7 +150,7 @@ export const logsPage: Page = {
           setText(expand!, open ? 'Show less' : `Show all ${number(text.length)} characters`);
         });
       }
-      return h(
+      const li = h(
         'li',
         { class: `log-line level-${e.level}`, 'data-level': e.level, 'data-id': e.id, 'data-pid': e.pid ?? '' },
         e.time ? h('time', { datetime: when.toISOString(), title: when.toLocaleString() }, formatTime(e.time)) : h('span', null, '—'),
@@ -155,6 +159,8 @@ export const logsPage: Page = {
         msg,
         h('span', { class: 'line-actions' }, expand, copy),
       );
+      keys.set(li, keyOf(e));
+      return li;
     }
 
     function showCounts() {
@@ -197,6 +203,8 @@ export const logsPage: Page = {
 
     async function load(before: string | null = pages.at(-1) ?? null) {
       const mine = ++generation;
+      // The server answers with every line logged before it was asked (it waits for the file): only later ones can be missing.
+      arrived = [];
       downloadLinks();
       region.setAttribute('aria-busy', 'true');
       list.dataset.loaded = 'false';
@@ -205,14 +213,18 @@ export const logsPage: Page = {
         if (mine !== generation) return;
         failed = false;
         empty.classList.remove('error');
-        live = 0;
         totals = { total: res.total, matching: res.matching };
         nextOlder = res.older;
         fill(list, res.entries.map(row));
         fill(file, res.file ? ['Log files: ', h('code', { class: 'path' }, res.file), ' and the older ones beside it.'] : 'The log is kept in memory only (it could not be written to disk).');
         region.scrollTop = 0;
+        list.dataset.loaded = 'true';
+        const later = arrived;
+        arrived = [];
+        for (const e of later) addLive(e);
       } catch (err) {
         if (mine !== generation) return;
+        arrived = [];
         // Plain words, outside the list: a failed load is not a log line and is not counted as one.
         failed = true;
         fill(list);
@@ -241,27 +253,35 @@ export const logsPage: Page = {
       return !q.q || `${e.scope ?? ''} ${describe(e)}`.toLowerCase().includes(q.q.toLowerCase());
     };
 
-    const off = ctx.live.on('log', (raw) => {
-      if (failed || list.dataset.loaded !== 'true') return;
-      const e = raw;
-      live++;
+    /** Whether one of the newest rows is this line, read from the file by a page that loaded after it was logged. */
+    function shown(e: LogLine): boolean {
+      const key = keyOf(e);
+      let li = list.firstElementChild;
+      for (let i = 0; li && i < 50; i++, li = li.nextElementSibling) if (keys.get(li) === key) return true;
+      return false;
+    }
+
+    function addLive(e: LogLine) {
+      if (shown(e)) return;
       totals.total++;
       if (!matchesLive(e)) return showCounts();
       totals.matching++;
       // On the newest page, following: at the top. Elsewhere the line is counted and waits on the newest page.
       if (pages.length === 1 && follow.checked) {
-        // The page may already have read it from the file.
-        const top = list.firstElementChild as HTMLElement | null;
-        if (!(top && top.querySelector('.msg')?.textContent === describe(e) && top.dataset.pid === String(e.pid ?? ''))) {
-          list.prepend(row(e));
-          while (list.childElementCount > MAX_ROWS) {
-            list.lastElementChild!.remove();
-            nextOlder = (list.lastElementChild as HTMLElement | null)?.dataset.id ?? nextOlder;
-          }
+        list.prepend(row(e));
+        while (list.childElementCount > MAX_ROWS) {
+          list.lastElementChild!.remove();
+          nextOlder = (list.lastElementChild as HTMLElement | null)?.dataset.id ?? nextOlder;
         }
       }
       showCounts();
       showEmpty();
+    }
+
+    const off = ctx.live.on('log', (e) => {
+      if (failed) return;
+      if (list.dataset.loaded !== 'true') arrived.push(e);
+      else addLive(e);
     });
 
     // Lines logged while the stream was down (a restart, another process) and a failed load: read the file again once back.
