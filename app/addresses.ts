@@ -53,6 +53,11 @@ export function isLoopback(address: string): boolean {
   return a === '::1' || (net.isIPv4(a) && a.startsWith('127.'));
 }
 
+/** A host only this machine can reach: a loopback address, or the name localhost. */
+export function isLoopbackHost(host: string): boolean {
+  return bare(host) === 'localhost' || isLoopback(host);
+}
+
 /** This machine's addresses, loopback first, in the form a message can list them. */
 export function ownAddresses(interfaces: Interfaces = os.networkInterfaces()): string[] {
   const out = new Set(['127.0.0.1', '::1']);

@@ -2,7 +2,8 @@ import path from 'node:path';
 import { BerthError, ExitCode } from './errors';
 import { defaultDataDir } from './paths';
 import { trustDataDir } from './files/trust';
-import { type Settings, isLoopbackHost, loadSettings, validateHost, validatePort } from './settings/settings';
+import { isLoopbackHost } from './addresses';
+import { type Settings, loadSettings, validateHost, validatePort } from './settings/settings';
 
 export interface ConfigInput {
   flags: { host?: string; port?: string | number; dataDir?: string };

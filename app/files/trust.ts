@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BerthError, ExitCode, errorCode } from '../errors';
+import { shQuote } from '../shell-quote';
 
 /**
  * Who may have written what Berth reads from its data directory. Berth trusts
@@ -78,13 +79,8 @@ const KIND_WORDS: Record<EntryKind, string> = {
   other: 'not a regular file',
 };
 
-/** A path quoted for a POSIX shell, so the fix can be pasted as is. */
-export function shellQuote(p: string): string {
-  return `'${p.replace(/'/g, `'\\''`)}'`;
-}
-
 function moveAside(p: string, suffix: string, platform: NodeJS.Platform): string {
-  return platform === 'win32' ? `ren "${p}" "${path.win32.basename(p)}.${suffix}"` : `mv ${shellQuote(p)} ${shellQuote(`${p}.${suffix}`)}`;
+  return platform === 'win32' ? `ren "${p}" "${path.win32.basename(p)}.${suffix}"` : `mv ${shQuote(p)} ${shQuote(`${p}.${suffix}`)}`;
 }
 
 const octal = (mode: number) => (mode & 0o777).toString(8).padStart(4, '0');
@@ -142,7 +138,7 @@ export function judgeEntry(p: string, facts: EntryFacts, runner: Runner, opts: J
   }
   // Windows: no owners or mode bits to check (see above).
   if (runner.uid === null || runner.platform === 'win32') return null;
-  const q = shellQuote(p);
+  const q = shQuote(p);
   if (facts.uid !== runner.uid) {
     const message = `${label} belongs to ${ownerName(facts.uid)}, not to ${runner.user} (uid ${runner.uid}) who runs Berth: another account may have put it there.`;
     if (opts.expect === 'dir') return { path: p, kind: 'foreign', message, fix: `sudo chown -R ${runner.user} ${q} && chmod 700 ${q}` };
@@ -209,7 +205,7 @@ export function judgeParent(p: string, facts: EntryFacts, runner: Runner, role: 
       path: p,
       kind: 'unsafe-parent',
       message: `The folder ${p}, ${role}, can be changed by other users (mode ${octal(facts.mode)}) and is not sticky: they could move the data folder away and put their own in its place.`,
-      fix: mine ? `chmod go-w ${shellQuote(p)} (or ${elsewhere})` : elsewhere,
+      fix: mine ? `chmod go-w ${shQuote(p)} (or ${elsewhere})` : elsewhere,
     };
   }
   return null;
@@ -267,7 +263,7 @@ function lstatOrNull(p: string): fs.Stats | null {
 function openFolderWarning(p: string, facts: EntryFacts, runner: Runner, label: string): string | null {
   const mode = tightenedMode(facts, runner);
   if (mode === null) return null;
-  return `${label} ${p} is open to other users (mode ${octal(facts.mode)}): they can see what is in it, though not read Berth's files. Berth changes only what it creates; to close it, run: chmod ${octal(mode).slice(1)} ${shellQuote(p)}`;
+  return `${label} ${p} is open to other users (mode ${octal(facts.mode)}): they can see what is in it, though not read Berth's files. Berth changes only what it creates; to close it, run: chmod ${octal(mode).slice(1)} ${shQuote(p)}`;
 }
 
 function lstatOrNullQuiet(p: string): fs.Stats | null {
@@ -372,7 +368,7 @@ export function trustDataDir(dataDir: string, runner: Runner = currentRunner()):
   try {
     fs.accessSync(dataDir, fs.constants.R_OK | fs.constants.X_OK);
   } catch (err) {
-    const q = shellQuote(dataDir);
+    const q = shQuote(dataDir);
     throw new DataDirRefused(dataDir, [
       { path: dataDir, kind: 'no-access', message: `The data folder ${dataDir} cannot be opened by this user (${errorCode(err) ?? String(err)}).`, fix: `chmod 700 ${q}, or choose another folder with --data-dir or BERTH_DATA_DIR` },
     ]);

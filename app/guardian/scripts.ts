@@ -10,6 +10,7 @@
  * file), so from then on it leaves nothing on disk, however it ends.
  */
 import path from 'node:path';
+import { shQuote } from '../shell-quote';
 
 /** How to start the installed Berth once. Arguments only: no secret ever goes on a command line. */
 export interface GuardianCommand {
@@ -36,11 +37,6 @@ export interface ScriptValues {
 
 /** How often the scripts look. Recovery is this much slower than it could be; the cost is a few process starts a second. */
 export const POLL_MS = 200;
-
-/** A POSIX shell word: single quotes, with each ' written as '\''. */
-export function shQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 /**
  * A PowerShell single-quoted string. PowerShell also takes the typographic

@@ -1,10 +1,7 @@
+import { isLoopback } from '../addresses';
 import { addressFlags, berthCommandLine, currentInvocation } from '../berth-command';
 import type { ApiRoutes } from '../server/web';
 import type { ServerHost } from '../lifecycle/host';
-
-function isLoopbackPeer(address: string | undefined): boolean {
-  return !!address && (address === '::1' || /^(::ffff:)?127\./.test(address));
-}
 
 /**
  * GET /api/open-command: the command that opens this Berth signed in, as it
@@ -15,7 +12,7 @@ function isLoopbackPeer(address: string | undefined): boolean {
 export function openCommandRoutes(deps: { host: ServerHost; dataDir: string }): ApiRoutes {
   return (api) => {
     api.get('/open-command', async (req) => {
-      if (!isLoopbackPeer(req.socket.remoteAddress)) return { command: null };
+      if (!isLoopback(req.socket.remoteAddress ?? '')) return { command: null };
       const { host, port } = deps.host;
       return { command: berthCommandLine(['open', ...addressFlags({ host, port, dataDir: deps.dataDir })], currentInvocation(null)) };
     });

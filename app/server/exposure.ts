@@ -1,6 +1,6 @@
 import net from 'node:net';
 import os from 'node:os';
-import { addressesElsewhere, bare, isLoopback, isOwnAddress, isWildcard, ownAddresses, systemLookup, type Interfaces, type Lookup } from '../addresses';
+import { addressesElsewhere, bare, isLoopback, isLoopbackHost, isOwnAddress, isWildcard, ownAddresses, systemLookup, type Interfaces, type Lookup } from '../addresses';
 import { BerthError, ExitCode } from '../errors';
 import { visible } from '../terminal-text';
 
@@ -71,7 +71,7 @@ export function listenerOf(server: net.Server | null, host: string, port: number
   const a = server?.listening ? server.address() : null;
   if (a && typeof a === 'object') return { exposed: !isLoopback(a.address), listenAddress: hostPort(a.address, a.port) };
   const h = bare(host);
-  return { exposed: !(h === 'localhost' || isLoopback(h)), listenAddress: hostPort(h, port) };
+  return { exposed: !isLoopbackHost(h), listenAddress: hostPort(h, port) };
 }
 
 /** The start-up warning for a listener beyond loopback: where it listens, who chose it, and what still protects it. */

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { isLoopback } from '../addresses';
+import { isLoopbackHost } from '../addresses';
 import { BerthError, ExitCode, errorCode } from '../errors';
 import { readOwnFile, sizeWords } from '../files/read';
 import { FileRefused } from '../files/trust';
@@ -72,11 +72,6 @@ function isIPv6(v: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** True for addresses that only this machine can reach. */
-export function isLoopbackHost(host: string): boolean {
-  return host.toLowerCase().replace(/^\[|\]$/g, '') === 'localhost' || isLoopback(host);
 }
 
 /**

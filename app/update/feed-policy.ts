@@ -12,7 +12,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AppUpdater } from 'electron-updater';
-import { isLoopbackHost } from '../settings/settings';
+import { isLoopbackHost } from '../addresses';
 
 interface Executor {
   createRequest(options: RequestOptions, callback: (res: unknown) => void): EventEmitter & { abort?(): void };

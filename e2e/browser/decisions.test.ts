@@ -5,10 +5,10 @@
  * to end; these pin the edge cases.
  */
 import { describe, expect, test } from 'vitest';
-import { addressFor, backoffDelay, isNewBerth, movedTo, withArrival } from '../../renderer/src/live';
+import { addressFor, backoffDelay, isLoopbackName, isNewBerth, movedTo, withArrival } from '../../renderer/src/live';
 import { formatBytes, formatDowntime, formatTime, formatUptime } from '../../renderer/src/format';
 import { startCommand } from '../../app/lifecycle/start-command';
-import { isOwnAddress } from '../../app/addresses';
+import { isLoopbackHost, isOwnAddress } from '../../app/addresses';
 import { bindProblem, hostProblem, portProblem } from '../../app/lifecycle/address-check';
 import type { ProbeResult } from '../../app/instance/probe';
 import { isUnconfiguredFeed } from '../../app/update/state';
@@ -40,6 +40,13 @@ describe('movedTo: where an open tab follows the server', () => {
     expect(addressFor({ protocol: 'http:', hostname: '127.0.0.1' }, 'fe80::1', 8787)).toBe('http://[fe80::1]:8787');
     expect(addressFor({ protocol: 'http:', hostname: '[::1]' }, '::1', 8787)).toBe('http://[::1]:8787');
   });
+});
+
+test('the page and the server agree on which hosts are this computer only (the exposure question is asked exactly when the opt-in is needed)', () => {
+  const hosts = ['127.0.0.1', '127.1.2.3', 'localhost', 'LOCALHOST', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', '::FFFF:7F00:1', '[::ffff:127.9.9.9]'];
+  const beyond = ['0.0.0.0', '::', '192.0.2.2', '::2', '128.0.0.1', '127.0.0.01', '127.256.0.1', '127.example', 'localhost.example', '::ffff:192.0.2.2', '::127.0.0.1', 'fe80::1', ''];
+  for (const h of hosts) expect([h, isLoopbackName(h), isLoopbackHost(h)]).toEqual([h, true, true]);
+  for (const h of beyond) expect([h, isLoopbackName(h), isLoopbackHost(h)]).toEqual([h, false, false]);
 });
 
 test('a relaunch or an update is a new Berth; an in-process restart is not', () => {

@@ -64,9 +64,22 @@ export function isNewBerth(baseline: { instance: string; version: string }, now:
   return baseline.instance !== now.instance || baseline.version !== now.version;
 }
 
-function isLoopbackName(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+/**
+ * A host only this computer can reach: localhost, 127.x.y.z, ::1, in any
+ * spelling of IPv6 (0:0:0:0:0:0:0:1, ::ffff:127.0.0.1), as the server's
+ * isLoopbackHost (app/addresses.ts) decides, so the page asks about exposure
+ * exactly when the server will need the opt-in.
+ */
+export function isLoopbackName(host: string): boolean {
+  let h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  if (h.includes(':')) {
+    // The URL parser writes an IPv6 address one way: ::1, and ::ffff:7f00:1 for ::ffff:127.0.0.1.
+    if (!URL.canParse(`http://[${h}]/`)) return false;
+    h = new URL(`http://[${h}]/`).hostname.slice(1, -1);
+    return h === '::1' || /^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(h);
+  }
+  const octet = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+  return h === 'localhost' || new RegExp(`^127(\\.${octet}){3}$`).test(h);
 }
 
 function isWildcard(host: string): boolean {

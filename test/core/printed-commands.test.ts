@@ -16,6 +16,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SIGN_IN_PAGE } from '../../app/server/sign-in';
+import { shQuote } from '../../app/shell-quote';
 import { ROOT, berthEnv, berthProgram, freePort, health, killBerth, readToken, runBerth, tempDataDir, waitFor, type BerthProcess } from '../helpers';
 
 const cleanups: (() => unknown)[] = [];
@@ -209,5 +210,20 @@ describe('commands Berth prints run as printed', () => {
     expect(ran).toEqual(expect.arrayContaining(['node bin/berth.js open', 'node bin/berth.js status', 'node bin/berth.js list']));
     expect(await paste('node bin/berth.js stop', env).exited).toBe(0);
     expect(await server.exited).toBe(0);
+  });
+});
+
+describe('the one POSIX shell quoter (guardian scripts, data-folder fixes, package install commands)', () => {
+  it('gives back every text as it was, through a real /bin/sh', async () => {
+    const texts = ["O'Brien's data", 'a b\tc', '$HOME `id` $(id) "x"', 'line\nbreak', "''", '', '\\ back\\slash', '-n', '*?[a]'];
+    const script = texts.map((t) => `printf '%s\\0' ${shQuote(t)}`).join('\n');
+    const out = await new Promise<string>((resolve, reject) => {
+      const sh = spawn('/bin/sh', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let text = '';
+      sh.stdout.on('data', (d: Buffer) => (text += d.toString()));
+      sh.once('error', reject);
+      sh.once('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`sh exited ${code}`))));
+    });
+    expect(out.split('\0').slice(0, -1)).toEqual(texts);
   });
 });

@@ -7,7 +7,8 @@
  * from removing Berth to "fix" it.
  */
 import type { FormatDefinition, UpdateFormat } from './format';
-import { packageInstallStep, query, shellWord, type PackageTool } from './package';
+import { packageInstallStep, query, type PackageTool } from './package';
+import { shQuote } from '../../shell-quote';
 
 /** dpkg's states in between, which a failed install can leave; "installed" and "not-installed" need no words. */
 const STATES: Record<string, string> = {
@@ -35,7 +36,7 @@ export const dpkg: PackageTool = {
     if (status === 'installed' || status === 'not-installed') return { installed: status === 'installed' && installed === version, words: null };
     return { installed: false, words: STATES[status] ?? status };
   },
-  byHand: (file) => `sudo apt install ${shellWord(file)}`,
+  byHand: (file) => `sudo apt install ${shQuote(file)}`,
   finish: 'sudo apt-get install -f',
   problem: (output) => /^ *(\S+ depends on [^;\n]+)/m.exec(output)?.[1] ?? output.split('\n').find((l) => /error/i.test(l))?.trim() ?? null,
 };

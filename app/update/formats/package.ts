@@ -46,11 +46,6 @@ export interface PackageInstallOptions {
   log: Logger;
 }
 
-/** A shell word: the file in a command a person copies. */
-export function shellWord(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
 /** The install of a downloaded package: done while serving (prepare), then the process owner relaunches Berth. */
 export function packageInstallStep(tool: PackageTool, updater: AppUpdater, release: Release, o: PackageInstallOptions): InstallAttempt {
   return {

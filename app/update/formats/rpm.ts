@@ -6,7 +6,8 @@
  * electron-builder's rpms are not signed.
  */
 import type { FormatDefinition, UpdateFormat } from './format';
-import { packageInstallStep, query, shellWord, type PackageTool } from './package';
+import { packageInstallStep, query, type PackageTool } from './package';
+import { shQuote } from '../../shell-quote';
 
 export const rpmTool: PackageTool = {
   kind: 'rpm',
@@ -22,7 +23,7 @@ export const rpmTool: PackageTool = {
     const installed = await query('rpm', ['-q', '--qf', '%{VERSION}', name]).catch(() => '');
     return { installed: installed === version, words: null };
   },
-  byHand: (file) => `sudo dnf install ${shellWord(file)}`,
+  byHand: (file) => `sudo dnf install ${shQuote(file)}`,
   finish: '',
   problem: (output) => /^.*(nothing provides [^\n]+|requires [^\n]+)$/m.exec(output)?.[1] ?? null,
 };

@@ -8,18 +8,13 @@
  */
 import { api, ApiError, problemText, type FieldError, type Settings, type SettingsResponse } from '../api';
 import { fill, h, uid } from '../dom';
-import { addressFor, withArrival } from '../live';
+import { addressFor, isLoopbackName, withArrival } from '../live';
 import { messageArea, pageSection, type Page, type PageContext } from './page';
 
 type Access = 'local' | 'network' | 'custom';
 
 const LOCAL_HOST = '127.0.0.1';
 const NETWORK_HOST = '0.0.0.0';
-
-function isLoopback(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
-}
 
 /** Where unsaved edits wait across a reload of this tab (sessionStorage is per tab and per address). */
 const DRAFT_KEY = 'berth.settings-draft';
@@ -218,7 +213,7 @@ export const settingsPage: Page = {
       const a = selectedAccess();
       customHost.disabled = a !== 'custom';
       customHost.hidden = a !== 'custom';
-      lanWarning.hidden = a === 'local' || (a === 'custom' && isLoopback(customHost.value.trim() || LOCAL_HOST));
+      lanWarning.hidden = a === 'local' || (a === 'custom' && isLoopbackName(customHost.value.trim() || LOCAL_HOST));
     }
 
     function show(s: Settings) {
@@ -366,7 +361,7 @@ export const settingsPage: Page = {
 
     /** The address would let other devices reach Berth where today only this computer can. */
     function opens(patch: Draft): boolean {
-      return !!loaded && !isLoopback(patch.host) && isLoopback(loaded.settings.host);
+      return !!loaded && !isLoopbackName(patch.host) && isLoopbackName(loaded.settings.host);
     }
 
     function confirmExposure(patch: Draft): Promise<boolean> {
