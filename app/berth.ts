@@ -7,7 +7,8 @@
  */
 import { BerthError, ExitCode } from './errors';
 import { announceServing, releaseGuardians, takeGuardianReports, type GuardianReport } from './guardian/guardian';
-import { coreApi, type EventFeed } from './lifecycle/api';
+import { coreApi } from './routes';
+import type { EventFeed } from './events/routes';
 import { relaunchInProgress, type ProvenHandoff, type Succession } from './lifecycle/successor-protocol';
 import { ServerHost, type HostOptions } from './lifecycle/host';
 import { installPlan, type InstallHooks, type InstallStep, type RelaunchPlan } from './lifecycle/plans';

@@ -40,8 +40,9 @@ export interface HostedSite {
 export const CONSOLE_PATH = '/berth/';
 
 /**
- * A group of routes registered under /api. This is where a web UI built on
- * Berth adds its own endpoints (README: "Bring your own web UI").
+ * A group of routes registered under /api: Berth's own (app/routes.ts), or
+ * those createBerth is given. A hosted app's routes come through the public
+ * API (app/hosting) and are registered at the root instead.
  */
 export type ApiRoutes = (api: FastifyInstance, ctx: RouteContext) => void;
 

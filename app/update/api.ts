@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { BerthError } from '../errors';
 import type { ApiRoutes } from '../server/web';
-import type { EventFeed } from '../lifecycle/api';
+import type { EventFeed } from '../events/routes';
 import type { RestartBlockers } from './blockers';
 import type { UpdateService } from './service';
 import type { UpdateStatus } from './state';

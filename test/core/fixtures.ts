@@ -2,7 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { memoryLogSink } from '../../app/log';
 import { ServerHost, type HostOptions } from '../../app/lifecycle/host';
-import { coreApi } from '../../app/lifecycle/api';
+import { coreApi } from '../../app/routes';
 import { ensureToken } from '../../app/server/token';
 import { rendererDir } from '../../app/paths';
 import { tempDataDir } from '../helpers';

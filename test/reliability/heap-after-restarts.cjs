@@ -7,7 +7,7 @@ const net = require('node:net');
 const out = path.join(__dirname, '..', '..', 'out', 'app');
 const { ServerHost } = require(path.join(out, 'lifecycle', 'host.js'));
 const { memoryLogSink } = require(path.join(out, 'log.js'));
-const { coreApi } = require(path.join(out, 'lifecycle', 'api.js'));
+const { coreApi } = require(path.join(out, 'routes.js'));
 const { rendererDir } = require(path.join(out, 'paths.js'));
 
 const [dataDir, restarts = '120'] = process.argv.slice(2);
