@@ -1,7 +1,7 @@
 import type { BrowserWindow, BrowserWindowConstructorOptions, CookiesSetDetails, Event as ElectronEvent, WebContents } from 'electron';
 import type { Logger } from '../app/log';
 import { classifyNavigation, type NavigationKind } from '../app/navigation';
-import { COOKIE_NAME } from '../app/server/security';
+import { cookieName } from '../app/server/security';
 import { loadWindowState, saveWindowState, type Rect, type WindowState } from './window-state';
 
 /** The parts of a BrowserWindow this module uses: the real one, or a test double. */
@@ -125,7 +125,9 @@ export class DesktopWindow {
   private async signIn(serverUrl: string, token: string): Promise<void> {
     this.serverUrl = serverUrl;
     // HttpOnly, so the page's scripts never see the token; SameSite=Strict, as the server itself sets it.
-    await this.deps.setCookie({ url: new URL('/', serverUrl).href, name: COOKIE_NAME, value: token, path: '/', httpOnly: true, sameSite: 'strict' });
+    const url = new URL('/', serverUrl);
+    // An http address without a port is on 80.
+    await this.deps.setCookie({ url: url.href, name: cookieName(Number(url.port) || 80), value: token, path: '/', httpOnly: true, sameSite: 'strict' });
   }
 
   private needsLoad(win: WindowLike, serverUrl: string): boolean {

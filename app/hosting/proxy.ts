@@ -12,7 +12,7 @@ import httpProxy from '@fastify/http-proxy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Agent, type Dispatcher } from 'undici';
 import type { Logger } from '../log';
-import { COOKIE_NAME, bearerToken } from '../server/security';
+import { bearerToken, isBerthCookie } from '../server/security';
 import { SECRET_HEADER, type ChildServer } from './child';
 
 /**
@@ -116,12 +116,15 @@ export async function registerChildProxy(app: FastifyInstance, o: ChildProxyOpti
   });
 }
 
-/** A Cookie header without Berth's sign-in cookie. */
+/**
+ * A Cookie header without any Berth's sign-in cookie: this Berth's, and those
+ * of every other Berth on the host (the browser sends them all, whatever the port).
+ */
 export function withoutBerthCookie(header: string | undefined): string | undefined {
   if (!header) return undefined;
   const kept = header
     .split(';')
     .map((p) => p.trim())
-    .filter((p) => p && p.slice(0, p.indexOf('=') < 0 ? p.length : p.indexOf('=')).trim() !== COOKIE_NAME);
+    .filter((p) => p && !isBerthCookie(p.slice(0, p.indexOf('=') < 0 ? p.length : p.indexOf('=')).trim()));
   return kept.length ? kept.join('; ') : undefined;
 }

@@ -171,23 +171,55 @@ export function tokenMatches(candidate: string | undefined, token: string): bool
   return crypto.timingSafeEqual(a, b);
 }
 
-export const COOKIE_NAME = 'berth_token';
+/**
+ * The sign-in cookie's name for the Berth serving on `port`. Cookies ignore
+ * ports (RFC 6265), so under one name two Berths on one host (127.0.0.1:8787
+ * and :9000, a hosted app's Berth beside the default one) would overwrite
+ * each other's cookie: signing in to one would sign the other's tabs out.
+ */
+export function cookieName(port: number): string {
+  return `berth_token_${port}`;
+}
 
-export function cookieValue(cookieHeader: string | undefined, name = COOKIE_NAME): string | undefined {
-  if (!cookieHeader) return undefined;
-  for (const part of cookieHeader.split(';')) {
+/** Any Berth's sign-in cookie: any port's, or the portless `berth_token` of Berths before the port was in the name. */
+export function isBerthCookie(name: string): boolean {
+  return /^berth_token(?:_\d{1,5})?$/.test(name);
+}
+
+/** A Cookie header's cookies, in order, as [name, value] with %-encoding undone. */
+export function parseCookies(cookieHeader: string | undefined): [string, string][] {
+  const out: [string, string][] = [];
+  for (const part of (cookieHeader ?? '').split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
-    if (part.slice(0, eq).trim() !== name) continue;
     const raw = part.slice(eq + 1).trim();
+    let value = raw;
     try {
-      return decodeURIComponent(raw);
+      value = decodeURIComponent(raw);
     } catch {
       // Broken %-encoding is a wrong token (401), not a server error (found by the hostile-input harness).
-      return raw;
     }
+    out.push([part.slice(0, eq).trim(), value]);
   }
-  return undefined;
+  return out;
+}
+
+/**
+ * Whether a Cookie header signs in to the Berth on `port` with `token`:
+ * 'own' under this port's name; 'other' under another Berth cookie name
+ * only (a tab that followed this Berth to a new port, or a cookie from
+ * before the port was in the name: the token is the proof, not the name),
+ * which the server then sets again under its own name; null when none does.
+ */
+export function cookieSignIn(cookieHeader: string | undefined, port: number, token: string): 'own' | 'other' | null {
+  const own = cookieName(port);
+  let found: 'own' | 'other' | null = null;
+  for (const [name, value] of parseCookies(cookieHeader)) {
+    if (!isBerthCookie(name) || !tokenMatches(value, token)) continue;
+    if (name === own) return 'own';
+    found = 'other';
+  }
+  return found;
 }
 
 /**

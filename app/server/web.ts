@@ -7,7 +7,7 @@ import type { Logger } from '../log';
 import type { BerthHealth } from '../instance/verdict';
 import { HANDOFF_HEADER } from '../instance/probe';
 import { UiFiles, type UiFile } from './ui-files';
-import { COOKIE_NAME, bearerToken, cookieValue, refusalOf, sameOriginLocation, siteOf, tokenMatches } from './security';
+import { bearerToken, cookieName, cookieSignIn, refusalOf, sameOriginLocation, siteOf, tokenMatches } from './security';
 import { RefusalLog, closeAfterAnswer, continueIfAsked } from './refusal';
 import { redeemTicket } from './sign-in';
 import { descriptors } from './descriptors';
@@ -176,8 +176,18 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     if (!['GET', 'HEAD', 'OPTIONS'].includes(req.method) && siteOf(req.headers as never) === 'cross-site') {
       return refuse(req, reply, 403, 'cross-site', { error: 'cross-site', message: 'Cross-site requests may not change Berth.' });
     }
+    // Signed in under another Berth cookie name only (this Berth moved here, or an older Berth set it): set this
+    // port's own, so another Berth later signing in on the old port, which overwrites that name, signs nobody out here.
+    if (cookieVerdict(req) === 'other') signIn(req, reply);
   });
-  const signedIn = (req: FastifyRequest) => tokenMatches(bearerToken(req.headers.authorization) ?? cookieValue(req.headers.cookie), opts.token);
+  // The port this request reached: the sign-in cookie's name carries it (security.ts, cookieName).
+  const portOf = (req: FastifyRequest) => req.socket.localPort ?? 0;
+  const cookieVerdict = (req: FastifyRequest) => cookieSignIn(req.headers.cookie, portOf(req), opts.token);
+  // A bearer token, when sent, is the whole answer; otherwise the cookie's.
+  const signedIn = (req: FastifyRequest) => {
+    const bearer = bearerToken(req.headers.authorization);
+    return bearer !== undefined ? tokenMatches(bearer, opts.token) : cookieVerdict(req) !== null;
+  };
   const requireToken = async (req: FastifyRequest, reply: FastifyReply) => {
     if (!signedIn(req)) {
       reply.header('WWW-Authenticate', 'Bearer realm="berth"');
@@ -216,7 +226,8 @@ export function createWebApp(opts: WebAppOptions): WebApp {
   });
 
   // The one sign-in cookie, set from ?ticket=, ?token= and the signed-out page's token field.
-  const signIn = (reply: FastifyReply) => reply.header('Set-Cookie', `${COOKIE_NAME}=${encodeURIComponent(opts.token)}; Path=/; HttpOnly; SameSite=Strict`);
+  const signIn = (req: FastifyRequest, reply: FastifyReply) =>
+    reply.header('Set-Cookie', `${cookieName(portOf(req))}=${encodeURIComponent(opts.token)}; Path=/; HttpOnly; SameSite=Strict`);
 
   app.get('/health', async (req, reply) => {
     reply.header('Cache-Control', 'no-store');
@@ -247,8 +258,7 @@ export function createWebApp(opts: WebAppOptions): WebApp {
         reply.header('Cache-Control', 'no-store');
       });
       api.get('/session', async (req) => {
-        const given = bearerToken(req.headers.authorization) ?? cookieValue(req.headers.cookie);
-        return { authenticated: tokenMatches(given, opts.token), message: UNAUTHORIZED_MESSAGE };
+        return { authenticated: signedIn(req), message: UNAUTHORIZED_MESSAGE };
       });
       // The signed-out page's token field (as Jupyter's): the same cookie ?token= sets. Cross-site posts are refused above.
       api.post('/session', async (req, reply) => {
@@ -256,7 +266,7 @@ export function createWebApp(opts: WebAppOptions): WebApp {
         if (typeof given !== 'string' || !tokenMatches(given.trim(), opts.token)) {
           return reply.code(403).send({ error: 'wrong-token', message: 'That is not this Berth’s token.' });
         }
-        signIn(reply);
+        signIn(req, reply);
         return { authenticated: true, message: '' };
       });
       // A turn of the event loop between groups: building the next generation never holds up requests for long.
@@ -280,7 +290,7 @@ export function createWebApp(opts: WebAppOptions): WebApp {
     url.searchParams.delete('token');
     url.searchParams.delete('ticket');
     const verdict = ticket !== null ? redeemTicket(ticket, opts.token) : tokenMatches(token!, opts.token) ? 'ok' : 'invalid';
-    if (verdict === 'ok') signIn(reply);
+    if (verdict === 'ok') signIn(req, reply);
     else url.searchParams.set('signin', verdict === 'invalid' ? 'rejected' : 'expired');
     return reply.code(303).header('Location', sameOriginLocation(url.pathname, url.search)).send();
   });

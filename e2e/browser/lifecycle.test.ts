@@ -118,10 +118,10 @@ describe('lifecycle from the page', () => {
     await other.goto(`${berth.origin}/#/status`);
     await waitLive(other);
 
-    // The cookie is host-only for 127.0.0.1 and carries no port: browsers send it to every port of that host.
+    // The cookie is host-only for 127.0.0.1, named for the port; browsers send it to every port of that host.
     const cookies = await context.cookies();
     expect(cookies).toHaveLength(1);
-    expect(cookies[0]).toMatchObject({ name: 'berth_token', domain: '127.0.0.1', httpOnly: true, sameSite: 'Strict' });
+    expect(cookies[0]).toMatchObject({ name: `berth_token_${berth.port}`, domain: '127.0.0.1', httpOnly: true, sameSite: 'Strict' });
 
     const port = page.getByLabel('Port', { exact: true });
     await expect.poll(() => port.inputValue()).toBe(String(berth.port));
@@ -133,6 +133,8 @@ describe('lifecycle from the page', () => {
     // Signed in at the new port: the page's own API calls carry the cookie.
     const session = await page.evaluate(async () => (await (await fetch('/api/session')).json()) as { authenticated: boolean });
     expect(session.authenticated).toBe(true);
+    // Signed in there by the old port's cookie, and given the new port's own.
+    expect((await context.cookies()).map((c) => c.name).sort()).toEqual([`berth_token_${berth.port}`, `berth_token_${newPort}`].sort());
     expect((await health(newPort))?.instance).toBe(berth.instance);
 
     // The other tab learned of the move over its event stream and followed.

@@ -38,7 +38,7 @@ describe.skipIf(process.platform !== 'linux')('signing in from berth open', () =
     await waitLive(tab.page);
     expect(tab.page.url()).toBe(`${berth.origin}/`);
     const cookies = await tab.context.cookies(berth.origin);
-    expect(cookies).toEqual([expect.objectContaining({ name: 'berth_token', httpOnly: true, sameSite: 'Strict' })]);
+    expect(cookies).toEqual([expect.objectContaining({ name: `berth_token_${berth.port}`, httpOnly: true, sameSite: 'Strict' })]);
     expect(await tab.page.evaluate(() => document.cookie)).toBe('');
     expect(tab.problems.errors).toEqual([]);
 

@@ -223,7 +223,7 @@ describe('states that are true', () => {
     await waitLive(page);
     const cookies = await context.cookies();
     expect(cookies).toHaveLength(1);
-    expect(cookies[0]).toMatchObject({ name: 'berth_token', httpOnly: true, sameSite: 'Strict' });
+    expect(cookies[0]).toMatchObject({ name: `berth_token_${berth.port}`, httpOnly: true, sameSite: 'Strict' });
     expect(problems.errors).toEqual([]);
     await context.close();
 

@@ -90,7 +90,8 @@ function isWildcard(host: string): boolean {
 /**
  * The address this tab should use for a server on host:port. The tab keeps
  * its own host name when it still reaches the server that way (so the
- * host-only HttpOnly cookie, which ignores ports, keeps signing it in).
+ * host-only HttpOnly cookie, which the browser sends to every port, keeps
+ * signing it in; the server then sets its new port's own).
  */
 export function addressFor(loc: { protocol: string; hostname: string }, host: string, port: number): string {
   const keep = isWildcard(host) || (isLoopbackName(host) && isLoopbackName(loc.hostname));

@@ -144,8 +144,10 @@ function cases(port, token) {
   add('token', 'empty Bearer', status(['Authorization: Bearer ']), 401);
   add('token', 'Basic scheme with the token', status([`Authorization: Basic ${token}`]), 401);
   add('token', 'token in the query (API)', req('GET', `/api/status?token=${token}`, [host]), 401);
-  add('token', 'wrong cookie', status([`Cookie: berth_token=${wrong}`]), 401);
-  add('token', 'cookie with broken %-encoding', status(['Cookie: berth_token=%E0%A4%A']), 401);
+  add('token', 'wrong cookie', status([`Cookie: berth_token_${port}=${wrong}`]), 401);
+  add('token', 'wrong cookie under another Berth\'s name', status([`Cookie: berth_token_${port + 1}=${wrong}; berth_token=${wrong}`]), 401);
+  add('token', 'the token under a name that is no Berth cookie', status([`Cookie: berth_tokenx=${token}`]), 401);
+  add('token', 'cookie with broken %-encoding', status([`Cookie: berth_token_${port}=%E0%A4%A`]), 401);
   add('token', '8 KiB Bearer', status([`Authorization: Bearer ${'z'.repeat(8192)}`]), 401);
   add('token', 'control: right Bearer', status([auth]), 200);
 
@@ -157,7 +159,7 @@ function cases(port, token) {
   add('sign-in', '1 MiB nested JSON, no token, body still arriving: PUT /api/settings', unsigned('PUT', '/api/settings'), 401, { timeoutMs: 10_000 });
   add('sign-in', '1 MiB nested JSON, no token, body still arriving: POST /api/update/check', unsigned('POST', '/api/update/check'), 401, { timeoutMs: 10_000 });
   add('sign-in', '1 MiB nested JSON, no token, body still arriving: POST /api/stop', unsigned('POST', '/api/stop'), 401, { timeoutMs: 10_000 });
-  add('sign-in', '1 MiB nested JSON, wrong cookie, body still arriving: PUT /api/settings', req('PUT', '/api/settings', [host, `Cookie: berth_token=${wrong}`, 'Content-Type: application/json', `Content-Length: ${1024 * 1024}`], nested), 401, { timeoutMs: 10_000 });
+  add('sign-in', '1 MiB nested JSON, wrong cookie, body still arriving: PUT /api/settings', req('PUT', '/api/settings', [host, `Cookie: berth_token_${port}=${wrong}`, 'Content-Type: application/json', `Content-Length: ${1024 * 1024}`], nested), 401, { timeoutMs: 10_000 });
 
   // Sign-in links must not turn into a redirect to another site.
   for (const [name, target] of [

@@ -63,7 +63,7 @@ describe('diagnostics', () => {
     // A restart, for the history.
     await fetch(`http://127.0.0.1:${port}/api/restart`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
 
-    const page = await fetch(`http://127.0.0.1:${port}/api/diagnostics?tz=Asia/Kolkata`, { headers: { Cookie: `berth_token=${encodeURIComponent(token)}; theme=${COOKIE}` } });
+    const page = await fetch(`http://127.0.0.1:${port}/api/diagnostics?tz=Asia/Kolkata`, { headers: { Cookie: `berth_token_${port}=${encodeURIComponent(token)}; theme=${COOKIE}` } });
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await page.text();

@@ -84,7 +84,7 @@ async function signsIn(url: string, dataDir: string): Promise<void> {
   const res = await new Promise<http.IncomingMessage>((resolve, reject) => http.get(link, resolve).on('error', reject));
   res.resume();
   expect(res.statusCode).toBe(303);
-  expect(String(res.headers['set-cookie'])).toMatch(/^berth_token=|HttpOnly/);
+  expect(String(res.headers['set-cookie'])).toMatch(new RegExp(`^berth_token_${new URL(link).port}=.*HttpOnly`));
 }
 
 describe('commands Berth prints run as printed', () => {

@@ -141,11 +141,33 @@ describe('security at the server', () => {
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/');
     const cookie = res.headers.get('set-cookie')!;
-    expect(cookie).toMatch(/^berth_token=[^;]+; Path=\/; HttpOnly; SameSite=Strict$/);
+    expect(cookie).toMatch(new RegExp(`^berth_token_${port}=[^;]+; Path=/; HttpOnly; SameSite=Strict$`));
     const withCookie = await fetch(`${base}/api/status`, { headers: { Cookie: cookie.split(';')[0]! } });
     expect(withCookie.status).toBe(200);
     const wrong = await fetch(`${base}/?token=nope`, { redirect: 'manual' });
     expect(wrong.headers.get('set-cookie')).toBeNull();
+  });
+
+  it('the cookie is named for the port; another Berth cookie name with this token (a move, an older Berth) signs in and is set again under this port', async () => {
+    const session = async (cookie: string, extra: Record<string, string> = {}) => {
+      const res = await fetch(`${base}/api/session`, { headers: { Cookie: cookie, ...extra } });
+      return { authenticated: ((await res.json()) as { authenticated: boolean }).authenticated, setCookie: res.headers.get('set-cookie') };
+    };
+    // Its own name: signed in, nothing set again.
+    expect(await session(`berth_token_${port}=${token}`)).toEqual({ authenticated: true, setCookie: null });
+    // The port it moved from, and the portless name of Berths before this one: signed in, and given its own name.
+    for (const other of [`berth_token_${port + 1}`, 'berth_token']) {
+      const seen = await session(`theme=dark; ${other}=${encodeURIComponent(token)}`);
+      expect(seen.authenticated, other).toBe(true);
+      expect(seen.setCookie, other).toBe(`berth_token_${port}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict`);
+    }
+    // Another Berth's token under this port's name or any other is no sign-in, and nothing is set.
+    expect(await session(`berth_token_${port}=${'x'.repeat(43)}; berth_token_${port + 1}=${'y'.repeat(43)}`)).toEqual({ authenticated: false, setCookie: null });
+    // Only Berth cookie names count: the token under another name is not a sign-in.
+    expect(await session(`berth_token_x=${token}; my_berth_token_${port}=${token}`)).toEqual({ authenticated: false, setCookie: null });
+    // A bearer token, when sent, is the whole answer, as before.
+    expect((await session(`berth_token_${port}=${token}`, { Authorization: 'Bearer wrong' })).authenticated).toBe(false);
+    expect((await fetch(`${base}/api/status`, { headers: { Cookie: `berth_token=${token}` } })).status).toBe(200);
   });
 
   it('refuses Host headers that are not ours (DNS rebinding) with 421', async () => {
@@ -156,7 +178,7 @@ describe('security at the server', () => {
   });
 
   it('refuses cross-site state-changing requests even with a valid cookie', async () => {
-    const cookie = `berth_token=${token}`;
+    const cookie = `berth_token_${port}=${token}`;
     const crossOrigin = await fetch(`${base}/api/restart`, { method: 'POST', headers: { Cookie: cookie, Origin: `http://evil.test:${port}` } });
     expect(crossOrigin.status).toBe(403);
     // Another port or scheme is not Berth's origin at all: malformed for Berth (400), whatever the host.

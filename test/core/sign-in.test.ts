@@ -53,7 +53,7 @@ describe('?ticket= at the server', () => {
     expect(first.status).toBe(303);
     expect(first.headers.get('location')).toBe('/settings?x=1');
     const cookie = first.headers.get('set-cookie')!;
-    expect(cookie).toMatch(/^berth_token=[^;]+; Path=\/; HttpOnly; SameSite=Strict$/);
+    expect(cookie).toMatch(new RegExp(`^berth_token_${new URL(base).port}=[^;]+; Path=/; HttpOnly; SameSite=Strict$`));
     expect((await fetch(`${base}/api/status`, { headers: { Cookie: cookie.split(';')[0]! } })).status).toBe(200);
     const again = await fetch(`${base}/?ticket=${ticket}`, { redirect: 'manual' });
     expect(again.headers.get('set-cookie')).toBeNull();
@@ -97,7 +97,7 @@ describe.skipIf(process.platform !== 'linux')('berth open', () => {
     expect(link).toMatch(new RegExp(`^${server.info.url}/\\?ticket=`));
     expect(html).not.toContain(readToken(dataDir));
     const first = await fetch(link, { redirect: 'manual' });
-    expect(first.headers.get('set-cookie')).toMatch(/^berth_token=/);
+    expect(first.headers.get('set-cookie')).toMatch(new RegExp(`^berth_token_${port}=`));
     expect((await fetch(link, { redirect: 'manual' })).headers.get('set-cookie')).toBeNull();
   });
 
@@ -118,6 +118,6 @@ describe.skipIf(process.platform !== 'linux')('berth open', () => {
     expect(await p.exited).toBe(0);
     const out = JSON.parse(p.stdout().trim().split('\n').at(-1)!) as { opened: boolean; link: string };
     expect(out.opened).toBe(false);
-    expect((await fetch(out.link, { redirect: 'manual' })).headers.get('set-cookie')).toMatch(/^berth_token=/);
+    expect((await fetch(out.link, { redirect: 'manual' })).headers.get('set-cookie')).toMatch(new RegExp(`^berth_token_${port}=`));
   });
 });

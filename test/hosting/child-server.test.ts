@@ -66,28 +66,34 @@ describe('a child server behind Berth', () => {
     expect(b.log()).toMatch(/POST "POST \/api\/bookmarks HTTP\/1\.1" 201/);
   });
 
-  it('passes the request on as the browser sent it, without Berth\'s token, and carries WebSockets', async () => {
+  it('passes the request on as the browser sent it, without any Berth\'s sign-in cookie or token, and carries WebSockets', async () => {
     const echo = path.join(__dirname, 'fixtures', 'echo-server.mjs');
     for (const listen of ['unix', 'tcp'] as const) {
       const b = await hostedBerth(defineApp({ id: 'dev.berth.echo', name: 'Echo', version: '1.0.0', server: { command: process.execPath, args: [echo], listen } }));
       cleanups.push(b.stop);
-      const res = await fetch(`${b.url}/some/path?q=1`, { method: 'POST', headers: { Cookie: `theme=dark; berth_token=${b.token}` }, body: 'x' });
+      // Its own cookie, another Berth's on this host (the browser sends it to every port), and the portless name of older Berths.
+      const cookies = `berth_token_${b.port}=${b.token}; theme=dark; berth_token_${b.port + 1}=other-berths-secret; berth_token=older-secret; berth_tokens=kept`;
+      const res = await fetch(`${b.url}/some/path?q=1`, { method: 'POST', headers: { Cookie: cookies }, body: 'x' });
       expect(res.status).toBe(200);
       const seen = (await res.json()) as { method: string; url: string; headers: Record<string, string> };
       expect(seen).toMatchObject({ method: 'POST', url: '/some/path?q=1' });
-      expect(seen.headers).toMatchObject({ host: `127.0.0.1:${b.port}`, cookie: 'theme=dark', 'x-forwarded-proto': 'http', 'x-forwarded-host': `127.0.0.1:${b.port}` });
+      expect(seen.headers).toMatchObject({ host: `127.0.0.1:${b.port}`, cookie: 'theme=dark; berth_tokens=kept', 'x-forwarded-proto': 'http', 'x-forwarded-host': `127.0.0.1:${b.port}` });
       const bearer = (await (await fetch(`${b.url}/`, { headers: { Authorization: `Bearer ${b.token}` } })).json()) as { headers: Record<string, string> };
       expect(bearer.headers.authorization).toBeUndefined();
       expect(JSON.stringify(bearer.headers)).not.toContain(b.token);
 
-      const ws = new WebSocket(`ws://127.0.0.1:${b.port}/socket`, { headers: { Cookie: `berth_token=${b.token}` } });
-      const reply = await new Promise<string>((resolve, reject) => {
-        ws.on('open', () => ws.send('hello'));
-        ws.on('message', (m: Buffer) => resolve(String(m)));
+      const ws = new WebSocket(`ws://127.0.0.1:${b.port}/socket`, { headers: { Cookie: cookies } });
+      const replies = await new Promise<string[]>((resolve, reject) => {
+        const got: string[] = [];
+        ws.on('open', () => {
+          ws.send('hello');
+          ws.send('cookie');
+        });
+        ws.on('message', (m: Buffer) => got.push(String(m)) === 2 && resolve(got));
         ws.on('error', (err: Error) => reject(new Error(`WebSocket through Berth failed (${listen}): ${err.message}`)));
       });
       ws.close();
-      expect(reply).toBe('echo: hello');
+      expect(replies).toEqual(['echo: hello', 'cookie: theme=dark; berth_tokens=kept']);
     }
   });
 

@@ -40,7 +40,7 @@ describe('the desktop shell, started for real with stand-in Electron objects', (
     const h = await health(port);
     expect(h).toMatchObject({ app: 'berth', state: 'serving', pid: process.pid });
     const url = `http://127.0.0.1:${port}`;
-    expect(fe.cookies).toEqual([{ url: `${url}/`, name: 'berth_token', value: readToken(dataDir), path: '/', httpOnly: true, sameSite: 'strict' }]);
+    expect(fe.cookies).toEqual([{ url: `${url}/`, name: `berth_token_${port}`, value: readToken(dataDir), path: '/', httpOnly: true, sameSite: 'strict' }]);
     expect(fe.windows).toHaveLength(1);
     expect(fe.windows[0]!.loaded).toEqual([url]);
     await waitFor(() => fe.windows[0]!.isVisible(), 'the window to show once its page painted');
@@ -55,7 +55,7 @@ describe('the desktop shell, started for real with stand-in Electron objects', (
     await waitFor(() => fe.external.length > 0, 'the browser to be asked');
     expect(fe.external).toEqual([pathToFileURL(path.join(dataDir, 'sign-in.html')).href]);
     const link = /content="0;url=([^"]+)"/.exec(fs.readFileSync(path.join(dataDir, 'sign-in.html'), 'utf8'))![1]!;
-    expect((await fetch(link, { redirect: 'manual' })).headers.get('set-cookie')).toMatch(/^berth_token=/);
+    expect((await fetch(link, { redirect: 'manual' })).headers.get('set-cookie')).toMatch(new RegExp(`^berth_token_${port}=`));
     expect((await fetch(link, { redirect: 'manual' })).headers.get('set-cookie')).toBeNull();
     // The start-up figures the desktop e2e suite reports: the tray icon first, then the server.
     const ready = await waitFor(
@@ -219,7 +219,7 @@ describe('the desktop shell, started for real with stand-in Electron objects', (
     expect(fe.external).toEqual([pathToFileURL(path.join(dataDir, 'sign-in.html')).href]);
     const link = /content="0;url=([^"]+)"/.exec(fs.readFileSync(path.join(dataDir, 'sign-in.html'), 'utf8'))![1]!;
     expect(link).not.toContain(readToken(dataDir));
-    expect((await fetch(link, { redirect: 'manual' })).headers.get('set-cookie')).toMatch(/^berth_token=/);
+    expect((await fetch(link, { redirect: 'manual' })).headers.get('set-cookie')).toMatch(new RegExp(`^berth_token_${port}=`));
     await waitFor(() => fe.app.ended, 'this copy to quit');
     expect(fe.app.ended).toBe('quit');
     expect(fe.windows).toHaveLength(0);

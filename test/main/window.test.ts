@@ -75,7 +75,7 @@ describe('the desktop window', () => {
     const s = setup();
     await s.w.open('http://127.0.0.1:8790', 'tok_abcdefghijklmnopqrstuvwxyz0123456789');
     expect(s.events).toEqual(['cookie http://127.0.0.1:8790/', 'load http://127.0.0.1:8790', 'ready-to-show (visible: false)']);
-    expect(s.cookies[0]).toEqual({ url: 'http://127.0.0.1:8790/', name: 'berth_token', value: 'tok_abcdefghijklmnopqrstuvwxyz0123456789', path: '/', httpOnly: true, sameSite: 'strict' });
+    expect(s.cookies[0]).toEqual({ url: 'http://127.0.0.1:8790/', name: 'berth_token_8790', value: 'tok_abcdefghijklmnopqrstuvwxyz0123456789', path: '/', httpOnly: true, sameSite: 'strict' });
     expect(s.cookies[0]).not.toHaveProperty('expirationDate');
     expect(s.windows[0]!.calls.slice(-2)).toEqual(['show', 'focus']);
     expect(s.w.isOpen).toBe(true);

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { holdsPort, listeningInodes, refuseToTerminate } from '../../app/instance/holder';
 import type { ProbeResult } from '../../app/instance/probe';
-import { cookieValue, sameOriginLocation } from '../../app/server/security';
+import { parseCookies, sameOriginLocation } from '../../app/server/security';
 import { removeStaleTemps, writeFileAtomic } from '../../app/files/write';
 import { ServerHost } from '../../app/lifecycle/host';
 import { memoryLogSink } from '../../app/log';
@@ -71,9 +71,9 @@ describe('handoff kill guard (found: a --handoff-pid naming another Berth got it
 
 describe('security (found by the hostile-input table)', () => {
   it('a cookie with broken %-encoding is a wrong token, not a server error', () => {
-    expect(cookieValue('berth_token=%E0%A4%A')).toBe('%E0%A4%A');
-    expect(cookieValue('a=1; berth_token=ok%20x')).toBe('ok x');
-    expect(cookieValue('a=%')).toBeUndefined();
+    expect(parseCookies('berth_token_8787=%E0%A4%A')).toEqual([['berth_token_8787', '%E0%A4%A']]);
+    expect(parseCookies('a=1; berth_token_8787=ok%20x')).toEqual([['a', '1'], ['berth_token_8787', 'ok x']]);
+    expect(parseCookies('a=%; b')).toEqual([['a', '%']]);
   });
 
   it('the sign-in redirect stays on this origin', () => {

@@ -385,7 +385,7 @@ export const settingsPage: Page = {
         warnings.hidden = true;
         forgetDraft();
         if (saved.moved) {
-          // The cookie belongs to the host name, not the port, so this tab stays signed in at the new address.
+          // The browser sends the cookie to every port of the host, so this tab stays signed in at the new address.
           const target = addressFor(location, saved.settings.host, saved.settings.port) + location.pathname + location.hash;
           message.show('info', `Saved. Berth moved to port ${saved.settings.port}; taking you there…`);
           ctx.live.leave();
