@@ -141,6 +141,9 @@ export function createLogSink(opts: LogOptions): LogSink {
   /** Lines handed to the rotating stream and not yet written, for flushSync. */
   const pending = new Map<number, string>();
   let sent = 0;
+  /** Lines logged in this turn of the event loop, not yet handed to the stream. */
+  let queued: string[] = [];
+  let send: () => void = () => undefined;
   let synchronous = false;
   /** Callers of written(), each with the last line it waits for. */
   let waiting: { upTo: number; resolve: () => void }[] = [];
@@ -160,8 +163,17 @@ export function createLogSink(opts: LogOptions): LogSink {
         waiting = [];
       });
       const target = path.join(opts.dir, 'berth.log');
+      // The stream makes one write call per chunk: lines logged in the same turn of the event loop (a busy
+      // child server's output, a burst of requests) go to the file in one write, not one each.
       const write = (chunk: string) => {
         if (synchronous) return appendQuietly(target, chunk);
+        if (queued.length === 0) setImmediate(send);
+        queued.push(chunk);
+      };
+      send = () => {
+        if (synchronous || queued.length === 0) return;
+        const chunk = queued.length === 1 ? queued[0]! : queued.join('');
+        queued = [];
         const id = sent++;
         pending.set(id, chunk);
         stream.write(chunk, () => {
@@ -196,14 +208,16 @@ export function createLogSink(opts: LogOptions): LogSink {
     close: () =>
       new Promise<void>((resolve) => {
         if (!fileStream || synchronous) return resolve();
+        send();
         fileStream.end(() => resolve());
       }),
     flushSync: () => {
       if (!fileStream || !file || synchronous) return;
       synchronous = true;
       // A write the stream has already started may land as well: a line twice beats a line lost.
-      appendQuietly(file, [...pending.values()].join(''));
+      appendQuietly(file, [...pending.values(), ...queued].join(''));
       pending.clear();
+      queued = [];
       for (const w of waiting) w.resolve();
       waiting = [];
       fileStream.destroy();
@@ -211,8 +225,9 @@ export function createLogSink(opts: LogOptions): LogSink {
     written: () =>
       new Promise<void>((resolve) => {
         // Nothing on its way, or the stream can no longer call back (a full disk, flushSync): nothing to wait for.
-        if (pending.size === 0 || synchronous || !fileStream || fileStream.destroyed) return resolve();
-        waiting.push({ upTo: sent - 1, resolve });
+        if ((pending.size === 0 && queued.length === 0) || synchronous || !fileStream || fileStream.destroyed) return resolve();
+        // Queued lines go out as the next chunk, the one numbered `sent`.
+        waiting.push({ upTo: queued.length > 0 ? sent : sent - 1, resolve });
       }),
   };
 }

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { ROOT, cleanEnv, freePort, pct, r2, sleep, stopAll } from './lib/berth.mjs';
 import { restartGapsAndControl, startPoller } from './lib/gaps.mjs';
 import { EXAMPLES, prepareExample, pythonExecutable } from '../soak/lib/examples.mjs';
+import { childrenOf, cpuMs } from '../soak/lib/procfs.mjs';
 
 const quick = process.argv.includes('--quick');
 const RESTARTS = quick ? 100 : 500;
@@ -34,10 +35,17 @@ async function serveExample(name) {
   return { port, dataDir, info, auth, stop: () => stopAll(port, auth, new Set([info.pid])) };
 }
 
-async function load(opts) {
+/**
+ * One autocannon round, with the CPU time Berth's process and the child
+ * server used per request: what each request costs, which a busy shared
+ * machine changes much less than it changes latency.
+ */
+async function load(opts, pids = {}) {
+  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
   const r = await autocannon({ connections: 10, duration: SECONDS, ...opts });
   if (r.errors || r.non2xx) throw new Error(`load had ${r.errors} errors and ${r.non2xx} non-2xx answers`);
-  return { p50: r.latency.p50, p99: r.latency.p99, rps: r.requests.average };
+  const cpuUs = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, ((cpuMs(pid) - before[k]) * 1000) / r.requests.total]));
+  return { p50: r.latency.p50, p99: r.latency.p99, rps: r.requests.average, berthCpuUs: cpuUs.berth, childCpuUs: cpuUs.child };
 }
 
 async function proxyRows() {
@@ -45,22 +53,26 @@ async function proxyRows() {
   try {
     const socketPath = path.join(b.dataDir, 'app-sockets', `${b.info.pid}.sock`);
     for (let i = 0; i < 500 && !fs.existsSync(socketPath); i++) await sleep(10);
+    const pids = { berth: b.info.pid, child: childrenOf(b.info.pid)[0] };
     // Warm both paths, then take rounds by turns so load that comes and goes falls on both.
     await load({ url: 'http://localhost/healthz', socketPath, duration: 1 });
     await load({ url: `http://127.0.0.1:${b.port}/healthz`, headers: b.auth, duration: 1 });
     const direct = [];
     const proxied = [];
     for (let i = 0; i < ROUNDS; i++) {
-      direct.push(await load({ url: 'http://localhost/healthz', socketPath }));
-      proxied.push(await load({ url: `http://127.0.0.1:${b.port}/healthz`, headers: b.auth }));
+      direct.push(await load({ url: 'http://localhost/healthz', socketPath }, pids));
+      proxied.push(await load({ url: `http://127.0.0.1:${b.port}/healthz`, headers: b.auth }, pids));
     }
     const med = (rows, k) => pct(rows.map((r) => r[k]), 50);
-    const d = { p50: med(direct, 'p50'), p99: med(direct, 'p99'), rps: med(direct, 'rps') };
-    const p = { p50: med(proxied, 'p50'), p99: med(proxied, 'p99'), rps: med(proxied, 'rps') };
+    const figures = (rows) => Object.fromEntries(['p50', 'p99', 'rps', 'berthCpuUs', 'childCpuUs'].map((k) => [k, med(rows, k)]));
+    const d = figures(direct);
+    const p = figures(proxied);
     console.log(`  Python child, direct on its socket      p50 ${d.p50} ms, p99 ${d.p99} ms, ${Math.round(d.rps)} req/s (autocannon, 10 connections, median of ${ROUNDS} x ${SECONDS} s)`);
     console.log(`  the same, through Berth's proxy         p50 ${p.p50} ms, p99 ${p.p99} ms, ${Math.round(p.rps)} req/s`);
     console.log(`  proxy against direct                    p50 +${r2(p.p50 - d.p50)} ms (goal: within +0.3 ms), throughput ${r2((100 * p.rps) / d.rps)} % (goal: at least 80 %)`);
-    return { direct: d, proxied: p, p50AddedMs: r2(p.p50 - d.p50), throughputPercent: r2((100 * p.rps) / d.rps) };
+    // Direct requests cost Berth too: it logs the child's output (one access-log line a request).
+    console.log(`  CPU per request, Berth / child          direct ${Math.round(d.berthCpuUs)} / ${Math.round(d.childCpuUs)} µs, proxied ${Math.round(p.berthCpuUs)} / ${Math.round(p.childCpuUs)} µs (the proxy adds ${Math.round(p.berthCpuUs - d.berthCpuUs)} µs of Berth's CPU)`);
+    return { direct: d, proxied: p, p50AddedMs: r2(p.p50 - d.p50), throughputPercent: r2((100 * p.rps) / d.rps), proxyCpuUs: Math.round(p.berthCpuUs - d.berthCpuUs) };
   } finally {
     await b.stop();
     fs.rmSync(b.dataDir, { recursive: true, force: true });

@@ -153,6 +153,18 @@ export function timeWaitSampler(port, everyMs = 50) {
   };
 }
 
+/** CPU time used so far by `pid` (user + system, every thread), in milliseconds; null once it is gone. */
+export function cpuMs(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime, fields 14 and 15, in clock ticks (100 a second on Linux).
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return null;
+  }
+}
+
 /** The process state letter (R, S, T for stopped, Z...), or null once it is gone. */
 export function processState(pid) {
   try {
