@@ -6,6 +6,8 @@ import { readOwnFile, sizeWords } from '../files/read';
 import { FileRefused } from '../files/trust';
 import { describeFsError, httpStatusForFsError, writeFileAtomic } from '../files/write';
 import { makeFolders } from '../files/folder';
+import { BERTH_FIELDS, berthField, type BerthField } from './berth-fields';
+import { checkValue, type FieldError } from './fields';
 
 export type UpdateChannel = 'latest' | 'beta';
 
@@ -28,25 +30,36 @@ export interface Settings {
   };
 }
 
-export const DEFAULT_PORT = 8787;
-export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_PORT: number = berthField('port').default;
+export const DEFAULT_HOST: string = berthField('host').default;
+
+const FIELDS: readonly BerthField[] = BERTH_FIELDS;
+
+function readPath(o: Record<string, unknown>, key: string): { found: boolean; value: unknown } {
+  const [group, name] = key.includes('.') ? key.split('.') : [null, key];
+  const holder = group === null ? o : o[group!];
+  if (typeof holder !== 'object' || holder === null || Array.isArray(holder) || !(name! in holder)) return { found: false, value: undefined };
+  return { found: true, value: (holder as Record<string, unknown>)[name!] };
+}
+
+function writePath(o: Record<string, unknown>, key: string, value: unknown): void {
+  const [group, name] = key.includes('.') ? key.split('.') : [null, key];
+  const holder = group === null ? o : ((o[group!] ??= {}) as Record<string, unknown>);
+  holder[name!] = value;
+}
+
+/** The groups of nested fields (`update`), each with the words its "must be an object" problem uses. */
+const GROUPS = [...new Set(FIELDS.filter((f) => f.key.includes('.')).map((f) => f.key.split('.')[0]!))];
 
 export function defaultSettings(): Settings {
-  return {
-    host: DEFAULT_HOST,
-    port: DEFAULT_PORT,
-    launchAtLogin: false,
-    allowRemote: false,
-    update: { channel: 'latest', autoCheck: true, url: null, allowPrerelease: false },
-  };
+  const out: Record<string, unknown> = {};
+  for (const f of FIELDS) writePath(out, f.key, f.emptyIsNull && f.default === '' ? null : f.default);
+  return out as unknown as Settings;
 }
 
 export const SETTINGS_FILE = 'settings.json';
 
-export interface FieldError {
-  field: string;
-  message: string;
-}
+export type { FieldError } from './fields';
 
 export function validatePort(value: unknown): string | null {
   if (typeof value === 'string' && /^\d+$/.test(value.trim())) value = Number(value);
@@ -89,59 +102,52 @@ export function updateUrlProblem(url: unknown): string | null {
 }
 
 /**
- * Check a whole or partial settings object. Returns the merged settings and
- * every problem found, so the UI can show them all at once.
+ * One field's value as settings.json keeps it, or why it cannot be: the
+ * list's bounds (fields.ts checkValue), plus what a bound cannot say: a host
+ * is an address or a name, a port may come as digits, an update URL is
+ * https (or http on this machine).
+ */
+function fieldValue(f: BerthField, v: unknown): { value: unknown } | { problem: string } {
+  if (f.emptyIsNull && (v === null || v === '')) return { value: null };
+  if (f.key === 'host') {
+    const e = validateHost(v);
+    return e ? { problem: `${f.label} ${e}` } : { value: String(v).trim() };
+  }
+  if (f.key === 'port') {
+    const e = validatePort(v);
+    return e ? { problem: `${f.label} ${e}` } : { value: Number(v) };
+  }
+  if (f.key === 'update.url') {
+    const e = updateUrlProblem(v);
+    return e ? { problem: e } : { value: v };
+  }
+  const wrong = checkValue(f, v);
+  // A field the form has no control for is known by its key in settings.json.
+  return wrong ? { problem: `${f.formless ? f.key : f.label} ${wrong}` } : { value: v };
+}
+
+/**
+ * Check a whole or partial settings object against the fields
+ * (berth-fields.ts). Returns the merged settings and every problem found, so
+ * the UI can show them all at once. Keys no field has are left out.
  */
 export function validateSettings(input: unknown, base: Settings = defaultSettings()): { value: Settings; errors: FieldError[] } {
   const errors: FieldError[] = [];
-  const value: Settings = structuredClone(base);
+  const value = structuredClone(base) as unknown as Record<string, unknown>;
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    return { value, errors: [{ field: '', message: 'settings must be a JSON object' }] };
+    return { value: value as unknown as Settings, errors: [{ field: '', message: 'settings must be a JSON object' }] };
   }
   const o = input as Record<string, unknown>;
-  if ('host' in o) {
-    const e = validateHost(o.host);
-    if (e) errors.push({ field: 'host', message: `Host ${e}` });
-    else value.host = String(o.host).trim();
+  const badGroups = GROUPS.filter((g) => g in o && (typeof o[g] !== 'object' || o[g] === null || Array.isArray(o[g])));
+  for (const g of badGroups) errors.push({ field: g, message: `${g[0]!.toUpperCase()}${g.slice(1)} settings must be an object` });
+  for (const f of FIELDS) {
+    const given = readPath(o, f.key);
+    if (!given.found) continue;
+    const checked = fieldValue(f, given.value);
+    if ('problem' in checked) errors.push({ field: f.key, message: checked.problem });
+    else writePath(value, f.key, checked.value);
   }
-  if ('port' in o) {
-    const e = validatePort(o.port);
-    if (e) errors.push({ field: 'port', message: `Port ${e}` });
-    else value.port = Number(o.port);
-  }
-  if ('launchAtLogin' in o) {
-    if (typeof o.launchAtLogin !== 'boolean') errors.push({ field: 'launchAtLogin', message: 'Launch at login must be true or false' });
-    else value.launchAtLogin = o.launchAtLogin;
-  }
-  if ('allowRemote' in o) {
-    if (typeof o.allowRemote !== 'boolean') errors.push({ field: 'allowRemote', message: 'allowRemote must be true or false' });
-    else value.allowRemote = o.allowRemote;
-  }
-  if ('update' in o) {
-    const u = o.update;
-    if (typeof u !== 'object' || u === null || Array.isArray(u)) {
-      errors.push({ field: 'update', message: 'Update settings must be an object' });
-    } else {
-      const uo = u as Record<string, unknown>;
-      if ('channel' in uo) {
-        if (uo.channel !== 'latest' && uo.channel !== 'beta') errors.push({ field: 'update.channel', message: 'Update channel must be "latest" or "beta"' });
-        else value.update.channel = uo.channel;
-      }
-      for (const key of ['autoCheck', 'allowPrerelease'] as const) {
-        if (key in uo) {
-          if (typeof uo[key] !== 'boolean') errors.push({ field: `update.${key}`, message: `${key} must be true or false` });
-          else value.update[key] = uo[key] as boolean;
-        }
-      }
-      if ('url' in uo) {
-        const problem = uo.url === null || uo.url === '' ? null : updateUrlProblem(uo.url);
-        if (uo.url === null || uo.url === '') value.update.url = null;
-        else if (problem) errors.push({ field: 'update.url', message: problem });
-        else value.update.url = uo.url as string;
-      }
-    }
-  }
-  return { value, errors };
+  return { value: value as unknown as Settings, errors };
 }
 
 export interface LoadedSettings {

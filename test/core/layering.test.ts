@@ -31,3 +31,29 @@ describe('layering: app/ is the Electron-free core', () => {
     expect(FORBIDDEN.test(`import { autoUpdater } from 'electron-updater'`)).toBe(false);
   });
 });
+
+describe('layering: the web UI takes only types from app/, and the settings fields list', () => {
+  // Any import or export-from whose path reaches app/ (over several lines too), with whether it is type-only.
+  const FROM_APP = /\b(import|export)\s+(type\s+)?[^;'"]*?\bfrom\s*['"]((?:\.\.\/)+app\/[^'"]+)['"]/g;
+  const SHARED = 'app/settings/berth-fields';
+
+  it('renderer/src imports code from app/ only from the settings fields list, and the list imports only types', () => {
+    const offenders: string[] = [];
+    for (const file of sources(path.join(ROOT, 'renderer', 'src'))) {
+      for (const m of fs.readFileSync(file, 'utf8').matchAll(FROM_APP)) {
+        if (m[2]) continue;
+        const target = path.relative(ROOT, path.resolve(path.dirname(file), m[3]!));
+        if (target !== SHARED) offenders.push(`${path.relative(ROOT, file)}: ${m[0]}`);
+      }
+    }
+    const list = fs.readFileSync(path.join(ROOT, `${SHARED}.ts`), 'utf8');
+    for (const line of list.split('\n')) if (/^\s*import\s/.test(line) && !/^\s*import\s+type\s/.test(line)) offenders.push(`${SHARED}.ts: ${line.trim()}`);
+    expect(offenders).toEqual([]);
+  });
+
+  it('the check itself tells a type import from a code import', () => {
+    const found = (text: string) => [...text.matchAll(FROM_APP)].map((m) => [m[3], !!m[2]]);
+    expect(found(`import type { Settings } from '../../app/settings/settings';`)).toEqual([['../../app/settings/settings', true]]);
+    expect(found(`import {\n  isLoopback,\n} from '../../app/addresses';`)).toEqual([['../../app/addresses', false]]);
+  });
+});

@@ -6,7 +6,8 @@ import { defaultSettings, loadSettings, rememberRemoteChoice, saveSettings, sett
 import { resolveConfig } from '../../app/config';
 import { defaultDataDir } from '../../app/paths';
 import { ensureToken } from '../../app/server/token';
-import { tempDataDir } from '../helpers';
+import { ROOT, tempDataDir } from '../helpers';
+import { APPLIES_WORDS, BERTH_FIELDS, type BerthField } from '../../app/settings/berth-fields';
 
 describe('settings', () => {
   it('validates each field with a message a person can act on, keeping the valid ones', () => {
@@ -168,5 +169,52 @@ describe('token', () => {
     const t = ensureToken(dir);
     expect(t.warning).toMatch(/did not hold a valid token; it was kept as/);
     expect(fs.readdirSync(dir).some((f) => f.startsWith('auth-token.invalid-'))).toBe(true);
+  });
+});
+
+/** The README's settings table as the fields list says it must read. */
+function settingsTable(): string {
+  const kind = (f: BerthField): string => {
+    switch (f.type) {
+      case 'boolean':
+        return 'true or false';
+      case 'number':
+        return `${f.integer ? 'a whole number' : 'a number'}${f.min !== undefined && f.max !== undefined ? ` from ${f.min} to ${f.max}` : ''}`;
+      case 'choice':
+        return f.choices.map((c) => `\`${c.value}\``).join(' or ');
+      case 'text':
+        return f.emptyIsNull ? 'text, or null' : 'text';
+    }
+  };
+  const shown = (f: BerthField) => JSON.stringify(f.emptyIsNull && f.default === '' ? null : f.default);
+  const rows = (BERTH_FIELDS as readonly BerthField[]).map((f) => `| \`${f.key}\` | ${kind(f)} | \`${shown(f)}\` | ${f.label}${f.help ? `. ${f.help}` : ''} | ${APPLIES_WORDS[f.applies]} |`);
+  return ['| setting | value | default | what it is | takes effect |', '| --- | --- | --- | --- | --- |', ...rows].join('\n');
+}
+
+describe('one list of settings fields (app/settings/berth-fields.ts)', () => {
+  it('gives the defaults, and every default passes its own field', () => {
+    const d = defaultSettings() as unknown as Record<string, unknown>;
+    expect(d).toEqual({ host: '127.0.0.1', port: 8787, launchAtLogin: false, allowRemote: false, update: { channel: 'latest', autoCheck: true, url: null, allowPrerelease: false } });
+    expect(validateSettings(defaultSettings()).errors).toEqual([]);
+  });
+
+  it('refuses a value of the wrong kind at its own field, for every field in the list', () => {
+    for (const f of BERTH_FIELDS as readonly BerthField[]) {
+      const [group, name] = f.key.includes('.') ? f.key.split('.') : [null, f.key];
+      const wrong = f.type === 'boolean' ? 'yes' : f.type === 'number' ? 'many' : f.type === 'choice' ? 'no-such-choice' : 42;
+      const body = group ? { [group]: { [name!]: wrong } } : { [name!]: wrong };
+      const { errors } = validateSettings(body);
+      expect(errors.map((e) => e.field), f.key).toEqual([f.key]);
+    }
+  });
+
+  // WRITE_TABLE=<file> writes the table the list gives, to paste into the README after a change to the list.
+  it('the README’s settings table is the list', () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const start = readme.indexOf('| setting | value | default |');
+    if (process.env.WRITE_TABLE) fs.writeFileSync(process.env.WRITE_TABLE, settingsTable());
+    expect(start, 'README.md has a settings table').toBeGreaterThan(-1);
+    const table = readme.slice(start).split('\n\n')[0]!.trim();
+    expect(table).toBe(settingsTable());
   });
 });

@@ -9,6 +9,7 @@
 import { api, ApiError, problemText, type FieldError, type Settings, type SettingsResponse } from '../api';
 import { fill, h, uid } from '../dom';
 import { addressFor, isLoopbackName, withArrival } from '../live';
+import { berthField } from '../../../app/settings/berth-fields';
 import { messageArea, pageSection, type Page, type PageContext } from './page';
 
 type Access = 'local' | 'network' | 'custom';
@@ -70,7 +71,9 @@ export const settingsPage: Page = {
     const warnings = h('div', { class: 'notice warn', role: 'note', hidden: true });
     const fileNote = h('p', { class: 'muted small' });
 
-    const port = field('Port', h('input', { type: 'text', inputmode: 'numeric', autocomplete: 'off', id: 'port', name: 'port', class: 'narrow' }), 'Between 1 and 65535. Berth moves to the new port at once.');
+    // Labels, hints and choices come from the one list of settings fields (app/settings/berth-fields.ts).
+    const portField = berthField('port');
+    const port = field(portField.label, h('input', { type: 'text', inputmode: 'numeric', autocomplete: 'off', id: 'port', name: 'port', class: 'narrow' }), portField.help);
 
     // Started with --port/--host or BERTH_PORT/BERTH_HOST (or the file changed since), Berth runs elsewhere than the file says: say so.
     // Always about what is saved: an address typed here and not saved yet is called unsaved (see `unsaved`).
@@ -116,18 +119,16 @@ export const settingsPage: Page = {
       lanWarning,
     );
 
-    const launchAtLogin = checkbox('Start Berth when I log in', 'launchAtLogin', 'Applies to the desktop app.');
-    const channel = field(
-      'Update channel',
-      // The channel's own name first: settings.json, the README and the release feed all say `latest`.
-      h('select', { id: 'channel', name: 'channel' }, h('option', { value: 'latest' }, 'latest (stable releases)'), h('option', { value: 'beta' }, 'beta (early versions, may be rough)')),
-    );
-    const autoCheck = checkbox('Check for updates automatically', 'autoCheck', 'Berth looks for new versions in the background and tells you when one is ready.');
-    const allowPrerelease = checkbox('Offer pre-release versions', 'allowPrerelease');
+    const launchAtLogin = checkbox(berthField('launchAtLogin').label, 'launchAtLogin', berthField('launchAtLogin').help);
+    const channelField = berthField('update.channel');
+    const channel = field(channelField.label, h('select', { id: 'channel', name: 'channel' }, ...channelField.choices.map((c) => h('option', { value: c.value }, c.label))));
+    const autoCheck = checkbox(berthField('update.autoCheck').label, 'autoCheck', berthField('update.autoCheck').help);
+    const allowPrerelease = checkbox(berthField('update.allowPrerelease').label, 'allowPrerelease');
+    const urlField = berthField('update.url');
     const updateUrl = field(
-      'Update server',
-      h('input', { type: 'url', id: 'updateUrl', name: 'updateUrl', autocomplete: 'off', spellcheck: false, placeholder: 'Built into this version', class: 'wide' }),
-      'Leave empty to use the server built into this version of Berth.',
+      urlField.label,
+      h('input', { type: 'url', id: 'updateUrl', name: 'updateUrl', autocomplete: 'off', spellcheck: false, placeholder: urlField.placeholder, class: 'wide' }),
+      urlField.help,
     );
 
     // Disabled, with the reason, where this copy of Berth cannot update itself.
