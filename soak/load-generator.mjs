@@ -6,6 +6,11 @@
 // on a keep-alive socket the server closed under it) until the retry budget
 // runs out; only then is it counted lost. Bounded: stops on 'stop', when the
 // parent goes away, or after maxMs, whichever comes first.
+//
+// 'mark' (sent by a harness right after it signals the server): a request first
+// sent after it that never gets an answer is counted apart (lostAfterMark), since
+// after a stop that was asked for nothing is meant to answer it. A request sent
+// before the mark is counted lost as before, however the trial ends.
 import http from 'node:http';
 
 const opts = JSON.parse(process.argv[2] ?? '{}');
@@ -30,6 +35,7 @@ const stats = {
   logical: 0,
   acknowledged: 0,
   lost: 0,
+  lostAfterMark: 0,
   attempts: 0,
   retried: 0,
   statuses: {},
@@ -46,6 +52,7 @@ const LATENCY_SAMPLES = 200_000;
 let running = true;
 let lastAnswerAt = performance.now();
 let failingSince = null;
+let marked = false;
 
 function attempt(urlPath) {
   return new Promise((resolve) => {
@@ -64,6 +71,7 @@ function attempt(urlPath) {
 async function logical(urlPath) {
   stats.logical++;
   const started = performance.now();
+  const afterMark = marked;
   let delay = 1;
   for (;;) {
     const r = await attempt(urlPath);
@@ -90,8 +98,10 @@ async function logical(urlPath) {
     const key = `${r.error}${r.reused ? ' (reused socket)' : ''}`;
     stats.attemptErrors[key] = (stats.attemptErrors[key] ?? 0) + 1;
     if (failingSince === null) failingSince = lastAnswerAt;
-    if (now - started > retryBudgetMs) {
-      stats.lost++;
+    // Sent after the mark, and the load is over: nothing more to learn from retrying it.
+    if (now - started > retryBudgetMs || (afterMark && !running)) {
+      if (afterMark) stats.lostAfterMark++;
+      else stats.lost++;
       return;
     }
     stats.retried++;
@@ -110,6 +120,7 @@ const stop = () => {
 };
 process.on('message', (m) => {
   if (m === 'stop') stop();
+  if (m === 'mark') marked = true;
 });
 process.on('disconnect', stop);
 process.on('SIGTERM', stop);

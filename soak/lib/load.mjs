@@ -22,6 +22,10 @@ export function startLoad({ port, connections = 8, paths = ['/health'], maxMs = 
   return {
     pid: child.pid,
     ready,
+    /** From now on, requests that never get an answer are counted apart (see load-generator.mjs). */
+    mark() {
+      if (child.connected) child.send('mark');
+    },
     async stop() {
       if (child.connected) child.send('stop');
       const s = await done;
