@@ -1,11 +1,5 @@
-import type { ServerResponse } from 'node:http';
-import type { ApiRoutes } from '../server/web';
+import { afterResponse, type ApiRoutes } from '../server/web';
 import type { HostedRuntime } from './runtime';
-
-/** Answer first, act once the answer has left. */
-function afterResponse(res: ServerResponse, fn: () => Promise<unknown>, log: { error: (o: object, m: string) => void }): void {
-  res.once('finish', () => setImmediate(() => fn().catch((err) => log.error({ err }, 'action failed'))));
-}
 
 /**
  * The hosted app's part of Berth's API:

@@ -1,6 +1,5 @@
-import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
-import type { ApiRoutes } from '../server/web';
+import { afterResponse, type ApiRoutes } from '../server/web';
 import { BerthError } from '../errors';
 import { berthWords, currentInvocation } from '../berth-command';
 import type { HistoryEntry, HostStatus, ServerHost } from './host';
@@ -29,11 +28,6 @@ function ownStartCommand(host: ServerHost): string | null {
 export function statusOf(deps: StatusDeps): StatusWithStart {
   const s = deps.host.status();
   return { ...s, startCommand: (deps.startCommand ?? ownStartCommand)(deps.host) };
-}
-
-/** Answer first, act after the response has left: the caller hears "accepted" before the port closes. */
-function afterResponse(res: ServerResponse, fn: () => Promise<unknown>, log: { error: (o: object, m: string) => void }): void {
-  res.once('finish', () => setImmediate(() => fn().catch((err) => log.error({ err }, 'action failed'))));
 }
 
 /**

@@ -46,6 +46,11 @@ export const CONSOLE_PATH = '/berth/';
  */
 export type ApiRoutes = (api: FastifyInstance, ctx: RouteContext) => void;
 
+/** Answer first, act once the answer has left: the caller hears "accepted" before the act (a stop, a handover, a child's restart) begins. */
+export function afterResponse(res: ServerResponse, fn: () => Promise<unknown>, log: { error: (o: object, m: string) => void }): void {
+  res.once('finish', () => setImmediate(() => fn().catch((err) => log.error({ err }, 'action failed'))));
+}
+
 export interface WebAppOptions {
   identity: () => Omit<BerthHealth, 'state' | 'app'>;
   /** What /health says: 'draining' once the listener this app answers on is on its way out. */
