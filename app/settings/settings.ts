@@ -6,7 +6,7 @@ import { readOwnFile, sizeWords } from '../files/read';
 import { FileRefused } from '../files/trust';
 import { describeFsError, httpStatusForFsError, writeFileAtomic } from '../files/write';
 import { makeFolders } from '../files/folder';
-import { BERTH_FIELDS, berthField, type BerthField } from './berth-fields';
+import { BERTH_FIELDS, berthField, type BerthField, type BerthFieldKey } from './berth-fields';
 import { checkValue, type FieldError } from './fields';
 
 export type UpdateChannel = 'latest' | 'beta';
@@ -34,6 +34,12 @@ export const DEFAULT_PORT: number = berthField('port').default;
 export const DEFAULT_HOST: string = berthField('host').default;
 
 const FIELDS: readonly BerthField[] = BERTH_FIELDS;
+
+/** settings.json's key paths, from the Settings type: `port`, `update.channel`. */
+type KeyPaths<T> = { [K in keyof T & string]: T[K] extends Record<string, unknown> ? `${K}.${keyof T[K] & string}` : K }[keyof T & string];
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+// The build fails when the list and the Settings type name different fields.
+true satisfies Same<KeyPaths<Settings>, BerthFieldKey>;
 
 function readPath(o: Record<string, unknown>, key: string): { found: boolean; value: unknown } {
   const [group, name] = key.includes('.') ? key.split('.') : [null, key];

@@ -8,6 +8,7 @@ import { defaultDataDir } from '../../app/paths';
 import { ensureToken } from '../../app/server/token';
 import { ROOT, tempDataDir } from '../helpers';
 import { APPLIES_WORDS, BERTH_FIELDS, type BerthField } from '../../app/settings/berth-fields';
+import { checkFields } from '../../app/settings/fields';
 
 describe('settings', () => {
   it('validates each field with a message a person can act on, keeping the valid ones', () => {
@@ -196,6 +197,10 @@ describe('one list of settings fields (app/settings/berth-fields.ts)', () => {
     const d = defaultSettings() as unknown as Record<string, unknown>;
     expect(d).toEqual({ host: '127.0.0.1', port: 8787, launchAtLogin: false, allowRemote: false, update: { channel: 'latest', autoCheck: true, url: null, allowPrerelease: false } });
     expect(validateSettings(defaultSettings()).errors).toEqual([]);
+  });
+
+  it('is a list of the same fields a hosted app declares: it passes the checks an app’s list gets (its keys are paths)', () => {
+    expect(checkFields((BERTH_FIELDS as readonly BerthField[]).map((f) => ({ ...f, key: f.key.replace('.', '_') })))).toEqual([]);
   });
 
   it('refuses a value of the wrong kind at its own field, for every field in the list', () => {
