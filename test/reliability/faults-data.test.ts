@@ -30,5 +30,6 @@ describe('faults: the data directory', () => {
     const r = await faults.killDuringSave({ times: 30 });
     expect(r.problems).toEqual([]);
     check(r.row);
-  });
+    // 30 Node starts, one after another: on a busy 2-core machine each can take seconds.
+  }, 240_000);
 });
