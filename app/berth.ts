@@ -1,10 +1,14 @@
 /**
- * The one place a Berth is put together: token, host, routes, update service,
- * how an install becomes a relaunch plan, and what ends the process. `berth
- * serve`, the desktop shell and the tests that need "the app as shipped" all
- * call createBerth; only the parts that really differ (the update service,
- * the relaunch plan, the lifecycle owner's install hooks) are handed in.
+ * The one place a Berth is put together: log file, token, listen-address
+ * check, host, routes, update service, how an install becomes a relaunch
+ * plan, signal handling and what ends the process. `berth serve`, the desktop
+ * shell and the tests that need "the app as shipped" all call createBerth;
+ * only the parts that really differ (the console, the update service, the
+ * relaunch plan, the lifecycle owner's install hooks, who handles signals)
+ * are handed in. A test guards that nothing else composes one
+ * (test/core/layering.test.ts).
  */
+import path from 'node:path';
 import { BerthError, ExitCode } from './errors';
 import { announceServing, releaseGuardians, takeGuardianReports, type GuardianReport } from './guardian/guardian';
 import { coreApi } from './routes';
@@ -16,17 +20,47 @@ import type { HostedApp } from './hosting/definition';
 import { hostedAppRoutes } from './hosting/routes';
 import { HostedRuntime } from './hosting/runtime';
 import type { ApiRoutes } from './server/web';
+import { checkListenHost, exposureWarning, type Exposure } from './server/exposure';
+import { ensureToken } from './server/token';
+import { createLogSink, type ConsoleFilter, type LogSink, type Logger } from './log';
+import { installSignalHandlers, type SignalHandlers, type StopSignal } from './lifecycle/signals';
 import type { Settings } from './settings/settings';
 import { diagnosticsRoutes } from './diagnostics/routes';
 import { recordWhileServing } from './runtime/while-serving';
 import { apiRequestBlockers, updateApi, updateEvents } from './update/api';
 import type { UpdateHooks, UpdateService } from './update/service';
 
+/**
+ * A Berth's log: berth.log under the data folder, and the console. Opened by
+ * the process owner before createBerth, because both log before there is a
+ * Berth (the desktop before its single-instance lock, `berth serve` its
+ * configuration's warnings and --replace); tests hand in a memory sink.
+ */
+export function openLogs(dataDir: string, o: { console: NodeJS.WritableStream | null; consoleFilter?: ConsoleFilter }): LogSink {
+  return createLogSink({ dir: path.join(dataDir, 'logs'), console: o.console, consoleFilter: o.consoleFilter });
+}
+
 /** The host's own options pass straight through; the rest is what only the composition decides. */
 export interface BerthOptions
-  extends Pick<HostOptions, 'host' | 'port' | 'dataDir' | 'version' | 'token' | 'logs' | 'rendererDir' | 'drainDeadline' | 'handoffDeadline' | 'probeTimeout' | 'firstProbeAt' | 'confirmWindow' | 'answerMs'> {
-  /** Whether this process is the successor of a relaunch here (successor-protocol.ts resolveSuccession, decided once); default: a fresh start. */
-  succession?: Succession;
+  extends Pick<HostOptions, 'host' | 'port' | 'dataDir' | 'version' | 'logs' | 'rendererDir' | 'drainDeadline' | 'handoffDeadline' | 'probeTimeout' | 'firstProbeAt' | 'confirmWindow' | 'answerMs'> {
+  /**
+   * Whether this process is the successor of a relaunch here (successor-protocol.ts resolveSuccession, decided once); default: a fresh start.
+   * A function is given the token first (`berth serve --replace` asks the running Berth with it to hand over).
+   */
+  succession?: Succession | ((token: string) => Promise<Succession>);
+  /** The listen address, already checked (`berth serve` checks it before loading the server); absent: checked here. */
+  exposure?: Exposure;
+  /** Where the host setting came from, for the warning an exposed address gets once serving (config.ts). */
+  hostFrom?: string;
+  remoteAllowedBy?: string | null;
+  /**
+   * Headless: SIGINT, SIGTERM and SIGHUP drain and stop (lifecycle/signals.ts), installed once serving;
+   * `passOn` tells the process that was started (cli/foreground.ts) of each stop. Absent: the process owner
+   * ends the process its own way (the desktop: Electron's quit sequence and the Windows session end).
+   */
+  signals?: { passOn: (signal: StopSignal, now: boolean) => void };
+  /** The process owner's logger, for what it would say itself: the token, an exposed address, signals (default: scope berth). */
+  log?: Logger;
   /** A listening socket handed over by the predecessor (`--listen-fd`), or passed by systemd (`activated`). */
   inheritedFd?: number | null;
   activated?: boolean;
@@ -53,6 +87,12 @@ export interface BerthOptions
 
 export interface Berth {
   host: ServerHost;
+  /** The sign-in token of this data folder (server/token.ts). */
+  token: string;
+  /** Where the listen address can be reached from. */
+  exposure: Exposure;
+  /** The signal handlers, once serving, when `signals` asked for them: how a stop passed on by the foreground process arrives. */
+  signals: SignalHandlers | null;
   /** The hosted app in this process, if there is one. */
   app: HostedRuntime | null;
   updates: UpdateService;
@@ -63,16 +103,21 @@ export interface Berth {
   start(): Promise<void>;
 }
 
-export function createBerth(o: BerthOptions): Berth {
+export async function createBerth(o: BerthOptions): Promise<Berth> {
   const log = o.logs.root.child({ scope: 'berth' });
-  const succession: Succession = o.succession ?? { kind: 'fresh', unproven: null };
+  const said = o.log ?? log;
+  const { token, warning } = ensureToken(o.dataDir);
+  if (warning) said.warn(warning);
+  // A name must stand for this machine, and listening beyond it is said out loud (once serving).
+  const exposure = o.exposure ?? (await checkListenHost(o.host));
+  const succession: Succession = (typeof o.succession === 'function' ? await o.succession(token) : o.succession) ?? { kind: 'fresh', unproven: null };
   if (succession.kind === 'bystander') throw relaunchInProgress(succession.note);
   const proven = succession.kind === 'successor' ? succession.handoff : null;
   const unproven = succession.kind === 'fresh' ? succession.unproven : null;
   if (unproven) log.warn(`--handoff names instance ${unproven.instance} (pid ${unproven.pid}), but no handoff note from it is in ${o.dataDir}: starting as a new Berth`);
   if (o.inheritedFd != null && !proven && !o.activated) throw new BerthError('A listening socket was handed over (--listen-fd) without a handoff note from the predecessor; refusing to use it.', ExitCode.usage);
 
-  const runtime = o.app ? new HostedRuntime(o.app, { dataDir: o.dataDir, logs: o.logs, token: o.token }) : null;
+  const runtime = o.app ? new HostedRuntime(o.app, { dataDir: o.dataDir, logs: o.logs, token }) : null;
   let host!: ServerHost;
   const updates = o.updates({
     // A handover that fails after the installer started (a new version that crashes) is a failed install too.
@@ -90,7 +135,7 @@ export function createBerth(o: BerthOptions): Berth {
     port: proven?.port ?? o.port,
     dataDir: o.dataDir,
     version: o.version,
-    token: o.token,
+    token,
     logs: o.logs,
     rendererDir: o.rendererDir,
     handoff: proven,
@@ -120,7 +165,7 @@ export function createBerth(o: BerthOptions): Berth {
     // The app's child follows what it says: its state is part of Berth's status.
     runtime.child?.on('change', () => host.emit('change', host.status()));
   }
-  host.addRoutes(diagnosticsRoutes({ host, updates, logs: o.logs, dataDir: o.dataDir, token: o.token }));
+  host.addRoutes(diagnosticsRoutes({ host, updates, logs: o.logs, dataDir: o.dataDir, token }));
   for (const r of o.routes ?? []) host.addRoutes(r);
 
   // runtime.json and this user's list of running Berths: how `berth status --data-dir` and `berth list` find it.
@@ -150,9 +195,13 @@ export function createBerth(o: BerthOptions): Berth {
     else if (s === 'stopped') releaseGuardians(o.dataDir);
   });
   const recovered: GuardianReport[] = [];
+  let warned = false;
 
-  return {
+  const berth: Berth = {
     host,
+    token,
+    exposure,
+    signals: null,
     app: runtime,
     updates,
     handoff: proven,
@@ -170,6 +219,25 @@ export function createBerth(o: BerthOptions): Berth {
       // Requests wait for the child while it starts (they are held, not refused).
       void runtime?.start().catch((err: Error) => log.error(`${o.app!.name} could not be started: ${err.message}`));
       updates.start();
+      if (exposure.exposed && !warned) {
+        warned = true;
+        said.warn(exposureWarning({ host: o.host, port: o.port, hostFrom: o.hostFrom ?? 'the options', remoteAllowedBy: o.remoteAllowedBy ?? null }, exposure));
+      }
+      if (o.signals && !berth.signals) berth.signals = signalHandling(host, o.signals.passOn, said);
     },
   };
+  return berth;
+}
+
+function signalHandling(host: ServerHost, passOn: (signal: StopSignal, now: boolean) => void, log: Logger): SignalHandlers {
+  return installSignalHandlers({
+    stop: (signal) => {
+      passOn(signal, false);
+      return host.stopAndExit(0);
+    },
+    now: (signal) => passOn(signal, true),
+    // Handed over, and waiting for the Berth serving now: the stop is passed on.
+    doing: () => (host.state === 'stopped' ? 'stopping the Berth serving now' : 'draining and stopping'),
+    log,
+  });
 }

@@ -3,16 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AppUpdater } from 'electron-updater';
 import type { UpdaterClass } from '../app/update/formats/index';
-import { createBerth, type Berth } from '../app/berth';
+import { createBerth, openLogs, type Berth } from '../app/berth';
 import { resolveConfig, resolveDataDir, type ResolvedConfig } from '../app/config';
 import { BerthError } from '../app/errors';
 import { resolveSuccession, whomDoIReplace, type Handoff, type Succession } from '../app/lifecycle/successor-protocol';
 import type { HostedApp } from '../app/hosting/definition';
-import { createLogSink, type LogSink, type Logger } from '../app/log';
+import type { LogSink, Logger } from '../app/log';
 import { appVersion, packageRoot, rendererDir } from '../app/paths';
 import { dataDirRefusal } from '../app/files/trust';
-import { checkListenHost, exposureWarning } from '../app/server/exposure';
-import { ensureToken } from '../app/server/token';
 import { writeSignInPage } from '../app/server/sign-in';
 import { loadSettings, saveSettings } from '../app/settings/settings';
 import { parseDesktopArgs, relaunchArgs, type DesktopArgs } from './args';
@@ -119,24 +117,20 @@ export async function startDesktop(opts: DesktopOptions): Promise<void> {
   b.e.app.dock?.hide();
   const config = setupConfig(b);
   if (!config) return b.lifecycle.quit('bad configuration');
-  let token: ReturnType<typeof ensureToken>;
+  let tray: TrayController | null = null;
+  const render = () => tray?.render();
+  // Made once the Berth is (a bad token file or listen address ends the start first); saved settings reach it after.
+  let loginItem: LoginItem | null = null;
+  let berth: Berth;
   try {
-    token = ensureToken(b.dataDir);
-    // A name must stand for this machine, and listening beyond it is said out loud.
-    const exposure = await checkListenHost(config.host);
-    if (exposure.exposed) b.log.warn(exposureWarning(config, exposure));
+    berth = await setupBerth(b, config, { render, syncLoginItem: (on) => loginItem && syncLoginItem(b, loginItem, on) });
   } catch (err) {
     const message = err instanceof BerthError ? err.message : String(err);
     b.log.error(`cannot start: ${message}`);
     b.e.dialog.showErrorBox(`${b.name} cannot start`, message);
     return b.lifecycle.quit('bad configuration');
   }
-  if (token.warning) b.log.warn(token.warning);
-
-  let tray: TrayController | null = null;
-  const render = () => tray?.render();
-  const loginItem = setupLoginItem(b, config);
-  const berth = setupBerth(b, config, token.token, { render, syncLoginItem: (on) => syncLoginItem(b, loginItem, on) });
+  loginItem = setupLoginItem(b, config);
   const window = setupWindow(b, () => !!tray?.exists, () => berth.host.url);
   b.windowOpen = () => window.isOpen;
   b.e.app.on('activate', () => windowRequests.request()); // macOS: the Dock icon, or opening the app again from Finder
@@ -148,7 +142,7 @@ export async function startDesktop(opts: DesktopOptions): Promise<void> {
     name: b.name,
     version: b.version,
     dataDir: b.dataDir,
-    token: token.token,
+    token: berth.token,
     logFile: b.logs.file,
     host: () => berth.host,
     appServer: berth.app?.child ?? null,
@@ -165,8 +159,8 @@ export async function startDesktop(opts: DesktopOptions): Promise<void> {
   await tray.create();
   // What a person waits for, from the moment the process started: the icon, then the server.
   const trayAt = performance.now();
-  followHost(b, berth, window, token.token, render);
-  await setupServer(b, config, berth, { window, windowRequests, token: token.token, noTray: () => tray?.noTrayReason ?? null, render, trayAt });
+  followHost(b, berth, window, berth.token, render);
+  await setupServer(b, config, berth, { window, windowRequests, token: berth.token, noTray: () => tray?.noTrayReason ?? null, render, trayAt });
 }
 
 function setupBasics(opts: DesktopOptions, env: NodeJS.ProcessEnv): Basics | { refused: string } {
@@ -185,7 +179,7 @@ function setupBasics(opts: DesktopOptions, env: NodeJS.ProcessEnv): Basics | { r
   // The address of a handoff on the command line is where this process serves (relaunches pass --host/--port).
   const { claimed, problem } = whomDoIReplace({ handoff: args.handoff, handoffPid: args.handoffPid, host: args.host, port: args.port }, env);
   const successorOf = claimed?.instance ?? args.handoff ?? null;
-  const logs = createLogSink({ dir: path.join(dataDir, 'logs'), console: process.stderr });
+  const logs = openLogs(dataDir, { console: process.stderr });
   const log = logs.root.child({ scope: 'desktop' });
   const version = opts.app?.version ?? appVersion();
   const name = opts.app?.name ?? 'Berth';
@@ -297,15 +291,17 @@ function successionOf(b: Basics): Succession {
 }
 
 /** The Berth, composed like `berth serve`; what differs is Electron's updater, its relaunch, and the lifecycle owner's install hooks. */
-function setupBerth(b: Basics, config: ResolvedConfig, token: string, hooks: { render: () => void; syncLoginItem: (on: boolean) => void }): Berth {
+function setupBerth(b: Basics, config: ResolvedConfig, hooks: { render: () => void; syncLoginItem: (on: boolean) => void }): Promise<Berth> {
   const { e } = b;
   return createBerth({
     host: config.host,
     port: config.port,
     dataDir: b.dataDir,
     version: b.version,
-    token,
     logs: b.logs,
+    log: b.log,
+    hostFrom: config.hostFrom,
+    remoteAllowedBy: config.remoteAllowedBy,
     rendererDir: rendererDir(),
     succession: successionOf(b),
     drainDeadline: QUIT_DRAIN_DEADLINE,

@@ -1,17 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import path from 'node:path';
 import { BerthError, ExitCode } from '../errors';
 import type { ResolvedConfig } from '../config';
 import { appVersion, rendererDir } from '../paths';
-import { createLogSink, levelValue, type LogSink } from '../log';
-import { ensureToken } from '../server/token';
+import { levelValue, type LogSink } from '../log';
 import { probePort } from '../instance/probe';
-import { createBerth } from '../berth';
+import { createBerth, openLogs } from '../berth';
 import { CONFIRM_MS, guardHandover } from '../guardian/guardian';
 import { readHandoffNote, resolveSuccession, type Handoff, type Succession } from '../lifecycle/successor-protocol';
 import { headlessRelaunchPlan } from '../lifecycle/plans';
-import { installSignalHandlers } from '../lifecycle/signals';
-import { exposureWarning, type Exposure } from '../server/exposure';
+import type { Exposure } from '../server/exposure';
 import { headlessUpdates } from '../update/headless';
 import { NoAnswer, request } from './api';
 import { berthCommand, type Context } from './find';
@@ -45,13 +42,11 @@ export interface ServeOptions {
 
 export async function serveHost(ctx: Context, o: ServeOptions): Promise<number> {
   const { config, flags, out } = ctx;
-  let succession = o.succession;
   // Human-readable lines go to stderr in every mode; --json keeps stdout for machine output.
   // Until it serves, the console shows only warnings and errors: a start that fails prints its error
   // alone, one that succeeds prints the line below. Everything is in the log file either way.
   let serving = false;
-  const logs = createLogSink({
-    dir: path.join(config.dataDir, 'logs'),
+  const logs = openLogs(config.dataDir, {
     console: process.stderr,
     consoleFilter: (e) => serving || levelValue(e.level) >= levelValue('warn'),
   });
@@ -60,12 +55,6 @@ export async function serveHost(ctx: Context, o: ServeOptions): Promise<number> 
   process.stdout.on('error', () => undefined);
   exitCleanlyWithoutTerminal();
   for (const w of config.warnings) log.warn(w);
-  const token = ensureToken(config.dataDir);
-  if (token.warning) log.warn(token.warning);
-  if (flags.replace) {
-    const claimed = await askToHandOver(config, token.token, log);
-    if (claimed) succession = resolveSuccession(claimed, config.dataDir);
-  }
 
   const fg = o.foreground;
   let handedOver = false;
@@ -76,15 +65,25 @@ export async function serveHost(ctx: Context, o: ServeOptions): Promise<number> 
   };
   const app = ctx.hooks?.app;
   const version = app?.version ?? appVersion();
-  const berth = createBerth({
+  const berth = await createBerth({
     host: config.host,
     port: config.port,
     dataDir: config.dataDir,
     version,
-    token: token.token,
     logs,
+    log,
     rendererDir: rendererDir(),
-    succession,
+    // --replace: ask the running Berth, with the token, to hand the port over; it is then our predecessor.
+    succession: flags.replace
+      ? async (token) => {
+          const claimed = await askToHandOver(config, token, log);
+          return claimed ? resolveSuccession(claimed, config.dataDir) : o.succession;
+        }
+      : o.succession,
+    exposure: o.exposure,
+    hostFrom: config.hostFrom,
+    remoteAllowedBy: config.remoteAllowedBy,
+    signals: { passOn: (signal, now) => fg.forward(signal, now) },
     inheritedFd: o.inheritedFd,
     activated: o.activated,
     drainDeadline: o.drainDeadline,
@@ -121,20 +120,9 @@ export async function serveHost(ctx: Context, o: ServeOptions): Promise<number> 
     await logs.close();
     throw err;
   }
-  const signals = installSignalHandlers({
-    stop: (signal) => {
-      fg.forward(signal, false);
-      return berth.host.stopAndExit(0);
-    },
-    now: (signal) => fg.forward(signal, true),
-    // Handed over, and waiting for the Berth serving now: the stop is passed on.
-    doing: () => (berth.host.state === 'stopped' ? 'stopping the Berth serving now' : 'draining and stopping'),
-    log,
-  });
-  fg.attach({ log, signal: signals.deliver, gone: () => logs.closeConsole() });
+  fg.attach({ log, signal: berth.signals!.deliver, gone: () => logs.closeConsole() });
   const s = berth.host.status();
   serving = true;
-  if (o.exposure.exposed) log.warn(exposureWarning(config, o.exposure));
   const where = s.exposed ? `${s.listenAddress}, open to other machines (on this one: ${s.url})` : s.url;
   out.result(`Berth ${s.version} is serving on ${where} (pid ${s.pid}). Open it signed in with: ${berthCommand({ host: s.host, port: s.port, dataDir: config.dataDir }, 'open')}`, {
     event: 'serving',

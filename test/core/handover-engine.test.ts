@@ -18,7 +18,6 @@ import { started, type RelaunchPlan, type Started } from '../../app/lifecycle/pl
 import { startSuccessor, type SuccessorProcess } from '../../app/lifecycle/successor-process';
 import { memoryLogSink } from '../../app/log';
 import { rendererDir } from '../../app/paths';
-import { ensureToken } from '../../app/server/token';
 import { headlessUpdates } from '../../app/update/headless';
 import { alive, freePort, health, runBerth, startServe, tempDataDir, waitFor } from '../helpers';
 import { closeServer, makeHost } from './fixtures';
@@ -31,7 +30,7 @@ afterEach(async () => {
 async function serving(opts: Parameters<typeof makeHost>[1] = {}) {
   const port = await freePort();
   const logs = memoryLogSink();
-  const host = makeHost(port, { logs, handoffDeadline: 1500, ...opts });
+  const host = await makeHost(port, { logs, handoffDeadline: 1500, ...opts });
   await host.start();
   cleanups.push(() => host.stop());
   return { port, host, logs, dataDir: host.opts.dataDir, log: () => logs.ring.tail(1000).map((e) => e.msg).join('\n') };
@@ -159,7 +158,7 @@ describe('never zero servers: a successor that does not serve leaves the predece
         // A successor that says it is ready, then binds another port.
         const note = readHandoffNote(s.dataDir)!;
         void probePort('127.0.0.1', h.port, { handoffFrom: h.instance, handoffProof: handoffProof(h.instance, note.secret) });
-        const other = makeHost(elsewhere);
+        const other = await makeHost(elsewhere);
         await other.start();
         cleanups.push(() => other.stop());
         return { exited: never, kill: () => void other.stop() };
@@ -178,12 +177,11 @@ describe('a port stolen between close and rebind', () => {
     const logs = memoryLogSink();
     const exits: number[] = [];
     let thief: http.Server | null = null;
-    const berth = createBerth({
+    const berth = await createBerth({
       host: '127.0.0.1',
       port,
       dataDir,
       version: '1.0.0',
-      token: ensureToken(dataDir).token,
       logs,
       rendererDir: rendererDir(),
       handoffDeadline: 1500,

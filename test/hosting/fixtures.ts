@@ -4,7 +4,6 @@ import { createBerth, type Berth } from '../../app/berth';
 import type { HostedApp } from '../../app/hosting/definition';
 import { memoryLogSink, type LogSink } from '../../app/log';
 import { rendererDir } from '../../app/paths';
-import { ensureToken } from '../../app/server/token';
 import { headlessUpdates } from '../../app/update/headless';
 import { ROOT, freePort, tempDataDir } from '../helpers';
 
@@ -17,14 +16,12 @@ export const PYTHON = execFileSync('python3', ['-c', 'import sys; print(sys.exec
 export async function hostedBerth(app: HostedApp, o: { dataDir?: string; port?: number } = {}): Promise<{ berth: Berth; port: number; dataDir: string; token: string; logs: LogSink; url: string; log: () => string; stop: () => Promise<void> }> {
   const port = o.port ?? (await freePort());
   const dataDir = o.dataDir ?? tempDataDir('berth-hosting-');
-  const token = ensureToken(dataDir).token;
   const logs = memoryLogSink();
-  const berth = createBerth({
+  const berth = await createBerth({
     host: '127.0.0.1',
     port,
     dataDir,
     version: app.version,
-    token,
     logs,
     rendererDir: rendererDir(),
     probeTimeout: 500,
@@ -38,6 +35,7 @@ export async function hostedBerth(app: HostedApp, o: { dataDir?: string; port?: 
     app,
   });
   await berth.start();
+  const token = berth.token;
   return {
     berth,
     port,

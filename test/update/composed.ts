@@ -10,7 +10,6 @@ import type { InstallHooks } from '../../app/lifecycle/plans';
 import type { ServerHost } from '../../app/lifecycle/host';
 import { memoryLogSink, type LogSink } from '../../app/log';
 import { rendererDir } from '../../app/paths';
-import { ensureToken } from '../../app/server/token';
 import type { UpdateHooks } from '../../app/update/service';
 import fs from 'node:fs';
 import { guardianFolder } from '../../app/guardian/guardian';
@@ -42,16 +41,14 @@ export async function composed(
 ): Promise<Setup> {
   const port = o.port ?? (await freePort());
   const dataDir = o.dataDir ?? tempDir();
-  const token = ensureToken(dataDir).token;
   const logs = memoryLogSink();
   let rig!: Rig;
   const exits: number[] = [];
-  const berth = createBerth({
+  const berth = await createBerth({
     host: '127.0.0.1',
     port,
     dataDir,
     version: '1.0.0',
-    token,
     logs,
     rendererDir: rendererDir(),
     probeTimeout: 500,
@@ -65,7 +62,7 @@ export async function composed(
     exit: (code) => exits.push(code),
     exitOnConflict: true,
   });
-  const host = berth.host;
+  const { host, token } = berth;
   await berth.start();
   cleanups.push(() => host.stop());
   return Object.assign(rig, { host, port, token, srv, exits, api: apiFor(port, token) });
