@@ -57,3 +57,56 @@ describe('layering: the web UI takes only types from app/, and the settings fiel
     expect(found(`import {\n  isLoopback,\n} from '../../app/addresses';`)).toEqual([['../../app/addresses', false]]);
   });
 });
+
+/**
+ * The steps that put a Berth together, each allowed only in app/berth.ts
+ * (createBerth, and openLogs for the log a process needs before its Berth)
+ * and in the module that defines it. Anything else under app/ or main/ that
+ * takes one of these steps is a second composition root.
+ */
+const COMPOSITION: { step: RegExp; also: string[]; why?: string }[] = [
+  { step: /\bnew\s+ServerHost\s*\(/, also: [] },
+  { step: /\bcreateLogSink\s*\(/, also: ['app/log.ts'] },
+  { step: /\bensureToken\s*\(/, also: ['app/server/token.ts'] },
+  { step: /\bcoreApi\s*\(/, also: ['app/lifecycle/api.ts'] },
+  { step: /\binstallSignalHandlers\s*\(/, also: ['app/lifecycle/signals.ts'] },
+  // `berth serve` checks the listen address before it loads the server, so a bad --host fails fast; createBerth takes that result.
+  { step: /\bcheckListenHost\s*\(/, also: ['app/server/exposure.ts', 'app/cli/serve.ts'] },
+];
+const COMPOSITION_ROOT = 'app/berth.ts';
+
+function compositionOffenders(files: { file: string; text: string }[]): string[] {
+  return files.flatMap(({ file, text }) =>
+    text.split('\n').flatMap((line, i) =>
+      COMPOSITION.filter(({ step, also }) => step.test(line) && file !== COMPOSITION_ROOT && !also.includes(file)).map(() => `${file}:${i + 1}: ${line.trim()}`),
+    ),
+  );
+}
+
+describe('layering: one composition root', () => {
+  it('only app/berth.ts makes the host, its log, its token, its core routes and its signal handling', () => {
+    const files = [...sources(path.join(ROOT, 'app')), ...sources(path.join(ROOT, 'main'))].map((f) => ({ file: path.relative(ROOT, f).split(path.sep).join('/'), text: fs.readFileSync(f, 'utf8') }));
+    expect(files.some((f) => f.file === COMPOSITION_ROOT)).toBe(true);
+    expect(compositionOffenders(files)).toEqual([]);
+  });
+
+  it('the check itself finds a composition planted elsewhere, and leaves the allowed places alone', () => {
+    const planted = [
+      { file: 'app/cli/serve-host.ts', text: 'const host = new ServerHost({ host, port });' },
+      { file: 'main/desktop.ts', text: "const logs = createLogSink({ dir: path.join(dataDir, 'logs') });" },
+      { file: 'main/desktop.ts', text: 'token = ensureToken(b.dataDir);' },
+      { file: 'app/hosting/runtime.ts', text: 'host.addRoutes(coreApi ({ host, logs, dataDir }));' },
+      { file: 'app/cli/serve-host.ts', text: 'const signals = installSignalHandlers({ stop, log });' },
+      { file: 'main/desktop.ts', text: 'const exposure = await checkListenHost(config.host);' },
+    ];
+    expect(compositionOffenders(planted)).toHaveLength(planted.length);
+    const allowed = [
+      { file: 'app/berth.ts', text: 'host = new ServerHost({ ... }); createLogSink({}); ensureToken(dir); coreApi({}); installSignalHandlers({}); checkListenHost(h);' },
+      { file: 'app/log.ts', text: 'export function createLogSink(opts: LogOptions): LogSink {' },
+      { file: 'app/cli/serve.ts', text: 'const exposure = await checkListenHost(config.host);' },
+      // Naming a step is not taking it.
+      { file: 'main/desktop.ts', text: "import { createBerth, openLogs, type Berth } from '../app/berth'; // not ensureToken here" },
+    ];
+    expect(compositionOffenders(allowed)).toEqual([]);
+  });
+});
