@@ -19,7 +19,7 @@ afterEach(async () => {
 /** A host with a route that answers only when the test says so, and counts the requests that reached it. */
 async function hostWithHeldRoute(port: number, drainDeadline = 1000) {
   const logs = memoryLogSink();
-  const host = makeHost(port, { drainDeadline, logs });
+  const host = await makeHost(port, { drainDeadline, logs });
   const held: (() => void)[] = [];
   host.addRoutes((api) => {
     api.get('/test/held', async () => {

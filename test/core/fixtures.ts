@@ -1,30 +1,50 @@
 import http from 'node:http';
 import net from 'node:net';
+import { createBerth, type Berth, type BerthOptions } from '../../app/berth';
+import { BerthError, ExitCode } from '../../app/errors';
+import type { ServerHost } from '../../app/lifecycle/host';
 import { memoryLogSink } from '../../app/log';
-import { ServerHost, type HostOptions } from '../../app/lifecycle/host';
-import { coreApi } from '../../app/routes';
-import { ensureToken } from '../../app/server/token';
 import { rendererDir } from '../../app/paths';
+import { headlessUpdates } from '../../app/update/headless';
 import { tempDataDir } from '../helpers';
 
-/** A real ServerHost in this process, on a real port, with a fresh data dir. */
-export function makeHost(port: number, opts: Partial<HostOptions> = {}): ServerHost {
+/**
+ * Berth as shipped (createBerth, as `berth serve` composes it) in this
+ * process, on a real port, with a fresh data dir, its log in memory and the
+ * headless update service with no feed. Nothing ends the process: the test
+ * watches the host's 'exit' itself.
+ */
+export function makeBerth(port: number, opts: Partial<BerthOptions> = {}): Promise<Berth> {
   const dataDir = opts.dataDir ?? tempDataDir();
   const logs = opts.logs ?? memoryLogSink();
-  const host = new ServerHost({
+  const version = opts.version ?? '9.9.9-test';
+  return createBerth({
     host: '127.0.0.1',
     port,
-    dataDir,
-    version: '9.9.9-test',
-    token: ensureToken(dataDir).token,
-    logs,
+    version,
     rendererDir: rendererDir(),
     probeTimeout: 500,
     handoffDeadline: 3000,
+    updates: headlessUpdates({ dataDir, version, logs, env: {} }),
+    relaunchPlan: () => {
+      throw new BerthError('This Berth cannot relaunch itself (no relaunch plan configured).', ExitCode.unexpected);
+    },
+    exit: () => undefined,
+    exitOnConflict: false,
     ...opts,
+    dataDir,
+    logs,
   });
-  host.addRoutes(coreApi({ host, logs, dataDir }));
-  return host;
+}
+
+/**
+ * The host of makeBerth's Berth, for the tests of the host's own behaviour
+ * (claim, drain, restart, relaunch): they start and stop it themselves
+ * (host.start(), which is berth.start() without a hosted app, guardian
+ * reports or update checks, none of which they have).
+ */
+export async function makeHost(port: number, opts: Partial<BerthOptions> = {}): Promise<ServerHost> {
+  return (await makeBerth(port, opts)).host;
 }
 
 /** Something that is not Berth: a plain web server. */

@@ -7,7 +7,7 @@ function sources(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) return sources(p);
-    return /\.(ts|mts|cts|js|mjs)$/.test(e.name) ? [p] : [];
+    return /\.(ts|mts|cts|js|mjs|cjs)$/.test(e.name) ? [p] : [];
   });
 }
 
@@ -88,6 +88,24 @@ describe('layering: one composition root', () => {
     const files = [...sources(path.join(ROOT, 'app')), ...sources(path.join(ROOT, 'main'))].map((f) => ({ file: path.relative(ROOT, f).split(path.sep).join('/'), text: fs.readFileSync(f, 'utf8') }));
     expect(files.some((f) => f.file === COMPOSITION_ROOT)).toBe(true);
     expect(compositionOffenders(files)).toEqual([]);
+  });
+
+  it('tests compose through createBerth too (test/core/fixtures.ts makeBerth/makeHost), except the few that measure a bare host', () => {
+    // The host's own drain and heap, measured with nothing composed around it.
+    const bareHost = ['test/reliability/regressions.test.ts', 'test/reliability/heap-after-restarts.cjs'];
+    const files = [...sources(path.join(ROOT, 'test')), ...sources(path.join(ROOT, 'e2e'))]
+      .map((f) => path.relative(ROOT, f).split(path.sep).join('/'))
+      // This file plants offenders to test the check.
+      .filter((f) => !bareHost.includes(f) && f !== 'test/core/layering.test.ts');
+    const offenders = files.flatMap((file) =>
+      fs
+        .readFileSync(path.join(ROOT, file), 'utf8')
+        .split('\n')
+        .flatMap((line, i) => (/\bnew\s+ServerHost\s*\(|\bcoreApi\s*\(/.test(line) ? [`${file}:${i + 1}: ${line.trim()}`] : [])),
+    );
+    expect(offenders).toEqual([]);
+    // Each exception is still one (and the pattern finds a real bare host).
+    for (const f of bareHost) expect(fs.readFileSync(path.join(ROOT, f), 'utf8')).toMatch(/\bnew\s+ServerHost\s*\(/);
   });
 
   it('the check itself finds a composition planted elsewhere, and leaves the allowed places alone', () => {

@@ -11,7 +11,7 @@ afterEach(async () => {
 });
 
 async function serving(port: number): Promise<ServerHost> {
-  const host = makeHost(port);
+  const host = await makeHost(port);
   await host.start();
   cleanups.push(() => host.stop());
   return host;

@@ -31,7 +31,7 @@ describe('in-place restart under keep-alive load', () => {
   it('200 restarts: the socket stays open, nothing is refused or reset, every request answered', async () => {
     const port = await freePort();
     const logs = memoryLogSink();
-    const host = makeHost(port, { logs });
+    const host = await makeHost(port, { logs });
     // Count requests the server received and the responses it finished, across every app generation.
     const server = { received: 0, finished: 0 };
     host.addRoutes((api) => {

@@ -107,7 +107,7 @@ describe('security at the server', () => {
   let base: string;
   beforeAll(async () => {
     port = await freePort();
-    host = makeHost(port);
+    host = await makeHost(port);
     await host.start();
     token = readToken(host.status().dataDir);
     base = `http://127.0.0.1:${port}`;
@@ -237,7 +237,7 @@ describe('sign-in before work', () => {
   };
   beforeAll(async () => {
     port = await freePort();
-    host = makeHost(port, { routes: [counter] });
+    host = await makeHost(port, { routes: [counter] });
     await host.start();
     token = readToken(host.status().dataDir);
   });
@@ -317,7 +317,7 @@ describe('listening beyond loopback (decisions)', () => {
 
   it('a server on loopback says so in its status', async () => {
     const port = await freePort();
-    const host = makeHost(port);
+    const host = await makeHost(port);
     await host.start();
     try {
       expect(host.status()).toMatchObject({ exposed: false, listenAddress: `127.0.0.1:${port}` });

@@ -40,7 +40,7 @@ describe('?ticket= at the server', () => {
   let secret: string;
   beforeAll(async () => {
     const port = await freePort();
-    host = makeHost(port);
+    host = await makeHost(port);
     await host.start();
     secret = readToken(host.status().dataDir);
     base = `http://127.0.0.1:${port}`;

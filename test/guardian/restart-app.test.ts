@@ -36,7 +36,7 @@ describe("the guardian on the desktop's Restart app (Electron's relaunch, after 
       setTimer: () => 0,
       guardian: { dataDir, version: '9.9.9-test', allowanceMs: 2000, relaunch: { command: process.execPath, args: [BERTH_BIN, 'serve', '--port', String(port), '--data-dir', dataDir] } },
     });
-    const host: ServerHost = makeHost(port, { dataDir, logs, relaunchPlan: () => lifecycle.relaunchPlan() });
+    const host: ServerHost = await makeHost(port, { dataDir, logs, relaunchPlan: () => lifecycle.relaunchPlan() });
     host.on('exit', (code) => void lifecycle.onHostExit(code));
     lifecycle.follow(host);
     await host.start();

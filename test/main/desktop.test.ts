@@ -208,7 +208,7 @@ describe('the desktop shell, started for real with stand-in Electron objects', (
   it('duplicate: a headless Berth already on the port -> "already running" dialog; Open opens it and this copy quits', async () => {
     const port = await freePort();
     const dataDir = tempDataDir('berth-desktop-');
-    const headless = makeHost(port, { dataDir });
+    const headless = await makeHost(port, { dataDir });
     others.push(headless as ServerHost);
     await headless.start();
     const { fe, started } = launch({ locks: new LockRegistry(), dataDir, port, answers: [0] });

@@ -54,7 +54,7 @@ async function setup() {
     },
     setTimer: (fn) => timers.push(fn),
   });
-  const host = makeHost(port, { relaunchPlan: () => lifecycle.relaunchPlan(), drainDeadline: 800 });
+  const host = await makeHost(port, { relaunchPlan: () => lifecycle.relaunchPlan(), drainDeadline: 800 });
   hosts.push(host);
   host.on('exit', (code) => void lifecycle.onHostExit(code));
   lifecycle.follow(host);
@@ -108,7 +108,7 @@ describe('desktop lifecycle: the one owner of quit, exit and relaunch', () => {
     const port = await freePort();
     const rec = recordingApp(port);
     const lifecycle = new DesktopLifecycle({ app: rec.app, log: memoryLogSink().root, args: [], flushLogs: async () => undefined, drainDeadline: 300, setTimer: () => 0 });
-    const host = makeHost(port, { routes: [(api) => api.get('/hang', () => new Promise(() => undefined))] });
+    const host = await makeHost(port, { routes: [(api) => api.get('/hang', () => new Promise(() => undefined))] });
     hosts.push(host);
     lifecycle.follow(host);
     rec.watch(host);

@@ -33,16 +33,20 @@ function answer(...picks: string[]) {
   };
 }
 
-function deps(port: number, dataDir: string, ask: (d: StartDialog) => Promise<number>) {
+/** One Berth, as the desktop has: "Choose another port…" points the same host at the new port (main/desktop.ts setupServer). */
+async function deps(port: number, dataDir: string, ask: (d: StartDialog) => Promise<number>) {
   const opened: string[] = [];
   let logsShown = 0;
+  const h = await makeHost(port, { dataDir });
+  hosts.push(h);
+  let first = true;
   return {
     opened,
     logsShown: () => logsShown,
     deps: {
       createHost: (p: number) => {
-        const h = makeHost(p, { dataDir });
-        hosts.push(h);
+        if (!first) h.retarget('127.0.0.1', p);
+        first = false;
         return h;
       },
       port,
@@ -61,7 +65,7 @@ describe('start-up verdicts become desktop dialogs', () => {
   it('a free port just serves, with no dialog', async () => {
     const port = await freePort();
     const a = answer('Quit');
-    const out = await startServer(deps(port, tempDataDir(), a.ask).deps);
+    const out = await startServer((await deps(port, tempDataDir(), a.ask)).deps);
     expect('serving' in out && (await health(port))?.instance).toBe('serving' in out ? out.serving.instance : '');
     expect(a.shown).toEqual([]);
   });
@@ -71,7 +75,7 @@ describe('start-up verdicts become desktop dialogs', () => {
     servers.push(await foreignHttp(port));
     const dataDir = tempDataDir();
     const a = answer('Choose another port');
-    const out = await startServer(deps(port, dataDir, a.ask).deps);
+    const out = await startServer((await deps(port, dataDir, a.ask)).deps);
     expect(a.shown).toHaveLength(1);
     expect(a.shown[0]).toMatchObject({ kind: 'foreign', type: 'warning', buttons: ['Choose another port…', 'Quit'] });
     expect(a.shown[0]!.message).toBe(`Berth's port is in use by another web server: "HTTP/1.1 200 OK" (Server: NotBerth/1.0)`);
@@ -87,18 +91,18 @@ describe('start-up verdicts become desktop dialogs', () => {
     const port = await freePort();
     servers.push(await foreignHttp(port));
     const dataDir = tempDataDir();
-    const out = await startServer(deps(port, dataDir, answer('Quit').ask).deps);
+    const out = await startServer((await deps(port, dataDir, answer('Quit').ask)).deps);
     expect(out).toEqual({ quit: 'quit' });
     expect(fs.existsSync(path.join(dataDir, 'settings.json'))).toBe(false);
   });
 
   it('duplicate (a headless berth serve on the port): "already running at URL", Open opens that one and this copy quits', async () => {
     const port = await freePort();
-    const running = makeHost(port);
+    const running = await makeHost(port);
     hosts.push(running);
     await running.start();
     const a = answer('Open');
-    const d = deps(port, tempDataDir(), a.ask);
+    const d = await deps(port, tempDataDir(), a.ask);
     const out = await startServer(d.deps);
     expect(out).toEqual({ quit: 'open-running' });
     expect(a.shown[0]).toMatchObject({ kind: 'duplicate', message: `Berth is already running at http://127.0.0.1:${port}`, buttons: ['Open', 'Quit'] });
@@ -119,7 +123,7 @@ describe('start-up verdicts become desktop dialogs', () => {
       },
     });
     const a = answer('Choose another port');
-    const out = await startServer({ ...deps(await freePort(), tempDataDir(), a.ask).deps, createHost: always, savePort: () => undefined, maxAttempts: 3 });
+    const out = await startServer({ ...(await deps(await freePort(), tempDataDir(), a.ask)).deps, createHost: always, savePort: () => undefined, maxAttempts: 3 });
     expect(out).toEqual({ quit: 'quit' });
     expect(created).toBe(3);
     expect(a.shown).toHaveLength(2);
@@ -134,7 +138,7 @@ describe('start-up verdicts become desktop dialogs', () => {
       },
     });
     const a = answer('Show logs');
-    const d = deps(await freePort(), tempDataDir(), a.ask);
+    const d = await deps(await freePort(), tempDataDir(), a.ask);
     const out = await startServer({ ...d.deps, createHost: failing });
     expect(out).toEqual({ quit: 'show-logs' });
     expect(d.logsShown()).toBe(1);

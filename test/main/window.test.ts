@@ -213,7 +213,7 @@ describe.skipIf(!fs.existsSync(CHROMIUM))('the window cookie against the real se
   it('signs the page in; the page script cannot read it', async () => {
     const port = await freePort();
     const dataDir = tempDataDir();
-    const host = makeHost(port, { dataDir });
+    const host = await makeHost(port, { dataDir });
     hosts.push(host);
     await host.start();
     const token = fs.readFileSync(path.join(dataDir, 'auth-token'), 'utf8').trim();

@@ -10,11 +10,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ServerHost } from '../../app/lifecycle/host';
-import { rendererDir } from '../../app/paths';
-import { ensureToken } from '../../app/server/token';
-import { updateApi } from '../../app/update/api';
 import { UpdateService } from '../../app/update/service';
+import { makeBerth } from '../core/fixtures';
 import { memoryLogSink } from '../../app/log';
 import { freePort, waitFor } from '../helpers';
 import { composed, health, ready, refused, servingVersion, type Setup } from './composed';
@@ -158,19 +155,22 @@ describe.skipIf(appImageBuildProblem)(`the update API${appImageBuildProblem ? ` 
   it('a copy that cannot update itself says so, and refuses check and install with the reason', async () => {
     const logs = memoryLogSink();
     const dataDir = tempDir();
-    const service = new UpdateService({
-      updater: null,
-      disabledReason: 'Not packaged: this Berth runs from /src under Node and cannot replace itself.',
-      currentVersion: '1.0.0',
-      settings: () => ({ channel: 'latest', autoCheck: true, url: null, allowPrerelease: false }),
-      dataDir,
-      hooks: { handOver: async () => undefined },
-      log: logs.root,
-    });
     const port = await freePort();
-    const token = ensureToken(dataDir).token;
-    const host = new ServerHost({ host: '127.0.0.1', port, dataDir, version: '1.0.0', token, logs, rendererDir: rendererDir(), probeTimeout: 500 });
-    host.addRoutes(updateApi(service));
+    const { host, token } = await makeBerth(port, {
+      dataDir,
+      logs,
+      version: '1.0.0',
+      updates: (hooks) =>
+        new UpdateService({
+          updater: null,
+          disabledReason: 'Not packaged: this Berth runs from /src under Node and cannot replace itself.',
+          currentVersion: '1.0.0',
+          settings: () => ({ channel: 'latest', autoCheck: true, url: null, allowPrerelease: false }),
+          dataDir,
+          hooks,
+          log: logs.root,
+        }),
+    });
     await host.start();
     cleanups.push(() => host.stop());
     const get = async (method: string, p: string) => {
