@@ -68,7 +68,7 @@ const COMPOSITION: { step: RegExp; also: string[]; why?: string }[] = [
   { step: /\bnew\s+ServerHost\s*\(/, also: [] },
   { step: /\bcreateLogSink\s*\(/, also: ['app/log.ts'] },
   { step: /\bensureToken\s*\(/, also: ['app/server/token.ts'] },
-  { step: /\bcoreApi\s*\(/, also: ['app/lifecycle/api.ts'] },
+  { step: /\bcoreApi\s*\(/, also: ['app/routes.ts'] },
   { step: /\binstallSignalHandlers\s*\(/, also: ['app/lifecycle/signals.ts'] },
   // `berth serve` checks the listen address before it loads the server, so a bad --host fails fast; createBerth takes that result.
   { step: /\bcheckListenHost\s*\(/, also: ['app/server/exposure.ts', 'app/cli/serve.ts'] },
