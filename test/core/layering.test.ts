@@ -64,7 +64,7 @@ describe('layering: the web UI takes only types from app/, and the settings fiel
  * and in the module that defines it. Anything else under app/ or main/ that
  * takes one of these steps is a second composition root.
  */
-const COMPOSITION: { step: RegExp; also: string[]; why?: string }[] = [
+const COMPOSITION: { step: RegExp; also: string[] }[] = [
   { step: /\bnew\s+ServerHost\s*\(/, also: [] },
   { step: /\bcreateLogSink\s*\(/, also: ['app/log.ts'] },
   { step: /\bensureToken\s*\(/, also: ['app/server/token.ts'] },
