@@ -10,12 +10,10 @@
  * the relaunch's answer and asks for the resumed events only of the new
  * process, within a bound.
  */
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
-import { EXAMPLES, prepareExample } from '../../soak/lib/examples.mjs';
-import { alive, freePort, health, killBerth, readToken, tempDataDir, waitFor } from '../helpers';
+import { prepareExample } from '../../soak/lib/examples.mjs';
+import { health } from '../helpers';
+import { newInstance, servedNotes } from './fixtures';
 
 beforeAll(() => prepareExample('notes'), 120_000);
 
@@ -40,18 +38,8 @@ async function nextEvent(port: number, token: string, lastEventId: number): Prom
 }
 
 it('Notes carries its event numbering across a relaunch: Last-Event-ID resumes in the new process', async () => {
-  const port = await freePort();
-  const dataDir = tempDataDir('berth-carry-');
-  const ex = EXAMPLES.notes;
-  // The relaunch's own deadline for the new process to serve (10 s by default), above a loaded CI machine's start-up time.
-  const child = spawn(process.execPath, [path.join(ex.dir, ex.cli), 'serve', '--json', '--port', String(port), '--data-dir', dataDir, '--handoff-timeout', '60000'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise((r) => child.once('exit', r));
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  const pids = new Set<number>();
+  const { port, token, pids, stop } = await servedNotes('berth-carry-');
   try {
-    await waitFor(() => out.includes('"event":"serving"'), 'Notes to serve', 30_000);
-    const token = readToken(dataDir);
     const post = (text: string) => fetch(`http://127.0.0.1:${port}/api/notes`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ text }) });
     await post('one');
     await post('two');
@@ -59,19 +47,13 @@ it('Notes carries its event numbering across a relaunch: Last-Event-ID resumes i
     const before = (await health(port))!;
     expect((await fetch(`http://127.0.0.1:${port}/api/relaunch`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } })).status).toBe(200);
     // 200: the new process serves (the `notes serve` started here stays, waiting on it: app/cli/foreground.ts).
-    const after = await waitFor(async () => {
-      const h = await health(port);
-      return h && h.instance !== before.instance && h.state === 'serving' ? h : null;
-    }, 'the new process to answer', 30_000);
+    const after = await newInstance(port, before);
     expect(after.instance).not.toBe(before.instance);
     pids.add(after.pid);
     await post('three');
     // Numbered on from the old process: a tab that had seen 2 gets 3, from the new process.
     expect(await nextEvent(port, token, 2)).toMatchObject({ id: 3, data: { text: 'three' } });
   } finally {
-    await fetch(`http://127.0.0.1:${port}/api/stop`, { method: 'POST', headers: { Authorization: `Bearer ${readToken(dataDir)}` } }).catch(() => undefined);
-    await killBerth({ child, exited });
-    // alive(), not kill(pid, 0): the relaunched process is re-parented, and a container's PID 1 may leave it a zombie.
-    for (const pid of pids) await waitFor(() => !alive(pid), 'the relaunched Notes to exit', 15_000).catch(() => process.kill(pid, 'SIGKILL'));
+    await stop();
   }
 }, 120_000);

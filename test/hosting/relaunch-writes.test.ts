@@ -6,13 +6,13 @@
  * notes after the new one read notes.json; a note it took after that would
  * be gone at the new process's next save.)
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
-import { EXAMPLES, prepareExample } from '../../soak/lib/examples.mjs';
-import { alive, freePort, health, killBerth, readToken, tempDataDir, waitFor } from '../helpers';
+import { prepareExample } from '../../soak/lib/examples.mjs';
+import { health, waitFor } from '../helpers';
+import { newInstance, servedNotes } from './fixtures';
 
 beforeAll(() => prepareExample('notes'), 120_000);
 
@@ -37,19 +37,9 @@ function post(port: number, token: string, text: string, agent: http.Agent | fal
 }
 
 it('every note acknowledged while Notes relaunches is served by the new process and kept in notes.json', async () => {
-  const port = await freePort();
-  const dataDir = tempDataDir('berth-relaunch-writes-');
-  const ex = EXAMPLES.notes;
-  // A relaunch deadline above a loaded machine's start-up time, as in carry.test.ts.
-  const child = spawn(process.execPath, [path.join(ex.dir, ex.cli), 'serve', '--json', '--port', String(port), '--data-dir', dataDir, '--handoff-timeout', '60000'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise((r) => child.once('exit', r));
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  const pids = new Set<number>();
+  const { port, dataDir, token, pids, stop } = await servedNotes('berth-relaunch-writes-');
   const agent = new http.Agent({ keepAlive: true, maxSockets: 3 });
   try {
-    await waitFor(() => out.includes('"event":"serving"'), 'Notes to serve', 30_000);
-    const token = readToken(dataDir);
     const acknowledged = new Map<string, string>();
     const failures: string[] = [];
     let sent = 0;
@@ -80,10 +70,7 @@ it('every note acknowledged while Notes relaunches is served by the new process 
     expect((await fetch(`http://127.0.0.1:${port}/api/relaunch`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } })).status).toBe(200);
     relaunching = false;
     // 200: the new process serves (the `notes serve` started here stays, waiting on it: app/cli/foreground.ts).
-    const after = await waitFor(async () => {
-      const h = await health(port);
-      return h && h.instance !== before.instance && h.state === 'serving' ? h : null;
-    }, 'the new process to answer', 30_000);
+    const after = await newInstance(port, before);
     expect(after.instance).not.toBe(before.instance);
     pids.add(before.pid);
     pids.add(after.pid);
@@ -106,9 +93,6 @@ it('every note acknowledged while Notes relaunches is served by the new process 
     expect({ failures, missingServed, missingOnDisk }, `${acknowledged.size} of ${sent} notes acknowledged, ${duringRelaunch} sent while it relaunched`).toEqual({ failures: [], missingServed: [], missingOnDisk: [] });
   } finally {
     agent.destroy();
-    await fetch(`http://127.0.0.1:${port}/api/stop`, { method: 'POST', headers: { Authorization: `Bearer ${readToken(dataDir)}` } }).catch(() => undefined);
-    await killBerth({ child, exited });
-    // alive(), not kill(pid, 0): the relaunched process is re-parented, and a container's PID 1 may leave it a zombie.
-    for (const pid of pids) await waitFor(() => !alive(pid), 'the relaunched Notes to exit', 15_000).catch(() => process.kill(pid, 'SIGKILL'));
+    await stop();
   }
 }, 180_000);
