@@ -67,6 +67,24 @@ export async function registerChildProxy(app: FastifyInstance, o: ChildProxyOpti
     return out;
   };
 
+  // One warning per child process: a child that sets the cookie on every answer must not fill Berth's log.
+  let warnedPid: number | null = null;
+  const fromChild = (headers: IncomingHttpHeaders): IncomingHttpHeaders => {
+    const setCookie = headers['set-cookie'];
+    if (!setCookie) return headers;
+    const { kept, dropped } = withoutBerthSetCookie(Array.isArray(setCookie) ? setCookie : [setCookie]);
+    if (!dropped.length) return headers;
+    const out: IncomingHttpHeaders = { ...headers };
+    if (kept.length) out['set-cookie'] = kept;
+    else delete out['set-cookie'];
+    const pid = child.status().pid;
+    if (pid !== warnedPid) {
+      warnedPid = pid;
+      o.log.warn(`${o.name} (pid ${pid}) tried to set Berth's sign-in cookie (Set-Cookie ${[...new Set(dropped)].join(', ')}); Berth dropped it, and drops any more from this process without saying so again.`);
+    }
+    return out;
+  };
+
   const signIn = async (req: FastifyRequest, reply: FastifyReply) => {
     if (o.signedIn(req)) return;
     if (req.method === 'GET' && (req.headers.accept ?? '').includes('text/html')) return reply.code(303).header('Location', o.signInPath).send();
@@ -88,6 +106,8 @@ export async function registerChildProxy(app: FastifyInstance, o: ChildProxyOpti
     },
     replyOptions: {
       rewriteRequestHeaders: (req, headers) => toChild(req as FastifyRequest, headers),
+      // A child could otherwise sign the person out of Berth, or shadow its cookie under another Path.
+      rewriteHeaders: (headers) => fromChild(headers),
       // The child crashed between our look and the connection: wait for it and send the request again,
       // when there was nothing (no body) that the first attempt could have used up.
       retryDelay: ({ err, req, attempt }) => {
@@ -100,6 +120,8 @@ export async function registerChildProxy(app: FastifyInstance, o: ChildProxyOpti
         void reply.code(502).send({ error: 'bad-gateway', message: `${o.name} did not answer (${error.message}).` });
       },
     },
+    // The browser's WebSocket handshake is answered by Berth's own server before the child is reached:
+    // the child's handshake headers (Set-Cookie among them) never get to the browser.
     websocket: true,
     wsClientOptions: {
       ...(socketPath ? { createConnection: () => net.connect(socketPath) } : {}),
@@ -127,4 +149,23 @@ export function withoutBerthCookie(header: string | undefined): string | undefin
     .map((p) => p.trim())
     .filter((p) => p && !isBerthCookie(p.slice(0, p.indexOf('=') < 0 ? p.length : p.indexOf('=')).trim()));
   return kept.length ? kept.join('; ') : undefined;
+}
+
+/**
+ * A child's Set-Cookie lines without those for any Berth's sign-in cookie
+ * name, in any letter case: a browser treats BERTH_TOKEN_8787 as another
+ * cookie, but it reads as Berth's, and the child has no business with it.
+ * A nameless cookie ("=berth_token_8787=x") goes back to the server as its
+ * bare value, which reads as that name: its value's name counts.
+ */
+export function withoutBerthSetCookie(lines: string[]): { kept: string[]; dropped: string[] } {
+  const kept: string[] = [];
+  const dropped: string[] = [];
+  for (const line of lines) {
+    const pair = line.split(';')[0]!.replace(/^[\s=]+/, '');
+    const name = pair.slice(0, pair.indexOf('=') < 0 ? pair.length : pair.indexOf('=')).trim();
+    if (isBerthCookie(name.toLowerCase())) dropped.push(name);
+    else kept.push(line);
+  }
+  return { kept, dropped };
 }

@@ -97,6 +97,57 @@ describe('a child server behind Berth', () => {
     }
   });
 
+  it("keeps the child's hands off Berth's sign-in cookie: Set-Cookie for any Berth's name is dropped, once logged per child process", async () => {
+    const echo = path.join(__dirname, 'fixtures', 'echo-server.mjs');
+    const b = await hostedBerth(defineApp({ id: 'dev.berth.echo', name: 'Echo', version: '1.0.0', server: { command: process.execPath, args: [echo], listen: 'tcp' } }));
+    cleanups.push(b.stop);
+    await waitFor(() => b.berth.app!.child!.ready, 'the child server to be ready');
+    const auth = { Authorization: `Bearer ${b.token}` };
+    // This Berth's name, the portless one of older Berths, another port's, a case variant (a different cookie to a
+    // browser, but one that reads as Berth's), a nameless one (sent back as its bare value, "berth_token_<port>=x"),
+    // and the child's own cookie, which goes through.
+    const planted = [`berth_token_${b.port}=x; Path=/`, 'berth_token=x', `berth_token_${b.port + 1}=x; Path=/berth`, `BERTH_TOKEN_${b.port}=x`, `=berth_token_${b.port}=x`, 'theme=dark; Path=/'];
+    const query = `?${planted.map((c) => `set-cookie=${encodeURIComponent(c)}`).join('&')}`;
+    const warnings = () => b.log().split('\n').filter((l) => l.includes("tried to set Berth's sign-in cookie")).length;
+    for (let i = 0; i < 2; i++) {
+      const res = await rawRequest(`${b.url}/prefs${query}`, { headers: auth });
+      expect(res.status).toBe(200);
+      expect(res.headers['set-cookie']).toEqual(['theme=dark; Path=/']);
+    }
+    // Only Berth's own cookie names: not all of them.
+    const one = await rawRequest(`${b.url}/prefs?set-cookie=${encodeURIComponent(`berth_token_${b.port}=x`)}`, { headers: auth });
+    expect(one.headers['set-cookie']).toBeUndefined();
+    const mine = await rawRequest(`${b.url}/prefs?set-cookie=berth_tokens%3Dkept&set-cookie=my_berth_token%3Dkept`, { headers: auth });
+    expect(mine.headers['set-cookie']).toEqual(['berth_tokens=kept', 'my_berth_token=kept']);
+    // One line names what was dropped, for the lifetime of this child process: a child cannot fill Berth's log.
+    expect(warnings()).toBe(1);
+    expect(b.log()).toMatch(new RegExp(`Echo \\(pid \\d+\\) tried to set Berth's sign-in cookie \\(Set-Cookie berth_token_${b.port}, berth_token, berth_token_${b.port + 1}, BERTH_TOKEN_${b.port}\\)`));
+    // The next child process gets its own line.
+    expect((await fetch(`${b.url}/api/app/restart`, { method: 'POST', headers: auth })).status).toBe(202);
+    await waitFor(() => b.berth.app!.child!.status().restarts === 1 && b.berth.app!.child!.ready, 'the restart');
+    expect((await rawRequest(`${b.url}/prefs${query}`, { headers: auth })).headers['set-cookie']).toEqual(['theme=dark; Path=/']);
+    expect(warnings()).toBe(2);
+
+    // A WebSocket's handshake is answered by Berth, not the child: the child's Set-Cookie (which it does send, as
+    // a direct connection shows) never reaches the browser.
+    const handshake = async (url: string, headers: Record<string, string>) => {
+      const ws = new WebSocket(url, { headers });
+      let got: Record<string, unknown> = {};
+      // Answered: the socket carries messages both ways, so the handshake is over.
+      await new Promise<void>((resolve, reject) => {
+        ws.on('upgrade', (res: { headers: Record<string, unknown> }) => (got = res.headers));
+        ws.on('open', () => ws.send('hello'));
+        ws.on('message', () => resolve());
+        ws.on('error', reject);
+      });
+      ws.close();
+      return got['set-cookie'];
+    };
+    const child = b.berth.app!.child!;
+    expect(await handshake(`${child.upstream().origin.replace('http:', 'ws:')}/socket${query}`, { 'X-Berth-App-Secret': child.secret()! })).toHaveLength(planted.length);
+    expect(await handshake(`ws://127.0.0.1:${b.port}/socket${query}`, auth)).toBeUndefined();
+  });
+
   it('is out of reach of other local users: the socket folder refuses them, a loopback child refuses requests without the secret', async () => {
     const unix = await serving('unix');
     const sock = unix.berth.app!.child!.upstream().socketPath!;
