@@ -6,7 +6,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort, health, logText, procs, rmDir, runBerth, sleep, startServe, stopBerth, tempDir } from './common.mjs';
+import { freePort, health, logText, procs, rmDir, runBerth, serveOrExit, startServe, stopBerth, tempDir } from './common.mjs';
 
 export const NOBODY_ID = 65534;
 const AS_NOBODY = ['setpriv', `--reuid=${NOBODY_ID}`, `--regid=${NOBODY_ID}`, '--clear-groups'];
@@ -135,20 +135,6 @@ export async function logFlood({ n = 2000 } = {}) {
 // The data folder and the folders above it. The attacker prepares the place
 // where root's Berth will keep its data; Berth must refuse it before it
 // writes anything, and change nothing it did not create.
-
-/** Start `berth serve` (human output); resolves once it serves or exits: `code` is null while it serves. */
-async function serveOrExit(port, dataDir, ms = 20_000) {
-  const p = runBerth(['serve', '--port', String(port), '--data-dir', dataDir], { marker: dataDir });
-  let code = null;
-  void p.exited.then((c) => (code = c));
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (code !== null) return { p, served: false, code };
-    if (p.stdout().includes(' is serving on ') && (await health(port, '127.0.0.1', 500))?.pid === p.pid) return { p, served: true, code: null };
-    await sleep(25);
-  }
-  return { p, served: false, code: 'still running' };
-}
 
 /** Names and modes in a folder, to tell whether anything was written or changed there. */
 function listing(dir) {

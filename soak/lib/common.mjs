@@ -231,6 +231,20 @@ export async function startServe(port, dataDir, extra = [], opts = {}) {
   return { ...p, info };
 }
 
+/** Start `berth serve` (human output) and wait until it serves or exits; `code` is its exit code, or null while it serves. */
+export async function serveOrExit(port, dataDir, extra = [], opts = {}, ms = 20_000) {
+  const p = runBerth(['serve', '--port', String(port), '--data-dir', dataDir, ...extra], { marker: dataDir, ...opts });
+  let code = null;
+  void p.exited.then((c) => (code = c));
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (code !== null) return { p, served: false, code };
+    if (p.stdout().includes(' is serving on ') && (await health(port, '127.0.0.1', 500))?.pid === p.pid) return { p, served: true, code: null };
+    await sleep(25);
+  }
+  return { p, served: false, code: 'still running' };
+}
+
 export async function stopBerth(p, graceMs = 5000) {
   if (p.child.exitCode !== null || p.child.signalCode !== null) return p.exited;
   procs.signal(p.pid, 'SIGCONT');

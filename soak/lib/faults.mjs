@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  LIB, alive, api, health, jsonLines, logText, procs, rawExchange, readText, readToken, runBerth, runNode, sleep, startServe, stopBerth,
+  LIB, alive, api, health, jsonLines, logText, procs, rawExchange, readText, readToken, runBerth, runNode, serveOrExit, sleep, startServe, stopBerth,
   tempDir, freePort, rmDir, waitFor,
 } from './common.mjs';
 import { listenersAsync } from './procfs.mjs';
@@ -492,20 +492,6 @@ const NOBODY_ID = 65534;
 const isRoot = () => process.getuid?.() === 0;
 const me = () => os.userInfo().username;
 const firstLine = (text) => text.split('\n').find((l) => l.trim())?.trim().slice(0, 160) ?? '';
-
-/** Start `berth serve` (human output) and wait until it serves or exits; `code` is its exit code, or null while it serves. */
-async function serveOrExit(port, dataDir, extra = [], opts = {}, ms = 20_000) {
-  const p = runBerth(['serve', '--port', String(port), '--data-dir', dataDir, ...extra], { marker: dataDir, ...opts });
-  let code = null;
-  void p.exited.then((c) => (code = c));
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (code !== null) return { p, served: false, code };
-    if (p.stdout().includes(' is serving on ') && (await health(port, '127.0.0.1', 500))?.pid === p.pid) return { p, served: true, code: null };
-    await sleep(25);
-  }
-  return { p, served: false, code: 'still running' };
-}
 
 /**
  * A tiny tmpfs (root only), for a full disk and a read-only file system:
