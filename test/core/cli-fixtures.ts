@@ -1,5 +1,29 @@
 import net from 'node:net';
+import { afterEach } from 'vitest';
+import { alive, endGuardians, killBerth, type BerthProcess } from '../helpers';
 import { listenClosable } from '../listen.mjs';
+
+/**
+ * What a test file's tests start, ended after each test in this order: the
+ * guardians of the `guarded` data folders first (close and rebind starts one,
+ * which would start Berth again once the successor is killed), the Berths in
+ * `procs` (`track` adds one and returns it), the `extraPids`, then the
+ * `cleanups`, last first.
+ */
+export function endedAfterEach() {
+  const procs: BerthProcess[] = [];
+  const extraPids: number[] = [];
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const guarded: string[] = [];
+  afterEach(async () => {
+    for (const dir of guarded.splice(0)) endGuardians(dir);
+    for (const p of procs.splice(0)) await killBerth(p);
+    for (const pid of extraPids.splice(0)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    while (cleanups.length) await cleanups.pop()!();
+  });
+  const track = <T extends BerthProcess>(p: T) => (procs.push(p), p);
+  return { procs, extraPids, cleanups, guarded, track };
+}
 
 /**
  * A TCP proxy in front of a real Berth that resets chosen requests, the way a

@@ -2,29 +2,19 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { holdsPort } from '../../app/instance/holder';
 import { probePort } from '../../app/instance/probe';
-import { alive, BERTH_BIN, berthProgram, endGuardians, freePort, health, killBerth, postFresh, readToken, runBerth, startedWaits, startServe, tempDataDir, waitFor, type BerthProcess } from '../helpers';
+import { alive, BERTH_BIN, berthProgram, freePort, health, killBerth, postFresh, readToken, runBerth, startedWaits, startServe, tempDataDir, waitFor, type BerthProcess } from '../helpers';
 import { closeServer, foreignHttp, silentTcp } from './fixtures';
-import { resettingProxy } from './cli-fixtures';
+import { endedAfterEach, resettingProxy } from './cli-fixtures';
 
 /** The environment without the developer's BERTH_* settings, as runBerth uses. */
 function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BERTH_')));
 }
 
-const procs: BerthProcess[] = [];
-const extraPids: number[] = [];
-const cleanups: (() => Promise<unknown>)[] = [];
-const guarded: string[] = [];
-afterEach(async () => {
-  for (const dir of guarded.splice(0)) endGuardians(dir);
-  for (const p of procs.splice(0)) await killBerth(p);
-  for (const pid of extraPids.splice(0)) if (alive(pid)) process.kill(pid, 'SIGKILL');
-  while (cleanups.length) await cleanups.pop()!();
-});
-const track = <T extends BerthProcess>(p: T) => (procs.push(p), p);
+const { extraPids, cleanups, guarded, track } = endedAfterEach();
 
 describe('berth serve: one instance per port', () => {
   it('a second serve exits 3 naming the running URL, pid and version; the first keeps serving as the same instance', async () => {

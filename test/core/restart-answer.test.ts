@@ -5,22 +5,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { alive, endGuardians, freePort, health, killBerth, rawRequest, readToken, runBerth, startedWaits, startServe, tempDataDir, waitFor, type BerthProcess } from '../helpers';
-import { resettingProxy } from './cli-fixtures';
+import { describe, expect, it } from 'vitest';
+import { freePort, health, rawRequest, readToken, runBerth, startedWaits, startServe, tempDataDir, waitFor } from '../helpers';
+import { endedAfterEach, resettingProxy } from './cli-fixtures';
 
-const procs: BerthProcess[] = [];
-const extraPids: number[] = [];
-const cleanups: (() => Promise<unknown>)[] = [];
-const guarded: string[] = [];
-afterEach(async () => {
-  // Close and rebind starts a guardian: ended first, or it would start Berth again once the successor is killed.
-  for (const dir of guarded.splice(0)) endGuardians(dir);
-  for (const p of procs.splice(0)) await killBerth(p);
-  for (const pid of extraPids.splice(0)) if (alive(pid)) process.kill(pid, 'SIGKILL');
-  while (cleanups.length) await cleanups.pop()!();
-});
-const track = <T extends BerthProcess>(p: T) => (procs.push(p), p);
+const { extraPids, cleanups, guarded, track } = endedAfterEach();
 
 async function post(port: number, dir: string, urlPath: string): Promise<{ status: number; body: Record<string, any> }> {
   const res = await rawRequest(`http://127.0.0.1:${port}${urlPath}`, { method: 'POST', headers: { Authorization: `Bearer ${readToken(dir)}` } });
