@@ -9,8 +9,8 @@
 //
 //   node bench/compare-restart-gap.mjs [--against <checkout>] [--rounds 8] [--restarts 100] [--no-notes]
 //
-// Not part of `npm run bench` (it needs another checkout); the gap rows there
-// are core.mjs's and hosting.mjs's.
+// `npm run bench` runs it with its defaults (this checkout's console and Notes);
+// core.mjs and hosting.mjs measure the same gap back to back.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
