@@ -16,6 +16,7 @@ import { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import type { Level, LogSink } from '../log';
 import type { ApiRoutes } from '../server/web';
+import { within } from '../timeout';
 import { knownTimeZone, readableLine } from './format';
 import { LEVEL_NAMES, rawLines, readAll, readPage, searchText, toLine, type LogPage, type LogQuery } from './reader';
 
@@ -52,14 +53,20 @@ function memoryPage(logs: LogSink, query: LogQuery, before: string | undefined, 
   return { entries, older: startAt + limit < kept.length ? entries.at(-1)!.id : null, total: all.length, matching: kept.length };
 }
 
+/** Every line logged so far is in the file, or a second has passed. */
+function settled(logs: LogSink): Promise<void> {
+  return within(logs.written(), 1000, () => undefined);
+}
+
 export function logRoutes(deps: { logs: LogSink }): ApiRoutes {
   const { logs } = deps;
   const dir = () => (logs.file ? path.dirname(logs.file) : null);
   return (api, { requireToken }) => {
     api.get('/logs', { preHandler: requireToken }, async (req) => {
       const query = queryOf(req);
-      // What was logged just before this request (a restart's own line) is on the page.
-      await logs.written();
+      // What was logged just before this request (a restart's own line) is on the page; a stalled disk
+      // delays the page a moment, never hangs it.
+      await settled(logs);
       const d = dir();
       const page = d ? readPage(d, query, { before: query.before, limit: query.limit }) : memoryPage(logs, query, query.before, query.limit);
       for (const l of page.entries) l.text = readableLine(l, query.tz);
@@ -71,7 +78,7 @@ export function logRoutes(deps: { logs: LogSink }): ApiRoutes {
       const json = (req.query as { format?: string }).format === 'json';
       const day = new Date().toISOString().slice(0, 10);
       reply.header('Content-Disposition', `attachment; filename="berth-${day}.${json ? 'log' : 'txt'}"`).type('text/plain; charset=utf-8');
-      await logs.written();
+      await settled(logs);
       const d = dir();
       const filtered = query.level !== undefined || !!query.q || query.from !== undefined || query.to !== undefined;
       let lines: Iterable<string>;
