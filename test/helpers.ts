@@ -8,7 +8,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { berthCommandLine } from '../app/berth-command';
-import { freePort as freePortBelowEphemeral } from '../soak/lib/common.mjs';
+import { alive as aliveProcess, freePort as freePortBelowEphemeral } from '../soak/lib/common.mjs';
 import { WAITING } from '../app/cli/foreground';
 
 export const ROOT = path.resolve(__dirname, '..');
@@ -165,20 +165,7 @@ export function readToken(dataDir: string): string {
  * Whether a pid is alive. A zombie (exited, not yet reaped) is not: a detached
  * successor is re-parented to PID 1, which in a container may never reap it.
  */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    // /proc/<pid>/stat: "pid (comm) S ..."; the state follows the last ')'.
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true; // no /proc (macOS, Windows): kill(0) said it exists
-  }
-}
+export const alive: (pid: number) => boolean = aliveProcess;
 
 /**
  * An HTTP request whose answer comes back byte for byte, on a connection of

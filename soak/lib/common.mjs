@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { processState } from './procfs.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BERTH_BIN = path.join(ROOT, 'bin', 'berth.js');
@@ -100,12 +101,8 @@ export function alive(pid) {
   } catch (err) {
     return err.code === 'EPERM';
   }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true;
-  }
+  // No /proc (macOS, Windows): kill(0) said it exists.
+  return processState(pid) !== 'Z';
 }
 
 /** The command line of a pid (Linux), or null. Used to make sure a pid is still the process we started. */

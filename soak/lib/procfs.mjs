@@ -153,26 +153,30 @@ export function timeWaitSampler(port, everyMs = 50) {
   };
 }
 
-/** CPU time used so far by `pid` (user + system, every thread), in milliseconds; null once it is gone. */
-export function cpuMs(pid) {
+/**
+ * The fields of /proc/<pid>/stat after the command name ("pid (comm) S ppid ..."): [0] is the state, [1]
+ * the parent, [11] and [12] the user and system CPU ticks. Null once the process is gone, or without /proc.
+ */
+function statFields(pid) {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime, fields 14 and 15, in clock ticks (100 a second on Linux).
-    return (Number(f[11]) + Number(f[12])) * 10;
+    // The command name may hold spaces and parentheses: the fields start after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return null;
   }
 }
 
+/** CPU time used so far by `pid` (user + system, every thread), in milliseconds; null once it is gone. */
+export function cpuMs(pid) {
+  const f = statFields(pid);
+  // Clock ticks, 100 a second on Linux.
+  return f ? (Number(f[11]) + Number(f[12])) * 10 : null;
+}
+
 /** The process state letter (R, S, T for stopped, Z...), or null once it is gone. */
 export function processState(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return null;
-  }
+  return statFields(pid)?.[0] ?? null;
 }
 
 /**
@@ -200,12 +204,7 @@ export function childrenOf(pid) {
     const out = [];
     for (const name of fs.readdirSync('/proc')) {
       if (!/^\d+$/.test(name)) continue;
-      try {
-        const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(name));
-      } catch {
-        // gone
-      }
+      if (Number(statFields(name)?.[1]) === pid) out.push(Number(name));
     }
     return out;
   }
